@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/inventory"
+	"bulwark.dev/bulwark/internal/inventory/catalog"
+	"bulwark.dev/bulwark/internal/sbom"
+)
+
+// imageFlags are the flags of every command that reads an image.
+type imageFlags struct {
+	platform     string
+	insecure     bool
+	cacheDir     string
+	noCache      bool
+	maxImageSize int64
+	maxFiles     int64
+	maxFileSize  int64
+}
+
+func (f *imageFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.platform, "platform", "", "platform to select from a multi-platform index, as os/arch[/variant] (default: the host's)")
+	fl.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries that are not on loopback (weakens transport security)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "layer cache directory (default: bulwark under the user cache directory)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the layer cache")
+	fl.Int64Var(&f.maxImageSize, "max-image-size", image.DefaultLimits.MaxBytes, "refuse images whose layers decompress to more bytes than this")
+	fl.Int64Var(&f.maxFiles, "max-files", image.DefaultLimits.MaxFiles, "refuse images with more layer entries than this")
+	fl.Int64Var(&f.maxFileSize, "max-file-size", inventory.DefaultMaxFileSize, "skip (with a status entry) files larger than this when cataloging")
+}
+
+// open parses and opens a reference and returns a scanner configured from
+// the flags. The caller closes the image.
+func (f *imageFlags) open(ctx context.Context, e *env, refStr string) (*image.Image, *inventory.Scanner, error) {
+	ref, err := image.ParseRef(refStr)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := image.Open(ctx, ref, image.Options{Platform: f.platform, Insecure: f.insecure, Logger: e.logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	exts := catalog.All()
+	s := &inventory.Scanner{
+		Extractors:  exts,
+		Limits:      image.Limits{MaxBytes: f.maxImageSize, MaxFiles: f.maxFiles},
+		MaxFileSize: f.maxFileSize,
+		Logger:      e.logger,
+		Tool:        sbom.Tool{Name: "bulwark", Version: Version()},
+	}
+	if isTerminal(e.stderr) {
+		s.Progress = &progressBar{w: e.stderr}
+	}
+	if !f.noCache {
+		dir := f.cacheDir
+		if dir == "" {
+			if dir, err = inventory.DefaultCacheDir(); err != nil {
+				e.logger.Warn("no user cache directory; layer cache disabled", "err", err)
+			}
+		}
+		if dir != "" {
+			if s.Cache, err = inventory.OpenCache(dir, exts, s.MaxFileSize); err != nil {
+				img.Close()
+				return nil, nil, err
+			}
+		}
+	}
+	return img, s, nil
+}
+
+// documentTime is the timestamp written into SBOMs: the image creation
+// time, else SOURCE_DATE_EPOCH, else now.
+func documentTime(e *env, doc *sbom.Document) time.Time {
+	if !doc.Source.Created.IsZero() {
+		return doc.Source.Created
+	}
+	if s := e.getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(n, 0).UTC()
+		}
+	}
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+// writeOutput writes to --output atomically, or to stdout.
+func writeOutput(e *env, path string, write func(w *os.File) error) error {
+	if path == "" || path == "-" {
+		if f, ok := e.stdout.(*os.File); ok {
+			return write(f)
+		}
+		tmp, err := os.CreateTemp("", "bulwark-out-")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if err := write(tmp); err != nil {
+			return err
+		}
+		if _, err := tmp.Seek(0, 0); err != nil {
+			return err
+		}
+		_, err = tmp.WriteTo(e.stdout)
+		return err
+	}
+	tmp, err := os.CreateTemp(dirOf(path), ".bulwark-out-")
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("output %s: %w", path, errors.Unwrap(err))
+	}
+	return nil
+}
+
+func dirOf(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i+1]
+		}
+	}
+	return "."
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"bulwark.dev/bulwark/internal/report"
+)
+
+func newSBOMCommand(e *env) *cobra.Command {
+	var (
+		flags  imageFlags
+		format string
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "sbom REF",
+		Short: "List the software in an image or root filesystem (CycloneDX, SPDX, JSON, table)",
+		Long: `List every OS and language package of an image or root filesystem.
+
+REF is one of:
+  REGISTRY/REPO[:TAG|@DIGEST]   an image in a registry (credentials from ~/.docker/config.json)
+  oci:DIR[:TAG]                 an OCI image layout
+  oci-archive:FILE[:TAG]        an OCI image layout tarball
+  docker-archive:FILE[:TAG]     a 'docker save' tarball (a bare FILE.tar is detected)
+  docker:NAME                   an image in the local Docker Engine
+  dir:PATH                      a root filesystem`,
+		Example: `  bulwark sbom alpine:3.20
+  bulwark sbom docker-archive:image.tar --format cyclonedx --output sbom.cdx.json
+  bulwark sbom dir:/ --format spdx`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(report.SBOMFormats, format) {
+				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(report.SBOMFormats, ", "))
+			}
+			img, scanner, err := flags.open(cmd.Context(), e, args[0])
+			if err != nil {
+				return err
+			}
+			defer img.Close()
+			res, err := scanner.Scan(cmd.Context(), img)
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", args[0], err)
+			}
+			opts := report.SBOMOptions{Timestamp: documentTime(e, res.Doc)}
+			return writeOutput(e, output, func(w *os.File) error {
+				return report.WriteSBOM(w, format, res.Doc, opts)
+			})
+		},
+	}
+	flags.register(cmd)
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.SBOMFormats, ", "))
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
+	return cmd
+}

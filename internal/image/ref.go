@@ -1,0 +1,158 @@
+// Package image opens container images from every place they live
+// (registries, OCI layouts and archives, docker save archives, the local
+// Docker Engine, plain root filesystems) behind one reference syntax, and
+// reads their layers safely: hostile entries are refused, decompression is
+// capped and every digest is checked.
+package image
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Kind is the kind of place an image reference points at.
+type Kind string
+
+// The reference kinds, as written before the colon of a reference.
+const (
+	KindRegistry      Kind = "registry"
+	KindOCI           Kind = "oci"
+	KindOCIArchive    Kind = "oci-archive"
+	KindDockerArchive Kind = "docker-archive"
+	KindDocker        Kind = "docker"
+	KindDir           Kind = "dir"
+)
+
+// Ref is a parsed image reference.
+type Ref struct {
+	Kind Kind
+	// Path is the file or directory for oci, oci-archive, docker-archive
+	// and dir references.
+	Path string
+	// Tag selects an image inside an OCI layout or archive
+	// (org.opencontainers.image.ref.name) or a docker-archive (RepoTags).
+	Tag string
+	// Name is the registry reference or the Docker Engine image name.
+	Name string
+	// Raw is the reference as given.
+	Raw string
+}
+
+func (r Ref) String() string { return r.Raw }
+
+// ErrBadRef is returned, wrapped, for references that cannot be parsed.
+var ErrBadRef = errors.New("invalid image reference")
+
+// ParseRef parses the reference syntax shared by every command:
+//
+//	REGISTRY/REPO[:TAG|@DIGEST]   an image in a registry
+//	oci:DIR[:TAG]                 an OCI image layout
+//	oci-archive:FILE[:TAG]        a tar of an OCI image layout
+//	docker-archive:FILE[:TAG]     a `docker save` tarball
+//	docker:NAME                   an image in the local Docker Engine
+//	dir:PATH                      a root filesystem
+//	FILE.tar, DIR                 an existing archive or OCI layout, detected
+func ParseRef(s string) (Ref, error) {
+	if s == "" {
+		return Ref{}, fmt.Errorf("%w: empty reference", ErrBadRef)
+	}
+	r := Ref{Raw: s}
+	kind, rest, ok := strings.Cut(s, ":")
+	if ok {
+		switch Kind(kind) {
+		case KindOCI, KindOCIArchive, KindDockerArchive:
+			r.Kind = Kind(kind)
+			r.Path, r.Tag = splitPathTag(rest)
+			if r.Path == "" {
+				return Ref{}, fmt.Errorf("%w %q: missing path after %s:", ErrBadRef, s, kind)
+			}
+			return r, nil
+		case KindDir:
+			r.Kind = KindDir
+			r.Path = rest
+			if r.Path == "" {
+				return Ref{}, fmt.Errorf("%w %q: missing path after dir:", ErrBadRef, s)
+			}
+			return r, nil
+		case KindDocker:
+			r.Kind = KindDocker
+			r.Name = rest
+			if r.Name == "" {
+				return Ref{}, fmt.Errorf("%w %q: missing image name after docker:", ErrBadRef, s)
+			}
+			return r, nil
+		}
+	}
+	// An existing file or directory is detected by its content.
+	if fi, err := os.Stat(s); err == nil {
+		if fi.IsDir() {
+			if _, err := os.Stat(filepath.Join(s, "oci-layout")); err == nil {
+				return Ref{Kind: KindOCI, Path: s, Raw: s}, nil
+			}
+			return Ref{}, fmt.Errorf("%w %q: a directory without an oci-layout file; use dir:%s for a root filesystem", ErrBadRef, s, s)
+		}
+		k, err := sniffArchive(s)
+		if err != nil {
+			return Ref{}, fmt.Errorf("%w %q: %v", ErrBadRef, s, err)
+		}
+		return Ref{Kind: k, Path: s, Raw: s}, nil
+	}
+	if _, err := name.ParseReference(s, name.WeakValidation); err != nil {
+		return Ref{}, fmt.Errorf("%w %q: not a file, directory or registry reference (%v); prefix it with oci:, oci-archive:, docker-archive:, docker: or dir:", ErrBadRef, s, err)
+	}
+	r.Kind = KindRegistry
+	r.Name = s
+	return r, nil
+}
+
+// splitPathTag splits "path:tag" at the last colon when what follows looks
+// like a tag rather than part of the path.
+func splitPathTag(s string) (path, tag string) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || strings.ContainsAny(s[i+1:], "/\\") {
+		return s, ""
+	}
+	// A path that exists as written wins over a tag split.
+	if _, err := os.Stat(s); err == nil {
+		return s, ""
+	}
+	return s[:i], s[i+1:]
+}
+
+// sniffArchive tells a docker save tarball from an OCI layout tarball by
+// the names of the entries, reading headers only.
+func sniffArchive(path string) (Kind, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	r, err := maybeGunzip(f)
+	if err != nil {
+		return "", err
+	}
+	tr := tar.NewReader(r)
+	for i := 0; i < 10000; i++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("not a tar archive: %w", err)
+		}
+		switch strings.TrimPrefix(h.Name, "./") {
+		case "oci-layout":
+			return KindOCIArchive, nil
+		case "manifest.json":
+			return KindDockerArchive, nil
+		}
+	}
+	return "", errors.New("a tar archive with neither manifest.json (docker save) nor oci-layout (OCI)")
+}
