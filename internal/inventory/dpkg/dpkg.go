@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -63,26 +64,29 @@ func (OpkgExtractor) Extract(_ context.Context, in *inventory.Input) ([]sbom.Pac
 // installed.
 func Parse(b []byte, typ string) ([]sbom.Package, error) {
 	var out []sbom.Package
+	var problems []error
 	fields := map[string]string{}
 	var last string
 	line, start := 0, 1
-	flush := func() error {
+	flush := func() {
 		defer func() { fields = map[string]string{}; last = "" }()
 		if len(fields) == 0 {
-			return nil
+			return
 		}
 		name, version := fields["Package"], fields["Version"]
 		if name == "" {
-			return fmt.Errorf("stanza at line %d has no Package field", start)
+			problems = append(problems, fmt.Errorf("stanza at line %d has no package name; skipped", start))
+			return
 		}
 		if st, ok := fields["Status"]; ok {
 			words := strings.Fields(st)
-			if len(words) != 3 || (words[2] != "installed" && words[2] != "half-configured" && words[2] != "triggers-awaited" && words[2] != "triggers-pending") {
-				return nil
+			if len(words) != 3 || !present[words[2]] {
+				return
 			}
 		}
 		if version == "" {
-			return fmt.Errorf("package %q (line %d) has no Version field", name, start)
+			problems = append(problems, fmt.Errorf("package %q (line %d) has no Version field; skipped", name, start))
+			return
 		}
 		p := sbom.Package{Name: name, Version: version, Type: typ, Arch: fields["Architecture"],
 			SourceName: name, SourceVersion: version}
@@ -100,7 +104,6 @@ func Parse(b []byte, typ string) ([]sbom.Package, error) {
 			p.Licenses = []string{l}
 		}
 		out = append(out, p)
-		return nil
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -108,9 +111,7 @@ func Parse(b []byte, typ string) ([]sbom.Package, error) {
 		line++
 		l := sc.Text()
 		if strings.TrimSpace(l) == "" {
-			if err := flush(); err != nil {
-				return out, err
-			}
+			flush()
 			start = line + 1
 			continue
 		}
@@ -132,8 +133,12 @@ func Parse(b []byte, typ string) ([]sbom.Package, error) {
 	if err := sc.Err(); err != nil {
 		return out, fmt.Errorf("line %d: %w", line+1, err)
 	}
-	return out, flush()
+	flush()
+	return out, errors.Join(problems...)
 }
+
+// present lists the dpkg states in which a package's files are on disk.
+var present = map[string]bool{"installed": true, "half-configured": true, "triggers-awaited": true, "triggers-pending": true, "unpacked": true, "half-installed": true}
 
 func trunc(s string) string {
 	if len(s) > 60 {

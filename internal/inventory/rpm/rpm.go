@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
+	// The SQLite driver rpmdb.sqlite databases are read with (pure Go).
+	_ "modernc.org/sqlite"
 
 	"bulwark.dev/bulwark/internal/inventory"
 	"bulwark.dev/bulwark/internal/sbom"

@@ -1,0 +1,115 @@
+// Package testenv finds the real data bulwark's tests run on: the shared
+// corpus (through BULWARK_CORPUS, which .ci/run always sets) and a Debian
+// image rebuilt from Debian's packages. It is imported only by tests.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+)
+
+// Corpus returns the corpus directory. Outside CI, ../shared/corpus next
+// to the repository is used when BULWARK_CORPUS is unset; without either
+// the test is skipped with the reason (CI always sets it).
+func Corpus(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("BULWARK_CORPUS"); d != "" {
+		if _, err := os.Stat(d); err != nil {
+			t.Fatalf("BULWARK_CORPUS=%s: %v", d, err)
+		}
+		return d
+	}
+	d := filepath.Join(repoRoot(t), "..", "shared", "corpus")
+	if _, err := os.Stat(d); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("BULWARK_CORPUS is not set and %s does not exist", d)
+		}
+		t.Skipf("corpus not found: set BULWARK_CORPUS (CI sets it)")
+	}
+	return d
+}
+
+// CorpusPath joins elements onto the corpus directory.
+func CorpusPath(t testing.TB, elem ...string) string {
+	return filepath.Join(append([]string{Corpus(t)}, elem...)...)
+}
+
+func repoRoot(t testing.TB) string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the repository")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// RepoRoot returns the repository's top directory.
+func RepoRoot(t testing.TB) string { return repoRoot(t) }
+
+// DebianImage returns a directory holding the Debian bookworm minbase
+// image built by the corpus's build-debian-image.sh: image.docker.tar,
+// oci/, rootfs/ and packages.tsv. BULWARK_DEBIAN_IMAGE names a prebuilt
+// one; otherwise it is built once (about two minutes; needs root and
+// debootstrap, which .ci/run installs) under BULWARK_TEST_CACHE or the
+// user cache directory, under a lock shared by parallel test binaries.
+func DebianImage(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("BULWARK_DEBIAN_IMAGE"); d != "" {
+		return d
+	}
+	base := os.Getenv("BULWARK_TEST_CACHE")
+	if base == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		base = filepath.Join(c, "bulwark-test")
+	}
+	dir := filepath.Join(base, "debian-bookworm")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(filepath.Join(base, "debian-bookworm.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(filepath.Join(dir, "packages.tsv")); err == nil {
+		return dir
+	}
+	script := filepath.Join(Corpus(t), "..", "tools", "build-debian-image.sh")
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("debootstrap is not installed; .ci/run must install it")
+		}
+		t.Skip("debootstrap is not installed (apt-get install -y debootstrap); CI installs it")
+	}
+	os.RemoveAll(dir)
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	cmd := exec.Command("bash", script, tmp, "bookworm")
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1735689600")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("build Debian image: %v\n%s", err, tail(out))
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func tail(b []byte) string {
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return fmt.Sprintf("%s", b)
+}
