@@ -272,6 +272,9 @@ func decodeEntry(h *tar.Header) (*Entry, error) {
 	}
 	dir, base := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
+	if strings.HasPrefix(dir, whiteoutPrefix+whiteoutPrefix) || strings.Contains(dir, "/"+whiteoutPrefix+whiteoutPrefix) {
+		return nil, nil // inside AUFS metadata directories (.wh..wh.plnk/)
+	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		switch {
 		case base == opaqueMarker:

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -112,4 +113,62 @@ func tail(b []byte) string {
 		b = b[len(b)-4000:]
 	}
 	return fmt.Sprintf("%s", b)
+}
+
+// GoModule is a module a test binary requires.
+type GoModule struct {
+	Path, Version string
+	// Replace, if set, is "path version" or a local path.
+	Replace string
+	// Import is a package of the module to import (default: Path).
+	Import string
+}
+
+// BuildGoBinary builds a small program that imports the given modules at
+// exactly the given versions (through the Go module proxy) and returns
+// the path of the executable and the toolchain version ("go1.26.8").
+func BuildGoBinary(t testing.TB, modules []GoModule) (bin, goVersion string) {
+	t.Helper()
+	dir := t.TempDir()
+	gomod := "module example.com/bulwarktest\n\ngo 1.22\n\nrequire (\n"
+	for _, m := range modules {
+		gomod += fmt.Sprintf("\t%s %s\n", m.Path, m.Version)
+	}
+	gomod += ")\n"
+	for _, m := range modules {
+		if m.Replace != "" {
+			gomod += fmt.Sprintf("replace %s => %s\n", m.Path, m.Replace)
+		}
+	}
+	// A blank import links each module in without needing its API.
+	src := "package main\n\nimport (\n"
+	for _, m := range modules {
+		imp := m.Import
+		if imp == "" {
+			imp = m.Path
+		}
+		src += fmt.Sprintf("\t_ %q\n", imp)
+	}
+	src += ")\n\nfunc main() {}\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("mod", "download", "all")
+	bin = filepath.Join(dir, "app")
+	run("build", "-o", bin, ".")
+	v := run("env", "GOVERSION")
+	return bin, strings.TrimSpace(v)
 }
