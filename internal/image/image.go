@@ -93,13 +93,6 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
-func (o *Options) logger() *slog.Logger {
-	if o.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return o.Logger
-}
-
 func (o *Options) platform() (*v1.Platform, error) {
 	s := o.Platform
 	if s == "" {

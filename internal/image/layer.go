@@ -287,7 +287,7 @@ func decodeEntry(h *tar.Header) (*Entry, error) {
 	}
 	e := &Entry{Path: p, Mode: fs.FileMode(h.Mode)&(fs.ModePerm) | specialBits(h.Mode), UID: h.Uid, GID: h.Gid}
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, 0: // 0 is the pre-POSIX regular file flag
 		e.Type, e.Size = TypeFile, h.Size
 	case tar.TypeDir:
 		e.Type = TypeDir

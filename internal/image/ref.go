@@ -71,21 +71,21 @@ func ParseRef(s string) (Ref, error) {
 			r.Kind = Kind(kind)
 			r.Path, r.Tag = splitPathTag(rest)
 			if r.Path == "" {
-				return Ref{}, fmt.Errorf("%w %q: missing path after %s:", ErrBadRef, s, kind)
+				return Ref{}, fmt.Errorf("%w %q: missing path after %q", ErrBadRef, s, kind+":")
 			}
 			return r, nil
 		case KindDir:
 			r.Kind = KindDir
 			r.Path = rest
 			if r.Path == "" {
-				return Ref{}, fmt.Errorf("%w %q: missing path after dir:", ErrBadRef, s)
+				return Ref{}, fmt.Errorf("%w %q: missing path after \"dir:\"", ErrBadRef, s)
 			}
 			return r, nil
 		case KindDocker:
 			r.Kind = KindDocker
 			r.Name = rest
 			if r.Name == "" {
-				return Ref{}, fmt.Errorf("%w %q: missing image name after docker:", ErrBadRef, s)
+				return Ref{}, fmt.Errorf("%w %q: missing image name after \"docker:\"", ErrBadRef, s)
 			}
 			return r, nil
 		}
@@ -105,7 +105,7 @@ func ParseRef(s string) (Ref, error) {
 		return Ref{Kind: k, Path: s, Raw: s}, nil
 	}
 	if _, err := name.ParseReference(s, name.WeakValidation); err != nil {
-		return Ref{}, fmt.Errorf("%w %q: not a file, directory or registry reference (%v); prefix it with oci:, oci-archive:, docker-archive:, docker: or dir:", ErrBadRef, s, err)
+		return Ref{}, fmt.Errorf("%w %q: not a file, directory or registry reference (%v); prefix it with one of oci: oci-archive: docker-archive: docker: dir: (see docs/references.md)", ErrBadRef, s, err)
 	}
 	r.Kind = KindRegistry
 	r.Name = s

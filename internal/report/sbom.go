@@ -41,7 +41,7 @@ func WriteSBOM(w io.Writer, format string, doc *sbom.Document, opts SBOMOptions)
 	case "table":
 		return sbomTable(w, doc)
 	case "cyclonedx":
-		return cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false).Encode(CycloneDX(doc, opts))
+		return cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false).EncodeVersion(CycloneDX(doc, opts), cdx.SpecVersion1_6)
 	case "spdx":
 		d, err := SPDX(doc, opts)
 		if err != nil {
@@ -327,7 +327,7 @@ func SPDX(doc *sbom.Document, opts SBOMOptions) (*spdx.Document, error) {
 			PackageSPDXIdentifier:   "OperatingSystem",
 			PackageVersion:          o.VersionID,
 			PackageDownloadLocation: "NOASSERTION",
-			PrimaryPackagePurpose:   "OPERATING-SYSTEM",
+			PrimaryPackagePurpose:   "OPERATING_SYSTEM",
 			PackageDescription:      o.PrettyName,
 			PackageLicenseConcluded: "NOASSERTION",
 			PackageLicenseDeclared:  "NOASSERTION",

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Corpus returns the corpus directory. Outside CI, ../shared/corpus next
@@ -112,7 +115,7 @@ func tail(b []byte) string {
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
 	}
-	return fmt.Sprintf("%s", b)
+	return string(b)
 }
 
 // GoModule is a module a test binary requires.
@@ -171,4 +174,48 @@ func BuildGoBinary(t testing.TB, modules []GoModule) (bin, goVersion string) {
 	run("build", "-o", bin, ".")
 	v := run("env", "GOVERSION")
 	return bin, strings.TrimSpace(v)
+}
+
+// ValidateJSONSchema checks doc against one of the official schemas in
+// testdata/schemas (with the schemas it references loaded from there).
+func ValidateJSONSchema(t testing.TB, schemaFile string, doc []byte) {
+	t.Helper()
+	dir := filepath.Join(repoRoot(t), "testdata", "schemas")
+	c := jsonschema.NewCompiler()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	var main string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		id, _ := v.(map[string]any)["$id"].(string)
+		if id == "" {
+			id = "file://" + f
+		}
+		if err := c.AddResource(id, v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if filepath.Base(f) == schemaFile {
+			main = id
+		}
+	}
+	if main == "" {
+		t.Fatalf("schema %s not found in %s", schemaFile, dir)
+	}
+	sch, err := c.Compile(main)
+	if err != nil {
+		t.Fatalf("compile %s: %v", schemaFile, err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatalf("document is not JSON: %v", err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("document does not validate against %s: %v", schemaFile, err)
+	}
 }

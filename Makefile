@@ -1,0 +1,48 @@
+# bulwark: the two commands the README starts with are `make demo` and
+# `make test`. Both work on a fresh Debian machine with Go; `make test`
+# installs what the tests need (as root) through scripts/deps.sh.
+
+GO        ?= go
+STATICCHECK_VERSION ?= v0.8.2
+FUZZTIME  ?= 5s
+export BULWARK_CORPUS ?= $(abspath ../shared/corpus)
+
+.PHONY: build demo test deps lint unit fuzz bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o dist/bulwark ./cmd/bulwark
+
+## demo: build bulwark, pack a real image from this machine, list its software.
+demo: build
+	$(GO) run ./tools/demoimage -out dist/demo -bin dist/bulwark
+	./dist/bulwark sbom oci:dist/demo:demo
+
+## test: everything CI runs: lint, unit and corpus tests, brief fuzzing.
+test: deps lint unit fuzz
+
+deps:
+	bash scripts/deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+unit:
+	$(GO) test -count=1 -timeout 25m ./...
+
+# Every fuzz target runs briefly; a crash fails the build.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || { $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; exit 1; }; \
+	  done; \
+	done
+
+bench:
+	bash bench/sbom.sh
+
+clean:
+	rm -rf dist

@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/package-url/packageurl-go"
+
+	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+type debRow struct{ Name, Version, Source, Arch string }
+
+func readPackagesTSV(t *testing.T, file string) []debRow {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []debRow
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		c := strings.Split(sc.Text(), "\t")
+		if len(c) != 4 {
+			t.Fatalf("%s: bad line %q", file, sc.Text())
+		}
+		rows = append(rows, debRow{c[0], c[1], c[2], c[3]})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	return rows
+}
+
+func sbomJSON(t *testing.T, args ...string) *sbom.Document {
+	t.Helper()
+	code, out, errOut := run(t, nil, append([]string{"sbom", "--format", "json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("bulwark sbom %v: exit %d: %s", args, code, errOut)
+	}
+	var doc sbom.Document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return &doc
+}
+
+func debRows(t *testing.T, doc *sbom.Document) []debRow {
+	var rows []debRow
+	for _, p := range doc.Packages {
+		if p.Type != sbom.TypeDeb {
+			t.Errorf("unexpected %s package %s", p.Type, p.Name)
+			continue
+		}
+		rows = append(rows, debRow{p.Name, p.Version, p.SourceName, p.Arch})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	return rows
+}
+
+// TestDebianImageEverySource scans the Debian image rebuilt from
+// Debian's packages through every kind of source and compares with the
+// packages.tsv that dpkg-query wrote from the same root filesystem.
+func TestDebianImageEverySource(t *testing.T) {
+	dir := testenv.DebianImage(t)
+	want := readPackagesTSV(t, filepath.Join(dir, "packages.tsv"))
+	if len(want) < 80 {
+		t.Fatalf("packages.tsv lists only %d packages", len(want))
+	}
+	refs := map[string]string{
+		"docker-archive": "docker-archive:" + filepath.Join(dir, "image.docker.tar"),
+		"oci":            "oci:" + filepath.Join(dir, "oci"),
+		"dir":            "dir:" + filepath.Join(dir, "rootfs"),
+		"bare tar":       filepath.Join(dir, "image.docker.tar"),
+	}
+
+	// The same image in a registry served over HTTP.
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	img, err := tarball.ImageFromPath(filepath.Join(dir, "image.docker.tar"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regRef := strings.TrimPrefix(srv.URL, "http://") + "/bulwark-test/debian:bookworm"
+	r, _ := name.ParseReference(regRef)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	refs["registry"] = regRef
+
+	// And in the machine's Docker Engine.
+	if out, err := exec.Command("docker", "load", "-i", filepath.Join(dir, "image.docker.tar")).CombinedOutput(); err != nil {
+		t.Fatalf("docker load: %v\n%s", err, out)
+	}
+	refs["docker"] = "docker:bulwark-test/debian:bookworm-minbase"
+
+	var diffIDs []string
+	for kind, ref := range refs {
+		t.Run(kind, func(t *testing.T) {
+			doc := sbomJSON(t, "--no-cache", ref)
+			if diff := cmp.Diff(want, debRows(t, doc)); diff != "" {
+				t.Errorf("packages differ from packages.tsv (-want +got):\n%s", diff)
+			}
+			if doc.OS == nil || doc.OS.ID != "debian" || doc.OS.VersionID != "12" || doc.OS.EOL == nil {
+				t.Errorf("OS: %+v", doc.OS)
+			}
+			if kind == "dir" {
+				if doc.Packages[0].Layer != nil {
+					t.Errorf("a root filesystem has no layers, got %+v", doc.Packages[0].Layer)
+				}
+				return
+			}
+			if len(doc.Source.Layers) != 1 {
+				t.Fatalf("layers: %+v", doc.Source.Layers)
+			}
+			diffIDs = append(diffIDs, doc.Source.Layers[0].DiffID)
+			for _, p := range doc.Packages {
+				if p.Layer == nil || p.Layer.DiffID != doc.Source.Layers[0].DiffID || p.Locations[0].Path != "var/lib/dpkg/status" {
+					t.Fatalf("%s: layer %+v location %+v", p.Name, p.Layer, p.Locations)
+				}
+				pu, err := packageurl.FromString(p.PURL)
+				if err != nil || pu.Type != "deb" || pu.Namespace != "debian" || pu.Name != p.Name || pu.Version != p.Version || pu.Qualifiers.Map()["distro"] != "debian-12" {
+					t.Fatalf("%s: purl %s: %v", p.Name, p.PURL, err)
+				}
+			}
+		})
+	}
+	for _, d := range diffIDs[1:] {
+		if d != diffIDs[0] {
+			t.Errorf("sources disagree on the layer: %v", diffIDs)
+		}
+	}
+}
+
+// TestDebianFormatsValidate renders the Debian image in both SBOM
+// standards and validates them against the official JSON schemas.
+func TestDebianFormatsValidate(t *testing.T) {
+	dir := testenv.DebianImage(t)
+	ref := "oci:" + filepath.Join(dir, "oci")
+	for format, schema := range map[string]string{"cyclonedx": "bom-1.6.schema.json", "spdx": "spdx-schema-2.3.json"} {
+		code, out, errOut := run(t, nil, "sbom", "--no-cache", "--format", format, ref)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", format, code, errOut)
+		}
+		testenv.ValidateJSONSchema(t, schema, []byte(out))
+		if !strings.Contains(out, "pkg:deb/debian/libc6@") {
+			t.Errorf("%s: no libc6 purl", format)
+		}
+	}
+}
+
+// TestCacheAndDeterminism scans an OCI layout cold, then warm, then with
+// its layer blob deleted: the warm runs must read no layer and all three
+// outputs must be byte-identical.
+func TestCacheAndDeterminism(t *testing.T) {
+	src := filepath.Join(testenv.DebianImage(t), "oci")
+	layoutDir := filepath.Join(t.TempDir(), "oci")
+	if out, err := exec.Command("cp", "-r", src, layoutDir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	cache := t.TempDir()
+	var outs []string
+	for i := 0; i < 2; i++ {
+		code, out, errOut := run(t, nil, "sbom", "--cache-dir", cache, "--format", "cyclonedx", "oci:"+layoutDir)
+		if code != 0 {
+			t.Fatalf("run %d: %s", i, errOut)
+		}
+		outs = append(outs, out)
+	}
+	// Remove the layer blobs: only the cache can answer now.
+	doc := sbomJSON(t, "--no-cache", "oci:"+layoutDir)
+	for _, l := range doc.Source.Layers {
+		if err := os.Remove(filepath.Join(layoutDir, "blobs", "sha256", strings.TrimPrefix(l.Digest, "sha256:"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := run(t, nil, "sbom", "--cache-dir", cache, "--format", "cyclonedx", "oci:"+layoutDir)
+	if code != 0 {
+		t.Fatalf("warm run without layers: exit %d: %s", code, errOut)
+	}
+	outs = append(outs, out)
+	for i := 1; i < len(outs); i++ {
+		if outs[i] != outs[0] {
+			t.Errorf("run %d differs from run 0:\n%s", i, cmp.Diff(outs[0], outs[i]))
+		}
+	}
+	// Without the cache the missing blob is an error that names it.
+	code, _, errOut = run(t, nil, "sbom", "--no-cache", "oci:"+layoutDir)
+	if code != ExitError || !strings.Contains(errOut, "no such file") {
+		t.Errorf("no cache, no blob: exit %d: %s", code, errOut)
+	}
+}
+
+// TestAlpineGolden renders the corpus's alpine:3.10 docker save archive in
+// every format and compares with golden files (go test -update rewrites
+// them).
+func TestAlpineGolden(t *testing.T) {
+	archive := testenv.CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
+	for _, format := range []string{"json", "table", "cyclonedx", "spdx"} {
+		t.Run(format, func(t *testing.T) {
+			code, out, errOut := run(t, nil, "sbom", "--no-cache", "--format", format, "docker-archive:"+archive)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			// The reference embeds the corpus path; make it stable.
+			out = strings.ReplaceAll(out, archive, "ALPINE_ARCHIVE")
+			golden := filepath.Join("testdata", "alpine-3.10."+format+".golden")
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/cli -run Golden -update)", err)
+			}
+			if diff := cmp.Diff(string(want), out); diff != "" {
+				t.Errorf("(-golden +got):\n%s", diff)
+			}
+			switch format {
+			case "cyclonedx":
+				testenv.ValidateJSONSchema(t, "bom-1.6.schema.json", []byte(out))
+			case "spdx":
+				testenv.ValidateJSONSchema(t, "spdx-schema-2.3.json", []byte(out))
+			}
+		})
+	}
+}
+
+func TestSBOMErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"sbom", "dir:/does/not/exist"}, "/does/not/exist"},
+		{[]string{"sbom", "--format", "xml", "dir:."}, `--format "xml"`},
+		{[]string{"sbom"}, "accepts 1 arg"},
+		{[]string{"sbom", "oci:" + os.TempDir()}, "index.json"},
+	}
+	for _, tc := range tests {
+		code, _, errOut := run(t, nil, tc.args...)
+		if code != ExitError || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errOut, ExitError, tc.msg)
+		}
+	}
+}
+
+func TestOutputFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sbom.json")
+	archive := testenv.CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
+	code, stdout, errOut := run(t, nil, "sbom", "--no-cache", "-f", "json", "-o", out, archive)
+	if code != 0 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", code, stdout, errOut)
+	}
+	var doc sbom.Document
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &doc); err != nil || len(doc.Packages) != 14 {
+		t.Fatalf("%v, %d packages", err, len(doc.Packages))
+	}
+	if doc.OS == nil || !doc.OS.EOLPassed {
+		t.Errorf("alpine 3.10 must be reported past its end of life: %+v", doc.OS)
+	}
+}
