@@ -8,6 +8,13 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v dpkg-query  >/dev/null || need+=(dpkg)
 command -v bc          >/dev/null || need+=(bc)
 command -v awk         >/dev/null || need+=(gawk)
+command -v python3     >/dev/null || need+=(python3)
+command -v npm         >/dev/null || need+=(nodejs npm)
+[ -f /usr/bin/time ]              || need+=(time)
+# Real language packages the cataloger tests read: Debian's Python
+# distributions and Java libraries.
+[ -d /usr/lib/python3/dist-packages/attrs-22.2.0.dist-info ] || ls /usr/lib/python3/dist-packages/*.dist-info >/dev/null 2>&1 || need+=(python3-attr python3-yaml)
+ls /usr/share/java/*.jar >/dev/null 2>&1 || need+=(libcommons-io-java libcommons-lang3-java)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2

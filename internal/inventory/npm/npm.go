@@ -167,12 +167,12 @@ func ParseLock(b []byte) ([]sbom.Package, error) {
 			if p.Link {
 				continue
 			}
+			i := strings.LastIndex(k, "node_modules/")
+			if i < 0 {
+				continue // a workspace folder: the project's own source
+			}
 			name := p.Name
 			if name == "" {
-				i := strings.LastIndex(k, "node_modules/")
-				if i < 0 {
-					continue // a workspace folder, not an installed package
-				}
 				name = k[i+len("node_modules/"):]
 			}
 			add(name, p.Version, licenses(p.License))

@@ -1,0 +1,174 @@
+package inventory_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/inventory"
+	"bulwark.dev/bulwark/internal/inventory/catalog"
+)
+
+func layerOf(t *testing.T, files map[string]string) v1.Layer {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))}
+		if len(body) > 0 && body[0] == '>' { // a symlink
+			h = &tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: body[1:]}
+		}
+		tw.WriteHeader(h)
+		if h.Typeflag != tar.TypeSymlink {
+			tw.Write([]byte(body))
+		}
+	}
+	tw.Close()
+	raw := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+const apk1 = "P:musl\nV:1.2.4-r0\nA:x86_64\n\nP:busybox\nV:1.36.0-r9\nA:x86_64\n\n"
+const apk2 = apk1 + "P:curl\nV:8.1.0-r0\nA:x86_64\n\n"
+
+// TestLayerAttribution builds a three-layer image: the base installs two
+// packages, the second adds one (rewriting the database), the third
+// deletes a Python distribution the base had. Each package must be
+// attributed to the layer that introduced it, and deleted files must not
+// count.
+func TestLayerAttribution(t *testing.T) {
+	meta := "Metadata-Version: 2.1\nName: requests\nVersion: 2.0.0\n"
+	img, err := mutate.Append(empty.Image,
+		mutate.Addendum{Layer: layerOf(t, map[string]string{
+			"etc/alpine-release":   "3.18.4\n",
+			"usr/lib/os-release":   "ID=alpine\nVERSION_ID=3.18.4\nPRETTY_NAME=\"Alpine Linux v3.18\"\n",
+			"etc/os-release":       ">../usr/lib/os-release",
+			"lib/apk/db/installed": apk1,
+			"usr/lib/python3.11/site-packages/requests-2.0.0.dist-info/METADATA": meta,
+		}), History: v1.History{CreatedBy: "ADD rootfs"}},
+		mutate.Addendum{Layer: layerOf(t, map[string]string{"lib/apk/db/installed": apk2}), History: v1.History{CreatedBy: "RUN apk add curl"}},
+		mutate.Addendum{Layer: layerOf(t, map[string]string{"usr/lib/python3.11/site-packages/.wh.requests-2.0.0.dist-info": ""}), History: v1.History{CreatedBy: "RUN pip uninstall requests"}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	p, _ := layout.Write(dir, empty.Index)
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := image.ParseRef("oci:" + dir)
+	oimg, err := image.Open(context.Background(), ref, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oimg.Close()
+	s := &inventory.Scanner{Extractors: catalog.All(), Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
+	res, err := s.Scan(context.Background(), oimg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, pk := range res.Doc.Packages {
+		got[pk.Name] = pk.Layer.Index
+		if pk.Locations[0].Layer.Index != 1 {
+			t.Errorf("%s: database last written by layer %d, want 1", pk.Name, pk.Locations[0].Layer.Index)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"musl": 0, "busybox": 0, "curl": 1}, got); diff != "" {
+		t.Errorf("introducing layers (-want +got):\n%s", diff)
+	}
+	o := res.Doc.OS
+	if o == nil || o.ID != "alpine" || o.VersionID != "3.18.4" || o.EOL == nil {
+		t.Fatalf("OS %+v", o)
+	}
+	if !o.EOLPassed || o.EOL.Format(time.DateOnly) != "2025-05-09" {
+		t.Errorf("alpine 3.18 EOL %v passed=%v", o.EOL, o.EOLPassed)
+	}
+	if res.Doc.Source.Layers[1].CreatedBy != "RUN apk add curl" {
+		t.Errorf("history: %+v", res.Doc.Source.Layers)
+	}
+	for _, pk := range res.Doc.Packages {
+		if pk.Name == "curl" && pk.PURL != "pkg:apk/alpine/curl@8.1.0-r0?arch=x86_64&distro=alpine-3.18.4" {
+			t.Errorf("purl %s", pk.PURL)
+		}
+	}
+}
+
+func TestEOLTable(t *testing.T) {
+	tab := inventory.DefaultEOL()
+	for _, tc := range []struct {
+		id, version, want string
+	}{
+		{"alpine", "3.18.4", "2025-05-09"},
+		{"alpine", "3.1.0", ""},
+		{"debian", "12", "2028-06-30"},
+		{"ubuntu", "22.04", "2027-06-01"},
+		{"rhel", "8.9", "2029-05-31"},
+		{"amzn", "2023", "2029-06-30"},
+	} {
+		d, ok := tab.Lookup(tc.id, tc.version)
+		got := ""
+		if ok {
+			got = d.Format(time.DateOnly)
+		}
+		if got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.id, tc.version, got, tc.want)
+		}
+	}
+	if _, err := inventory.ParseEOL([]byte("alpine:\n  \"3.1\": not-a-date\n")); err == nil {
+		t.Error("bad date accepted")
+	}
+	if _, err := inventory.ParseEOL([]byte("alpine: [1, 2]\n")); err == nil {
+		t.Error("bad shape accepted")
+	}
+}
+
+func TestDetectOS(t *testing.T) {
+	tests := []struct {
+		facts          map[string]string
+		id, ver, famil string
+	}{
+		{map[string]string{"etc/os-release": "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n"}, "ubuntu", "22.04", "debian"},
+		{map[string]string{"etc/debian_version": "11.7\n"}, "debian", "11", "debian"},
+		{map[string]string{"etc/redhat-release": "CentOS Linux release 7.9.2009 (Core)\n"}, "centos", "7.9.2009", "rhel"},
+		{map[string]string{"etc/os-release": "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\n"}, "rocky", "9.3", "rhel"},
+		{map[string]string{"usr/lib/os-release": "ID=wolfi\nVERSION_ID=20230201\n"}, "wolfi", "20230201", "wolfi"},
+	}
+	for _, tc := range tests {
+		f := map[string][]byte{}
+		for k, v := range tc.facts {
+			f[k] = []byte(v)
+		}
+		o := inventory.DetectOS(f)
+		if o == nil || o.ID != tc.id || o.VersionID != tc.ver || o.Family != tc.famil {
+			t.Errorf("%v: %+v", tc.facts, o)
+		}
+	}
+	if inventory.DetectOS(map[string][]byte{}) != nil {
+		t.Error("OS detected from nothing")
+	}
+}
+
+func FuzzParseOSRelease(f *testing.F) {
+	f.Add([]byte("ID=\"debian\"\nVERSION_ID='12'\n# c\nX=\\\"y\\\"\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		inventory.ParseOSRelease(b)
+		inventory.DetectOS(map[string][]byte{"etc/os-release": b, "etc/alpine-release": b, "etc/redhat-release": b})
+	})
+}
