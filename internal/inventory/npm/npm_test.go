@@ -139,8 +139,8 @@ func TestLockfiles(t *testing.T) {
 
 func TestLicenseForms(t *testing.T) {
 	for in, want := range map[string][]string{
-		`{"name":"a","version":"1","license":"MIT"}`:                                    {"MIT"},
-		`{"name":"a","version":"1","license":{"type":"ISC"}}`:                           {"ISC"},
+		`{"name":"a","version":"1","license":"MIT"}`:                                   {"MIT"},
+		`{"name":"a","version":"1","license":{"type":"ISC"}}`:                          {"ISC"},
 		`{"name":"a","version":"1","licenses":[{"type":"MIT"},{"type":"Apache-2.0"}]}`: {"MIT", "Apache-2.0"},
 	} {
 		p, err := ParseManifest([]byte(in))

@@ -83,8 +83,8 @@ func uniq(s []string) []string {
 func TestLicences(t *testing.T) {
 	tests := map[string][]string{
 		"Metadata-Version: 2.4\nName: a\nVersion: 1\nLicense-Expression: MIT OR Apache-2.0\nLicense: whatever\n": {"MIT OR Apache-2.0"},
-		"Name: a\nVersion: 1\nLicense: BSD\n":                                                                    {"BSD"},
-		"Name: a\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\n":           {"MIT License"},
+		"Name: a\nVersion: 1\nLicense: BSD\n": {"BSD"},
+		"Name: a\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\n": {"MIT License"},
 	}
 	for in, want := range tests {
 		p, err := ParseMetadata([]byte(in))
