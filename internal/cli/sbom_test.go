@@ -111,6 +111,13 @@ func TestDebianImageEverySource(t *testing.T) {
 	}
 	refs["docker"] = "docker:bulwark-test/debian:bookworm-minbase"
 
+	// And as an OCI layout tarball.
+	ociTar := filepath.Join(t.TempDir(), "debian.oci.tar")
+	if out, err := exec.Command("tar", "-C", filepath.Join(dir, "oci"), "-cf", ociTar, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	refs["oci-archive"] = "oci-archive:" + ociTar
+
 	var diffIDs []string
 	for kind, ref := range refs {
 		t.Run(kind, func(t *testing.T) {
@@ -122,6 +129,7 @@ func TestDebianImageEverySource(t *testing.T) {
 				t.Errorf("OS: %+v", doc.OS)
 			}
 			if kind == "dir" {
+				checkDebianLicences(t, filepath.Join(dir, "rootfs"), doc)
 				if doc.Packages[0].Layer != nil {
 					t.Errorf("a root filesystem has no layers, got %+v", doc.Packages[0].Layer)
 				}
@@ -146,6 +154,41 @@ func TestDebianImageEverySource(t *testing.T) {
 		if d != diffIDs[0] {
 			t.Errorf("sources disagree on the layer: %v", diffIDs)
 		}
+	}
+}
+
+// checkDebianLicences compares declared licences with the License: lines
+// sed reads from each machine-readable copyright file.
+func checkDebianLicences(t *testing.T, rootfs string, doc *sbom.Document) {
+	t.Helper()
+	checked := 0
+	for _, p := range doc.Packages {
+		f := filepath.Join(rootfs, "usr", "share", "doc", p.Name, "copyright")
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.HasPrefix(string(b), "Format:") {
+			continue
+		}
+		out, err := exec.Command("sed", "-n", "s/^License:[[:space:]]*//p", f).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{}
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				want[l] = true
+			}
+		}
+		got := map[string]bool{}
+		for _, l := range p.Licenses {
+			got[l] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s licences (-sed +bulwark):\n%s", p.Name, diff)
+		}
+		checked++
+	}
+	if checked < 40 {
+		t.Errorf("only %d packages had machine-readable copyright files", checked)
 	}
 }
 

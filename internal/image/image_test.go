@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"bulwark.dev/bulwark/internal/testenv"
 )
@@ -448,4 +449,26 @@ func FuzzParseRef(f *testing.F) {
 			t.Fatalf("no kind for %q", s)
 		}
 	})
+}
+
+func TestZstdLayers(t *testing.T) {
+	raw := mkTar(t, tarEntry{name: "etc/os-release", body: "ID=test\n"})
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf)
+	zw.Write(raw)
+	zw.Close()
+	stored := buf.Bytes()
+	var names []string
+	err := ReadLayer(context.Background(), memLayer(0, stored, raw), ReadOptions{}, func(e *Entry, r io.Reader) error {
+		names = append(names, e.Path)
+		return nil
+	})
+	if err != nil || !cmp.Equal(names, []string{"etc/os-release"}) {
+		t.Fatalf("zstd layer: %v %v", names, err)
+	}
+	l := memLayer(0, stored[:len(stored)-6], raw)
+	l.Digest = ""
+	if err := ReadLayer(context.Background(), l, ReadOptions{}, func(*Entry, io.Reader) error { return nil }); err == nil {
+		t.Error("truncated zstd layer accepted")
+	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // cacheFormat changes whenever layerResult changes shape.
-const cacheFormat = 1
+const cacheFormat = 2
 
 // Cache stores per-layer results on disk, keyed by the layer's diff ID and
 // by the names and versions of the catalogers that produced them, so that

@@ -40,6 +40,20 @@ var factFiles = map[string]bool{
 	"etc/group":          true,
 }
 
+// maxCopyrightSize caps the Debian copyright files kept for licences.
+const maxCopyrightSize = 512 << 10
+
+// isFact reports whether a file is kept verbatim: the fact files above and
+// Debian's per-package copyright files, where dpkg packages declare their
+// licences.
+func isFact(p string, size int64) bool {
+	if factFiles[p] {
+		return size <= maxFactSize
+	}
+	return size <= maxCopyrightSize && strings.HasPrefix(p, "usr/share/doc/") &&
+		strings.HasSuffix(p, "/copyright") && strings.Count(p, "/") == 4
+}
+
 // Progress receives progress of long work. Implementations draw on a
 // terminal; nil means no progress.
 type Progress interface {
@@ -238,7 +252,7 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 			exts = append(exts, x)
 		}
 	}
-	fact := factFiles[p] && size <= maxFactSize
+	fact := isFact(p, size)
 	if len(exts) == 0 && !fact {
 		return nil
 	}
@@ -407,14 +421,19 @@ func (s *Scanner) assemble(img *image.Image, results []*layerResult) (*Result, e
 		return &sbom.LayerRef{Index: i, DiffID: results[i].DiffID}
 	}
 
-	// Facts: the content of the version of each file that survived.
-	facts := map[string][]byte{}
-	for p := range factFiles {
+	// Facts: the content of the version of each file that survived,
+	// found through symlinks inside the image.
+	factAt := func(p string) ([]byte, bool) {
 		real, n, err := tree.Resolve(p)
 		if err != nil || n == nil || n.Type != image.TypeFile {
-			continue
+			return nil, false
 		}
-		if c, ok := results[n.Layer].Facts[real]; ok {
+		c, ok := results[n.Layer].Facts[real]
+		return c, ok
+	}
+	facts := map[string][]byte{}
+	for p := range factFiles {
+		if c, ok := factAt(p); ok {
 			facts[p] = c
 		}
 	}
@@ -469,7 +488,13 @@ func (s *Scanner) assemble(img *image.Image, results []*layerResult) (*Result, e
 	}
 	pkgs = dedupe(pkgs)
 	for i := range pkgs {
-		pkgs[i].PURL = PURL(&pkgs[i], osInfo)
+		p := &pkgs[i]
+		if p.Type == sbom.TypeDeb && len(p.Licenses) == 0 {
+			if c, ok := factAt("usr/share/doc/" + p.Name + "/copyright"); ok {
+				p.Licenses = DebianCopyrightLicenses(c)
+			}
+		}
+		p.PURL = PURL(p, osInfo)
 	}
 	sortPackages(pkgs)
 	doc := &sbom.Document{

@@ -172,3 +172,13 @@ func FuzzParseOSRelease(f *testing.F) {
 		inventory.DetectOS(map[string][]byte{"etc/os-release": b, "etc/alpine-release": b, "etc/redhat-release": b})
 	})
 }
+
+func TestDebianCopyrightLicenses(t *testing.T) {
+	dep5 := "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-2+\n\nFiles: x\nLicense: BSD-3-clause\n text\nLicense: GPL-2+\n"
+	free := "This is free software.\nOn Debian systems see /usr/share/common-licenses/GPL-2.\nAnd /usr/share/common-licenses/LGPL-2.1 too.\n"
+	for in, want := range map[string][]string{dep5: {"GPL-2+", "BSD-3-clause"}, free: {"GPL-2", "LGPL-2.1"}, "nothing": nil} {
+		if diff := cmp.Diff(want, inventory.DebianCopyrightLicenses([]byte(in))); diff != "" {
+			t.Errorf("%q: %s", in, diff)
+		}
+	}
+}
