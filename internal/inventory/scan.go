@@ -212,18 +212,10 @@ type fileJob struct {
 	exts    []Extractor
 }
 
-// scanLayer reads one layer; catalogers run on a second goroutine so that
-// decompression never waits for parsing.
+// scanLayer reads one layer.
 func (s *Scanner) scanLayer(ctx context.Context, budget *image.Budget, l *image.Layer, scratch string) (*layerResult, error) {
 	res := &layerResult{Format: cacheFormat, DiffID: l.DiffID}
-	jobs := make(chan fileJob, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for j := range jobs {
-			res.Files = append(res.Files, s.extract(ctx, j, scratch)...)
-		}
-	}()
+	jobs, wait := s.startExtraction(ctx, res, scratch)
 	var progress func(int64)
 	if s.Progress != nil {
 		progress = s.Progress.Add
@@ -235,12 +227,26 @@ func (s *Scanner) scanLayer(ctx context.Context, budget *image.Budget, l *image.
 		}
 		return s.visit(res, jobs, e.Path, e.Mode, e.Size, r)
 	})
-	close(jobs)
-	<-done
+	wait()
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// startExtraction runs catalogers on their own goroutine so that reading
+// never waits for parsing. Send files on jobs; wait closes it and returns
+// once every result is in res.
+func (s *Scanner) startExtraction(ctx context.Context, res *layerResult, scratch string) (jobs chan<- fileJob, wait func()) {
+	ch := make(chan fileJob, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for j := range ch {
+			res.Files = append(res.Files, s.extract(ctx, j, scratch)...)
+		}
+	}()
+	return ch, func() { close(ch); <-done }
 }
 
 // visit decides what to do with one regular file: keep it as a fact,
@@ -331,14 +337,7 @@ func safeExtract(ctx context.Context, x Extractor, in *Input) (pkgs []sbom.Packa
 // scanDir walks a root filesystem without following symlinks.
 func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResult, error) {
 	res := &layerResult{Format: cacheFormat}
-	jobs := make(chan fileJob, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for j := range jobs {
-			res.Files = append(res.Files, s.extract(ctx, j, scratch)...)
-		}
-	}()
+	jobs, wait := s.startExtraction(ctx, res, scratch)
 	var files int64
 	err := filepath.WalkDir(root, func(fp string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -388,8 +387,7 @@ func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResu
 		defer f.Close()
 		return s.visit(res, jobs, p, e.Mode, e.Size, f)
 	})
-	close(jobs)
-	<-done
+	wait()
 	if err != nil {
 		return nil, fmt.Errorf("walk %s: %w", root, err)
 	}
