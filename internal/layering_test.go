@@ -19,6 +19,8 @@ var forbidden = map[string][]string{
 	"internal/image":     {"internal/"},
 	"internal/inventory": {"internal/cli", "internal/report", "internal/server"},
 	"internal/report":    {"internal/cli", "internal/image", "internal/inventory"},
+	"internal/vulndb":    {"internal/"},
+	"internal/match":     {"internal/cli", "internal/report", "internal/image", "internal/inventory"},
 }
 
 func TestImportDirection(t *testing.T) {

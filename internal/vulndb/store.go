@@ -1,0 +1,222 @@
+package vulndb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite driver
+)
+
+// DB is the local advisory database, a single SQLite file. SQLite was
+// chosen over a key-value store because the (ecosystem, package) index,
+// per-ecosystem counts and atomic replacement of a whole import come
+// with it, and the driver is already in the binary.
+type DB struct {
+	db   *sql.DB
+	path string
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS advisories (
+  id TEXT PRIMARY KEY,
+  modified TEXT NOT NULL,
+  withdrawn INTEGER NOT NULL DEFAULT 0,
+  source TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS affected (
+  ecosystem TEXT NOT NULL,
+  name TEXT NOT NULL,
+  id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS affected_pkg ON affected(ecosystem, name);
+CREATE INDEX IF NOT EXISTS affected_id ON affected(id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`
+
+// Open opens (creating if needed) the database file at path.
+func Open(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
+	}
+	return &DB{db: db, path: path}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// DefaultPath is the database file under the user cache directory.
+func DefaultPath() (string, error) {
+	c, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c, "bulwark", "vulndb", "vuln.db"), nil
+}
+
+var pypiSep = regexp.MustCompile(`[-_.]+`)
+
+// NormalizeName returns the form package names are indexed under: PyPI
+// names as PEP 503 normalizes them, others unchanged.
+func NormalizeName(ecosystem, name string) string {
+	if BaseEcosystem(ecosystem) == "PyPI" {
+		return pypiSep.ReplaceAllString(strings.ToLower(name), "-")
+	}
+	return name
+}
+
+// Writer adds records inside one transaction; nothing is visible until
+// Commit, so a failed import leaves the database as it was.
+type Writer struct {
+	tx      *sql.Tx
+	putAdv  *sql.Stmt
+	delAff  *sql.Stmt
+	putAff  *sql.Stmt
+	written int
+}
+
+// Begin starts an import.
+func (d *DB) Begin(ctx context.Context) (*Writer, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{tx: tx}
+	for _, s := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&w.putAdv, `INSERT INTO advisories(id, modified, withdrawn, source, body) VALUES(?,?,?,?,?)
+		  ON CONFLICT(id) DO UPDATE SET modified=excluded.modified, withdrawn=excluded.withdrawn, source=excluded.source, body=excluded.body`},
+		{&w.delAff, `DELETE FROM affected WHERE id = ?`},
+		{&w.putAff, `INSERT INTO affected(ecosystem, name, id) VALUES(?,?,?)`},
+	} {
+		if *s.st, err = tx.PrepareContext(ctx, s.sql); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// Put stores one validated record; a record with the same ID replaces it.
+func (w *Writer) Put(ctx context.Context, v *Vuln, source string) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	withdrawn := 0
+	if v.Withdrawn != "" {
+		withdrawn = 1
+	}
+	if _, err := w.putAdv.ExecContext(ctx, v.ID, v.Modified, withdrawn, source, body); err != nil {
+		return err
+	}
+	if _, err := w.delAff.ExecContext(ctx, v.ID); err != nil {
+		return err
+	}
+	seen := map[[2]string]bool{}
+	for _, a := range v.Affected {
+		k := [2]string{a.Package.Ecosystem, NormalizeName(a.Package.Ecosystem, a.Package.Name)}
+		if k[0] == "" || k[1] == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, err := w.putAff.ExecContext(ctx, k[0], k[1], v.ID); err != nil {
+			return err
+		}
+	}
+	w.written++
+	return nil
+}
+
+// Commit makes the import visible and records when it happened.
+func (w *Writer) Commit(now time.Time) error {
+	if _, err := w.tx.Exec(`INSERT INTO meta(key, value) VALUES('updated', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, now.UTC().Format(time.RFC3339)); err != nil {
+		w.tx.Rollback()
+		return err
+	}
+	return w.tx.Commit()
+}
+
+// Rollback abandons the import.
+func (w *Writer) Rollback() error { return w.tx.Rollback() }
+
+// Query returns the advisories, withdrawn ones excluded, that name the
+// package in the ecosystem. Debian and Ubuntu records name source
+// packages; Alpine records name origins.
+func (d *DB) Query(ctx context.Context, ecosystem, name string) ([]*Vuln, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT a.body FROM affected f JOIN advisories a ON a.id = f.id
+	  WHERE f.ecosystem = ? AND f.name = ? AND a.withdrawn = 0 ORDER BY a.id`, ecosystem, NormalizeName(ecosystem, name))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Vuln
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var v Vuln
+		if err := json.Unmarshal(body, &v); err != nil {
+			return nil, fmt.Errorf("stored record: %w", err)
+		}
+		out = append(out, &v)
+	}
+	return out, rows.Err()
+}
+
+// Status summarizes the database.
+type Status struct {
+	Path    string         `json:"path"`
+	Records int            `json:"records"`
+	PerEco  map[string]int `json:"ecosystems"`
+	Updated time.Time      `json:"updated,omitzero"`
+}
+
+// Status counts records per base ecosystem.
+func (d *DB) Status(ctx context.Context) (*Status, error) {
+	st := &Status{Path: d.path, PerEco: map[string]int{}}
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM advisories`).Scan(&st.Records); err != nil {
+		return nil, err
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT ecosystem, count(DISTINCT id) FROM affected GROUP BY ecosystem`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e string
+		var n int
+		if err := rows.Scan(&e, &n); err != nil {
+			return nil, err
+		}
+		st.PerEco[e] += n
+	}
+	var updated string
+	err = d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key='updated'`).Scan(&updated)
+	if err == nil {
+		st.Updated, _ = time.Parse(time.RFC3339, updated)
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	return st, rows.Err()
+}

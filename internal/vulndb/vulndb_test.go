@@ -1,0 +1,145 @@
+package vulndb
+
+import (
+	"archive/zip"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bulwark.dev/bulwark/internal/testenv"
+)
+
+func openTemp(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "vuln.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestImportGoVulnDB imports every record of the Go vulnerability
+// database in the corpus.
+func TestImportGoVulnDB(t *testing.T) {
+	dir := testenv.CorpusPath(t, "osv", "go-vulndb")
+	files, _ := filepath.Glob(filepath.Join(dir, "GO-*.json"))
+	if len(files) < 4000 {
+		t.Fatalf("only %d records in the corpus", len(files))
+	}
+	db := openTemp(t)
+	res, err := db.Import(context.Background(), []string{dir}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) > 0 {
+		t.Errorf("%d problems, first: %v", len(res.Problems), res.Problems[0])
+	}
+	st, err := db.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Imported != len(files) || st.Records != len(files) {
+		t.Errorf("imported %d, stored %d, files %d", res.Imported, st.Records, len(files))
+	}
+	if st.PerEco["Go"] == 0 {
+		t.Errorf("no Go records: %v", st.PerEco)
+	}
+	vs, err := db.Query(context.Background(), "Go", "golang.org/x/text")
+	if err != nil || len(vs) == 0 {
+		t.Fatalf("x/text advisories: %d, %v", len(vs), err)
+	}
+}
+
+func TestMalformedRecordsAreSkipped(t *testing.T) {
+	dir := t.TempDir()
+	good, _ := os.ReadFile(testenv.CorpusPath(t, "osv", "go-vulndb", "GO-2020-0015.json"))
+	files := map[string]string{
+		"good.json":      string(good),
+		"truncated.json": string(good[:len(good)/2]),
+		"noid.json":      `{"modified":"2020-01-01T00:00:00Z"}`,
+		"badevent.json":  `{"id":"BAD-1","modified":"x","affected":[{"package":{"ecosystem":"Go","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0","fixed":"1"}]}]}]}`,
+	}
+	for n, b := range files {
+		os.WriteFile(filepath.Join(dir, n), []byte(b), 0o644)
+	}
+	// The same records in a zip archive, as osv.dev serves them.
+	zf, _ := os.Create(filepath.Join(dir, "all.zip"))
+	zw := zip.NewWriter(zf)
+	w, _ := zw.Create("GO-2020-0015.json")
+	w.Write(good)
+	zw.Close()
+	zf.Close()
+	db := openTemp(t)
+	res, err := db.Import(context.Background(), []string{dir}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Imported != 2 {
+		t.Errorf("imported %d, want 2 (good.json and the zip's record)", res.Imported)
+	}
+	var got []string
+	for _, p := range res.Problems {
+		got = append(got, filepath.Base(p.File)+" "+p.ID)
+	}
+	sort.Strings(got)
+	want := []string{"badevent.json BAD-1", "noid.json ", "truncated.json "}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+// TestSecdbLayoutsAgree imports the Alpine 3.18 secfixes in both
+// layouts; they must yield the same advisories.
+func TestSecdbLayoutsAgree(t *testing.T) {
+	flat := func(paths ...string) []string {
+		db := openTemp(t)
+		if _, err := db.Import(context.Background(), paths, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, pkg := range []string{"openssl", "busybox", "musl", "zlib", "apk-tools"} {
+			vs, err := db.Query(context.Background(), "Alpine:v3.18", pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				for _, a := range v.Affected {
+					if a.Package.Name == pkg {
+						out = append(out, v.ID+" "+pkg+" "+a.Ranges[0].Events[1].Fixed)
+					}
+				}
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	perPkg := flat(testenv.CorpusPath(t, "secdb", "alpine", "3.18"))
+	published := flat(testenv.CorpusPath(t, "secdb", "alpine-secdb-format", "v3.18-main.json"))
+	if len(perPkg) < 20 {
+		t.Fatalf("only %d advisories", len(perPkg))
+	}
+	if diff := cmp.Diff(perPkg, published); diff != "" {
+		t.Errorf("layouts disagree (-vuln-list +alpine):\n%s", diff)
+	}
+	for _, s := range perPkg {
+		if strings.HasSuffix(s, " 0") {
+			t.Errorf("the never-affected key became an advisory: %s", s)
+		}
+	}
+}
+
+func FuzzParseVuln(f *testing.F) {
+	f.Add([]byte(`{"id":"X","affected":[{"package":{"ecosystem":"Go","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}]}`))
+	f.Add([]byte(`{"name":"musl","secfixes":{"1.2.4-r1":["CVE-1 CVE-2"],"0":["CVE-3"]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseVuln(b)
+		ParseSecdb(b, "v3.18")
+	})
+}
