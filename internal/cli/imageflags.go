@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -91,52 +93,34 @@ func documentTime(e *env, doc *sbom.Document) time.Time {
 	return time.Now().UTC().Truncate(time.Second)
 }
 
-// writeOutput writes to --output atomically, or to stdout.
-func writeOutput(e *env, path string, write func(w *os.File) error) error {
+// writeOutput writes to --output atomically (a temporary file in the same
+// directory, renamed into place), or to stdout.
+func writeOutput(e *env, path string, write func(w io.Writer) error) error {
 	if path == "" || path == "-" {
-		if f, ok := e.stdout.(*os.File); ok {
-			return write(f)
-		}
-		tmp, err := os.CreateTemp("", "bulwark-out-")
-		if err != nil {
+		bw := bufio.NewWriterSize(e.stdout, 64<<10)
+		if err := write(bw); err != nil {
 			return err
 		}
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-		if err := write(tmp); err != nil {
-			return err
-		}
-		if _, err := tmp.Seek(0, 0); err != nil {
-			return err
-		}
-		_, err = tmp.WriteTo(e.stdout)
-		return err
+		return bw.Flush()
 	}
-	tmp, err := os.CreateTemp(dirOf(path), ".bulwark-out-")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bulwark-out-")
 	if err != nil {
 		return fmt.Errorf("output %s: %w", path, err)
 	}
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("output %s: %w", path, errors.Unwrap(err))
+		return fmt.Errorf("output %s: %w", path, err)
 	}
 	return nil
-}
-
-func dirOf(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[:i+1]
-		}
-	}
-	return "."
 }

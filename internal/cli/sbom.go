@@ -2,7 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"slices"
 	"strings"
 
@@ -47,7 +47,7 @@ REF is one of:
 				return fmt.Errorf("scan %s: %w", args[0], err)
 			}
 			opts := report.SBOMOptions{Timestamp: documentTime(e, res.Doc)}
-			return writeOutput(e, output, func(w *os.File) error {
+			return writeOutput(e, output, func(w io.Writer) error {
 				return report.WriteSBOM(w, format, res.Doc, opts)
 			})
 		},
