@@ -7,7 +7,7 @@ STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME  ?= 5s
 export BULWARK_CORPUS ?= $(abspath ../shared/corpus)
 
-.PHONY: build demo test deps lint unit fuzz bench clean
+.PHONY: build demo test deps lint unit race fuzz bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o dist/bulwark ./cmd/bulwark
@@ -18,7 +18,7 @@ demo: build
 	./dist/bulwark sbom oci:dist/demo:demo
 
 ## test: everything CI runs: lint, unit and corpus tests, brief fuzzing.
-test: deps lint unit fuzz
+test: deps lint unit race fuzz
 
 deps:
 	bash scripts/deps.sh
@@ -30,6 +30,10 @@ lint:
 
 unit:
 	$(GO) test -count=1 -timeout 25m ./...
+
+# The concurrent layer and cataloger pipeline under the race detector.
+race:
+	$(GO) test -count=1 -race ./internal/image/... ./internal/inventory/...
 
 # Every fuzz target runs briefly; a crash fails the build.
 fuzz:

@@ -210,6 +210,9 @@ type fileJob struct {
 	mode    fs.FileMode
 	content []byte
 	exts    []Extractor
+	// skipped says why the file was not read; each cataloger gets a
+	// status entry instead of a run.
+	skipped string
 }
 
 // scanLayer reads one layer.
@@ -225,7 +228,7 @@ func (s *Scanner) scanLayer(ctx context.Context, budget *image.Budget, l *image.
 		if r == nil {
 			return nil
 		}
-		return s.visit(res, jobs, e.Path, e.Mode, e.Size, r)
+		return s.visit(res, jobs, e.Path, e.Mode, e.Size, func() (io.ReadCloser, error) { return io.NopCloser(r), nil })
 	})
 	wait()
 	if err != nil {
@@ -250,8 +253,10 @@ func (s *Scanner) startExtraction(ctx context.Context, res *layerResult, scratch
 }
 
 // visit decides what to do with one regular file: keep it as a fact,
-// queue it for catalogers, or skip its content.
-func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs.FileMode, size int64, r io.Reader) error {
+// queue it for catalogers, or skip its content. open is called only for
+// files something wants. Results reach res.Files only through jobs, whose
+// goroutine owns that slice.
+func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs.FileMode, size int64, open func() (io.ReadCloser, error)) error {
 	var exts []Extractor
 	for _, x := range s.Extractors {
 		if x.Required(p, mode, size) {
@@ -263,12 +268,19 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 		return nil
 	}
 	if size > s.maxFileSize() {
-		for _, x := range exts {
-			res.Files = append(res.Files, fileResult{Path: p, Cataloger: x.Name(),
-				Error: fmt.Sprintf("file is %d bytes, over the %d byte limit (--max-file-size)", size, s.maxFileSize())})
+		if len(exts) > 0 {
+			jobs <- fileJob{path: p, exts: exts, skipped: fmt.Sprintf("file is %d bytes, over the %d byte limit (--max-file-size)", size, s.maxFileSize())}
 		}
 		return nil
 	}
+	r, err := open()
+	if err != nil {
+		if len(exts) > 0 {
+			jobs <- fileJob{path: p, exts: exts, skipped: err.Error()}
+		}
+		return nil
+	}
+	defer r.Close()
 	content := make([]byte, size)
 	if _, err := io.ReadFull(r, content); err != nil {
 		return fmt.Errorf("read %s: %w", p, err)
@@ -288,6 +300,10 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 func (s *Scanner) extract(ctx context.Context, j fileJob, scratch string) []fileResult {
 	var out []fileResult
 	for _, x := range j.exts {
+		if j.skipped != "" {
+			out = append(out, fileResult{Path: j.path, Cataloger: x.Name(), Error: j.skipped})
+			continue
+		}
 		in := &Input{Path: j.path, Mode: j.mode, Content: j.content}
 		var dir string
 		in.tempDir = func() (string, error) {
@@ -379,13 +395,7 @@ func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResu
 		if e.Type != image.TypeFile {
 			return nil
 		}
-		f, err := os.Open(fp)
-		if err != nil {
-			res.Files = append(res.Files, fileResult{Path: p, Cataloger: "walk", Error: err.Error()})
-			return nil
-		}
-		defer f.Close()
-		return s.visit(res, jobs, p, e.Mode, e.Size, f)
+		return s.visit(res, jobs, p, e.Mode, e.Size, func() (io.ReadCloser, error) { return os.Open(fp) })
 	})
 	wait()
 	if err != nil {

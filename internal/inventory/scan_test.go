@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +108,41 @@ func TestLayerAttribution(t *testing.T) {
 		if pk.Name == "curl" && pk.PURL != "pkg:apk/alpine/curl@8.1.0-r0?arch=x86_64&distro=alpine-3.18.4" {
 			t.Errorf("purl %s", pk.PURL)
 		}
+	}
+}
+
+// TestOversizedFilesBecomeStatus scans with a tiny --max-file-size: the
+// databases are not read, each cataloger that wanted one says so, and
+// the scan still succeeds.
+func TestOversizedFilesBecomeStatus(t *testing.T) {
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layerOf(t, map[string]string{
+		"lib/apk/db/installed": apk2,
+		"etc/os-release":       "ID=alpine\nVERSION_ID=3.18.4\n",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	p, _ := layout.Write(dir, empty.Index)
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := image.ParseRef("oci:" + dir)
+	oimg, err := image.Open(context.Background(), ref, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oimg.Close()
+	s := &inventory.Scanner{Extractors: catalog.All(), MaxFileSize: 16}
+	res, err := s.Scan(context.Background(), oimg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Doc.Packages) != 0 {
+		t.Errorf("packages from an unread file: %v", res.Doc.Packages)
+	}
+	if len(res.Doc.Status) != 1 || res.Doc.Status[0].Cataloger != "apk" || !strings.Contains(res.Doc.Status[0].Error, "--max-file-size") {
+		t.Errorf("status: %+v", res.Doc.Status)
 	}
 }
 
