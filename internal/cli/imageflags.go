@@ -47,7 +47,7 @@ func (f *imageFlags) open(ctx context.Context, e *env, refStr string) (*image.Im
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := image.Open(ctx, ref, image.Options{Platform: f.platform, Insecure: f.insecure, Logger: e.logger})
+	img, err := image.Open(ctx, ref, image.Options{Platform: f.platform, Insecure: f.insecure})
 	if err != nil {
 		return nil, nil, err
 	}

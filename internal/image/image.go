@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -90,7 +89,6 @@ type Options struct {
 	DockerHost string
 	// TempDir is where private temporary directories are made.
 	TempDir string
-	Logger  *slog.Logger
 }
 
 func (o *Options) platform() (*v1.Platform, error) {

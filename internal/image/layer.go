@@ -245,14 +245,14 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 // cleanEntryName turns a tar name into a clean root-relative path, or
 // fails when it escapes the root. The root itself is "".
 func cleanEntryName(name string) (string, error) {
-	p := path.Clean("/" + strings.TrimPrefix(name, "./"))
-	// Clean("/"+x) never climbs above "/", so compare with the naive form
-	// to detect names that tried to.
-	naive := path.Clean(strings.TrimLeft(name, "/"))
-	if naive == ".." || strings.HasPrefix(naive, "../") {
+	p := path.Clean(strings.TrimLeft(name, "/"))
+	switch {
+	case p == ".." || strings.HasPrefix(p, "../"):
 		return "", fmt.Errorf("entry %q: %w: the name escapes the image root", name, ErrHostile)
+	case p == ".":
+		return "", nil
 	}
-	return strings.TrimPrefix(p, "/"), nil
+	return p, nil
 }
 
 const (
