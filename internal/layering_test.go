@@ -19,7 +19,7 @@ var forbidden = map[string][]string{
 	"internal/image":     {"internal/"},
 	"internal/inventory": {"internal/cli", "internal/report", "internal/server"},
 	"internal/report":    {"internal/cli", "internal/image", "internal/inventory"},
-	"internal/vulndb":    {"internal/"},
+	"internal/vulndb":    {"internal/cli", "internal/report", "internal/image", "internal/inventory", "internal/match"},
 	"internal/match":     {"internal/cli", "internal/report", "internal/image", "internal/inventory"},
 }
 

@@ -1,9 +1,7 @@
 package inventory
 
 import (
-	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/package-url/packageurl-go"
 
@@ -51,7 +49,7 @@ func PURL(p *sbom.Package, o *sbom.OS) string {
 	case sbom.TypeGo:
 		ns, name = splitGoPath(p.Name)
 	case sbom.TypePyPI:
-		name = normalizePyPI(p.Name)
+		name = sbom.NormalizePyPIName(p.Name)
 	case sbom.TypeBinary:
 		return ""
 	}
@@ -66,11 +64,4 @@ func splitGoPath(path string) (ns, name string) {
 		}
 	}
 	return "", path
-}
-
-var pypiSeparators = regexp.MustCompile(`[-_.]+`)
-
-// normalizePyPI normalizes a Python distribution name as PEP 503 does.
-func normalizePyPI(name string) string {
-	return pypiSeparators.ReplaceAllString(strings.ToLower(name), "-")
 }

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
+
+	"bulwark.dev/bulwark/internal/sbom"
 )
 
 // DB is the local advisory database, a single SQLite file. SQLite was
@@ -71,13 +71,11 @@ func DefaultPath() (string, error) {
 	return filepath.Join(c, "bulwark", "vulndb", "vuln.db"), nil
 }
 
-var pypiSep = regexp.MustCompile(`[-_.]+`)
-
 // NormalizeName returns the form package names are indexed under: PyPI
 // names as PEP 503 normalizes them, others unchanged.
 func NormalizeName(ecosystem, name string) string {
 	if BaseEcosystem(ecosystem) == "PyPI" {
-		return pypiSep.ReplaceAllString(strings.ToLower(name), "-")
+		return sbom.NormalizePyPIName(name)
 	}
 	return name
 }
