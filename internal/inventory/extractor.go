@@ -39,3 +39,11 @@ type Input struct {
 
 	tempDir func() (string, error)
 }
+
+// Excerpt shortens a line of input for an error message.
+func Excerpt(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
+}

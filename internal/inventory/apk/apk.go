@@ -68,7 +68,7 @@ func Parse(b []byte) ([]sbom.Package, error) {
 			continue
 		}
 		if len(l) < 2 || l[1] != ':' {
-			return out, fmt.Errorf("line %d: expected a \"X:value\" field, got %q", line, truncate(l))
+			return out, fmt.Errorf("line %d: expected a \"X:value\" field, got %q", line, inventory.Excerpt(l))
 		}
 		v := l[2:]
 		switch l[0] {
@@ -96,11 +96,4 @@ func Parse(b []byte) ([]sbom.Package, error) {
 // such ("MIT AND BSD-2-Clause"), older packages as space-separated ids.
 func splitLicense(v string) []string {
 	return []string{strings.TrimSpace(v)}
-}
-
-func truncate(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }

@@ -125,7 +125,7 @@ func Parse(b []byte, typ string) ([]sbom.Package, error) {
 		}
 		k, v, ok := strings.Cut(l, ":")
 		if !ok {
-			return out, fmt.Errorf("line %d: expected \"Field: value\", got %q", line, trunc(l))
+			return out, fmt.Errorf("line %d: expected \"Field: value\", got %q", line, inventory.Excerpt(l))
 		}
 		last = k
 		fields[k] = strings.TrimSpace(v)
@@ -139,10 +139,3 @@ func Parse(b []byte, typ string) ([]sbom.Package, error) {
 
 // present lists the dpkg states in which a package's files are on disk.
 var present = map[string]bool{"installed": true, "half-configured": true, "triggers-awaited": true, "triggers-pending": true, "unpacked": true, "half-installed": true}
-
-func trunc(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
-}
