@@ -202,7 +202,6 @@ func dockerArchive(f *os.File, file, tag string) (*Image, error) {
 		img.Tag = m.RepoTags[0]
 	}
 	for _, lp := range m.Layers {
-		lp := lp
 		r, err := ix.open(lp)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", lp, err)

@@ -134,7 +134,6 @@ func fromV1(v1img v1.Image) (*Image, error) {
 		if !isLayerMediaType(d.MediaType) {
 			return nil, fmt.Errorf("layer %d: unsupported media type %q", i, d.MediaType)
 		}
-		l := l
 		img.Layers = append(img.Layers, &Layer{
 			Digest:    d.Digest.String(),
 			MediaType: string(d.MediaType),

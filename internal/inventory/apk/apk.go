@@ -81,8 +81,10 @@ func Parse(b []byte) ([]sbom.Package, error) {
 		case 'o':
 			cur.SourceName = v
 		case 'L':
-			if v != "" {
-				cur.Licenses = splitLicense(v)
+			// apk writes an SPDX-style expression ("MIT AND BSD-2-Clause"):
+			// kept whole.
+			if v = strings.TrimSpace(v); v != "" {
+				cur.Licenses = []string{v}
 			}
 		}
 	}
@@ -90,10 +92,4 @@ func Parse(b []byte) ([]sbom.Package, error) {
 		return out, fmt.Errorf("line %d: %w", line+1, err)
 	}
 	return out, flush()
-}
-
-// splitLicense keeps an SPDX-like expression whole; apk writes them as
-// such ("MIT AND BSD-2-Clause"), older packages as space-separated ids.
-func splitLicense(v string) []string {
-	return []string{strings.TrimSpace(v)}
 }
