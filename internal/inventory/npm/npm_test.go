@@ -1,9 +1,7 @@
 package npm
 
 import (
-	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,43 +10,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"bulwark.dev/bulwark/internal/inventory"
-	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/testenv"
 )
 
 // npmDir is the npm that Debian's nodejs package installs: a real tree of
 // a few hundred packages.
 const npmDir = "/usr/lib/node_modules/npm"
-
-func walk(t *testing.T, root string) []sbom.Package {
-	t.Helper()
-	var out []sbom.Package
-	x := Extractor{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(filepath.Dir(root), p)
-		info, _ := d.Info()
-		if !x.Required(filepath.ToSlash(rel), info.Mode(), info.Size()) {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		pkgs, err := x.Extract(context.Background(), &inventory.Input{Path: rel, Content: b})
-		if err != nil {
-			t.Errorf("%s: %v", rel, err)
-		}
-		out = append(out, pkgs...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // TestInstalledTreeAgainstNpm compares with npm's own view of the same
 // tree: `npm query '*'` (its arborist loader).
@@ -76,7 +43,7 @@ func TestInstalledTreeAgainstNpm(t *testing.T) {
 		want[p.Name+"@"+p.Version] = true
 	}
 	got := map[string]bool{}
-	for _, p := range walk(t, npmDir) {
+	for _, p := range testenv.ExtractDir(t, Extractor{}, npmDir, filepath.Dir(npmDir)) {
 		n := p.Name
 		if p.Namespace != "" {
 			n = p.Namespace + "/" + p.Name

@@ -1,18 +1,15 @@
 package python
 
 import (
-	"context"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"bulwark.dev/bulwark/internal/inventory"
+	"bulwark.dev/bulwark/internal/testenv"
 )
 
 // distPackages is where Debian's python3-* packages install distributions
@@ -38,28 +35,9 @@ for d in m.distributions(path=["`+distPackages+`"]):
 	want = uniq(want)
 
 	var got []string
-	x := Extractor{}
-	filepath.WalkDir(distPackages, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel := strings.TrimPrefix(p, "/")
-		if !x.Required(rel, 0o644, 0) {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		pkgs, err := x.Extract(context.Background(), &inventory.Input{Path: rel, Content: b})
-		if err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-		for _, pk := range pkgs {
-			got = append(got, pk.Name+"=="+pk.Version)
-		}
-		return nil
-	})
+	for _, pk := range testenv.ExtractDir(t, Extractor{}, distPackages, "/") {
+		got = append(got, pk.Name+"=="+pk.Version)
+	}
 	sort.Strings(got)
 	got = uniq(got)
 	if len(want) < 10 {
