@@ -45,7 +45,7 @@ func TestImportDirection(t *testing.T) {
 				continue
 			}
 			irel := strings.TrimPrefix(imp, mod)
-			if irel == "internal/testenv" {
+			if irel == "internal/testenv" || irel == "internal/inventory/inventorytest" {
 				t.Errorf("%s imports the test helper package %s", rel, irel)
 			}
 			for prefix, bans := range forbidden {

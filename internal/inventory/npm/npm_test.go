@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"bulwark.dev/bulwark/internal/testenv"
+	"bulwark.dev/bulwark/internal/inventory/inventorytest"
 )
 
 // npmDir is the npm that Debian's nodejs package installs: a real tree of
@@ -43,7 +43,7 @@ func TestInstalledTreeAgainstNpm(t *testing.T) {
 		want[p.Name+"@"+p.Version] = true
 	}
 	got := map[string]bool{}
-	for _, p := range testenv.ExtractDir(t, Extractor{}, npmDir, filepath.Dir(npmDir)) {
+	for _, p := range inventorytest.ExtractDir(t, Extractor{}, npmDir, filepath.Dir(npmDir)) {
 		n := p.Name
 		if p.Namespace != "" {
 			n = p.Namespace + "/" + p.Name

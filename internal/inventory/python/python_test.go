@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"bulwark.dev/bulwark/internal/testenv"
+	"bulwark.dev/bulwark/internal/inventory/inventorytest"
 )
 
 // distPackages is where Debian's python3-* packages install distributions
@@ -35,7 +35,7 @@ for d in m.distributions(path=["`+distPackages+`"]):
 	want = uniq(want)
 
 	var got []string
-	for _, pk := range testenv.ExtractDir(t, Extractor{}, distPackages, "/") {
+	for _, pk := range inventorytest.ExtractDir(t, Extractor{}, distPackages, "/") {
 		got = append(got, pk.Name+"=="+pk.Version)
 	}
 	sort.Strings(got)
