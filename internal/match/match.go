@@ -13,6 +13,7 @@ import (
 	"github.com/google/osv-scalibr/semantic"
 
 	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/severity"
 	"bulwark.dev/bulwark/internal/vulndb"
 )
 
@@ -35,6 +36,16 @@ type Finding struct {
 	Version string `json:"version"`
 	// Fixed lists the versions that fix it; empty means no fix yet.
 	Fixed []string `json:"fixed,omitempty"`
+	// Severity is from the CVSS score when there is one, else from the
+	// advisory's own rating.
+	Severity severity.Level `json:"severity"`
+	// Score is the CVSS base score of Vector (0 when none).
+	Score  float64 `json:"score,omitempty"`
+	Vector string  `json:"cvss,omitempty"`
+	// SourceSeverity is the rating the advisory database gave (GitHub,
+	// Debian, Ubuntu, ...), kept as written.
+	SourceSeverity string `json:"sourceSeverity,omitempty"`
+	URL            string `json:"url,omitempty"`
 }
 
 // Target is where a package's advisories live.
@@ -117,10 +128,13 @@ func Match(ctx context.Context, src Source, doc *sbom.Document) ([]Finding, erro
 			if err != nil || !affected {
 				continue
 			}
-			out = append(out, Finding{ID: v.ID, Aliases: v.Aliases, Summary: v.Summary, Package: *p,
-				Ecosystem: t.Ecosystem, Name: t.Name, Version: t.Version, Fixed: fixed})
+			f := Finding{ID: v.ID, Aliases: v.Aliases, Summary: v.Summary, Package: *p,
+				Ecosystem: t.Ecosystem, Name: t.Name, Version: t.Version, Fixed: fixed, URL: advisoryURL(v)}
+			rate(&f, v, t)
+			out = append(out, f)
 		}
 	}
+	out = mergeAliases(out)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Package.Name != out[j].Package.Name {
 			return out[i].Package.Name < out[j].Package.Name
