@@ -20,6 +20,8 @@ var forbidden = map[string][]string{
 	"internal/inventory": {"internal/cli", "internal/report", "internal/server"},
 	"internal/report":    {"internal/cli", "internal/image", "internal/inventory"},
 	"internal/vulndb":    {"internal/cli", "internal/report", "internal/image", "internal/inventory", "internal/match"},
+	"internal/policy":    {"internal/cli", "internal/report", "internal/image", "internal/inventory"},
+	"internal/severity":  {"internal/"},
 	"internal/match":     {"internal/cli", "internal/report", "internal/image", "internal/inventory"},
 }
 
