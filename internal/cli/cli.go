@@ -61,6 +61,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.SetErr(stderr)
 	root.AddCommand(
 		newSBOMCommand(e),
+		newScanCommand(e),
+		newDBCommand(e),
 		newVersionCommand(e),
 	)
 	err := root.ExecuteContext(ctx)

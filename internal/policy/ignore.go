@@ -147,4 +147,3 @@ func purlCovers(pattern *packageurl.PackageURL, target string) bool {
 	return pattern.Type == t.Type && pattern.Namespace == t.Namespace && pattern.Name == t.Name &&
 		(pattern.Version == "" || pattern.Version == t.Version)
 }
-

@@ -67,12 +67,12 @@ ignores:
 
 func TestIgnoreFileErrors(t *testing.T) {
 	for in, msg := range map[string]string{
-		"ignores:\n  - id: CVE-1\n":                                  "no reason",
-		"ignores:\n  - reason: x\n":                                  "no id",
+		"ignores:\n  - id: CVE-1\n":                                   "no reason",
+		"ignores:\n  - reason: x\n":                                   "no id",
 		"ignores:\n  - id: CVE-1\n    reason: x\n    expires: soon\n": "not a date",
 		"ignores:\n  - id: CVE-1\n    reason: x\n    until: 2027\n":   "unknown field",
-		"ignore:\n  - id: CVE-1\n":                                   "unknown field",
-		"ignores: [":                                                 "yaml",
+		"ignore:\n  - id: CVE-1\n":                                    "unknown field",
+		"ignores: [":                                                  "yaml",
 	} {
 		if _, err := ParseIgnoreFile([]byte(in)); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: %v, want %q", in, err, msg)

@@ -195,6 +195,9 @@ func ValidateJSONSchema(t testing.TB, schemaFile string, doc []byte) {
 		}
 		id, _ := v.(map[string]any)["$id"].(string)
 		if id == "" {
+			id, _ = v.(map[string]any)["id"].(string) // draft-04 (SARIF)
+		}
+		if id == "" {
 			id = "file://" + f
 		}
 		if err := c.AddResource(id, v); err != nil {

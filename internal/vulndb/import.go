@@ -53,7 +53,7 @@ func (d *DB) Import(ctx context.Context, paths []string, now time.Time) (*Import
 				return nil
 			}
 			for _, v := range vs {
-				if err := w.Put(ctx, v, "alpine-secdb"); err != nil {
+				if err := w.Merge(ctx, v, "alpine-secdb"); err != nil {
 					return err
 				}
 				res.Imported++

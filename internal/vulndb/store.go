@@ -145,6 +145,45 @@ func (w *Writer) Put(ctx context.Context, v *Vuln, source string) error {
 	return nil
 }
 
+// Merge adds a record's affected entries to the stored record with the
+// same ID, replacing entries for the same ecosystem and package. Alpine
+// secdb files name advisories by CVE, one file per release and package,
+// so the same ID arrives once per release and must accumulate, as in
+// osv.dev's own Alpine records.
+func (w *Writer) Merge(ctx context.Context, v *Vuln, source string) error {
+	var body []byte
+	err := w.tx.QueryRowContext(ctx, `SELECT body FROM advisories WHERE id = ?`, v.ID).Scan(&body)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return w.Put(ctx, v, source)
+	case err != nil:
+		return err
+	}
+	var old Vuln
+	if err := json.Unmarshal(body, &old); err != nil {
+		return fmt.Errorf("stored record %s: %w", v.ID, err)
+	}
+	replaced := map[[2]string]bool{}
+	for _, a := range v.Affected {
+		replaced[[2]string{a.Package.Ecosystem, a.Package.Name}] = true
+	}
+	merged := *v
+	merged.Affected = nil
+	for _, a := range old.Affected {
+		if !replaced[[2]string{a.Package.Ecosystem, a.Package.Name}] {
+			merged.Affected = append(merged.Affected, a)
+		}
+	}
+	merged.Affected = append(merged.Affected, v.Affected...)
+	if merged.Summary == "" {
+		merged.Summary = old.Summary
+	}
+	if len(merged.Aliases) == 0 {
+		merged.Aliases = old.Aliases
+	}
+	return w.Put(ctx, &merged, source)
+}
+
 // Commit makes the import visible and records when it happened.
 func (w *Writer) Commit(now time.Time) error {
 	if _, err := w.tx.Exec(`INSERT INTO meta(key, value) VALUES('updated', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, now.UTC().Format(time.RFC3339)); err != nil {

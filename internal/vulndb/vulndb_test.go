@@ -135,6 +135,52 @@ func TestSecdbLayoutsAgree(t *testing.T) {
 	}
 }
 
+// TestSecdbReleasesAccumulate imports the 3.18, 3.19 and 3.20 secfixes,
+// which name the same CVEs: every release must keep its advisories, also
+// when the releases come in separate imports.
+func TestSecdbReleasesAccumulate(t *testing.T) {
+	count := func(db *DB, eco string) int {
+		n := 0
+		for _, pkg := range []string{"openssl", "busybox", "musl", "zlib"} {
+			vs, err := db.Query(context.Background(), eco, pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(vs)
+		}
+		return n
+	}
+	alone := map[string]int{}
+	for _, rel := range []string{"3.18", "3.19", "3.20"} {
+		db := openTemp(t)
+		if _, err := db.Import(context.Background(), []string{testenv.CorpusPath(t, "secdb", "alpine", rel)}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		alone[rel] = count(db, "Alpine:v"+rel)
+		if alone[rel] == 0 {
+			t.Fatalf("%s: no advisories", rel)
+		}
+	}
+	together := openTemp(t)
+	if _, err := together.Import(context.Background(), []string{testenv.CorpusPath(t, "secdb", "alpine")}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	separate := openTemp(t)
+	for _, rel := range []string{"3.20", "3.18", "3.19"} {
+		if _, err := separate.Import(context.Background(), []string{testenv.CorpusPath(t, "secdb", "alpine", rel)}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rel, n := range alone {
+		if got := count(together, "Alpine:v"+rel); got != n {
+			t.Errorf("one import: %s has %d advisories, alone %d", rel, got, n)
+		}
+		if got := count(separate, "Alpine:v"+rel); got != n {
+			t.Errorf("separate imports: %s has %d advisories, alone %d", rel, got, n)
+		}
+	}
+}
+
 func FuzzParseVuln(f *testing.F) {
 	f.Add([]byte(`{"id":"X","affected":[{"package":{"ecosystem":"Go","name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}]}`))
 	f.Add([]byte(`{"name":"musl","secfixes":{"1.2.4-r1":["CVE-1 CVE-2"],"0":["CVE-3"]}}`))

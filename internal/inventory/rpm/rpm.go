@@ -84,24 +84,8 @@ func ParseFile(ctx context.Context, f string) ([]sbom.Package, error) {
 		if p.License != "" {
 			pkg.Licenses = []string{p.License}
 		}
-		pkg.SourceName, pkg.SourceVersion = SplitSourceRPM(p.SourceRpm)
+		pkg.SourceName, pkg.SourceVersion = sbom.SplitSourceRPM(p.SourceRpm)
 		out = append(out, pkg)
 	}
 	return out, nil
-}
-
-// SplitSourceRPM splits "util-linux-2.32.1-42.el8_8.src.rpm" into the
-// source name and its version-release.
-func SplitSourceRPM(s string) (name, version string) {
-	s = strings.TrimSuffix(strings.TrimSuffix(s, ".rpm"), ".src")
-	s = strings.TrimSuffix(s, ".nosrc")
-	r := strings.LastIndexByte(s, '-')
-	if r <= 0 {
-		return s, ""
-	}
-	v := strings.LastIndexByte(s[:r], '-')
-	if v <= 0 {
-		return s, ""
-	}
-	return s[:v], s[v+1:]
 }

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"bulwark.dev/bulwark/internal/vulndb"
+)
+
+// dbFlag is the --db flag shared by db and scan commands.
+type dbFlag struct{ path string }
+
+func (f *dbFlag) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.path, "db", "", "vulnerability database file (default: BULWARK_DB or bulwark/vulndb/vuln.db under the user cache directory)")
+}
+
+func (f *dbFlag) resolve(e *env) (string, error) {
+	if f.path != "" {
+		return f.path, nil
+	}
+	if p := e.getenv("BULWARK_DB"); p != "" {
+		return p, nil
+	}
+	return vulndb.DefaultPath()
+}
+
+func (f *dbFlag) open(e *env) (*vulndb.DB, error) {
+	p, err := f.resolve(e)
+	if err != nil {
+		return nil, err
+	}
+	return vulndb.Open(p)
+}
+
+func newDBCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the local vulnerability database (offline first)",
+	}
+	cmd.AddCommand(newDBImportCommand(e), newDBStatusCommand(e))
+	return cmd
+}
+
+func newDBImportCommand(e *env) *cobra.Command {
+	var db dbFlag
+	cmd := &cobra.Command{
+		Use:   "import PATH...",
+		Short: "Import OSV JSON files, directories, all.zip archives and Alpine secdb files",
+		Long: `Import advisories into the local database, in one transaction.
+
+PATH may be an OSV JSON file, a directory of them (searched recursively),
+an osv.dev-style all.zip archive, or Alpine secdb JSON (either the
+per-package layout or Alpine's published v3.18-main.json). A malformed
+record is reported with its file and ID and skipped; it never aborts the
+import.`,
+		Example: `  bulwark db import ./osv/Go/all.zip ./osv/Debian/all.zip
+  bulwark db import ./secdb/alpine/3.18`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := db.open(e)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			start := time.Now()
+			res, err := d.Import(cmd.Context(), args, time.Now())
+			if err != nil {
+				return err
+			}
+			for _, p := range res.Problems {
+				fmt.Fprintf(e.stderr, "skipped: %s\n", p)
+			}
+			fmt.Fprintf(e.stdout, "imported %d advisories in %s", res.Imported, time.Since(start).Round(time.Millisecond))
+			if n := len(res.Problems); n > 0 {
+				fmt.Fprintf(e.stdout, "; skipped %d malformed record(s), listed on stderr", n)
+			}
+			fmt.Fprintln(e.stdout)
+			return nil
+		},
+	}
+	db.register(cmd)
+	return cmd
+}
+
+func newDBStatusCommand(e *env) *cobra.Command {
+	var (
+		db     dbFlag
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the database's records per ecosystem, last update and age",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := db.open(e)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			st, err := d.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSONTo(e.stdout, st)
+			}
+			fmt.Fprintf(e.stdout, "database: %s\nrecords:  %d\n", st.Path, st.Records)
+			if !st.Updated.IsZero() {
+				fmt.Fprintf(e.stdout, "updated:  %s (%s ago)\n", st.Updated.Format(time.RFC3339), time.Since(st.Updated).Round(time.Minute))
+			} else {
+				fmt.Fprintln(e.stdout, "updated:  never (run bulwark db import)")
+			}
+			ecos := make([]string, 0, len(st.PerEco))
+			for k := range st.PerEco {
+				ecos = append(ecos, k)
+			}
+			sort.Strings(ecos)
+			for _, k := range ecos {
+				fmt.Fprintf(e.stdout, "  %-28s %d\n", k, st.PerEco[k])
+			}
+			return nil
+		},
+	}
+	db.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"bulwark.dev/bulwark/internal/match"
+	"bulwark.dev/bulwark/internal/policy"
+	"bulwark.dev/bulwark/internal/report"
+	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/severity"
+	"bulwark.dev/bulwark/internal/vulndb"
+)
+
+// defaultDBWarnAge is when scans start warning that advisories are old.
+const defaultDBWarnAge = 7 * 24 * time.Hour
+
+type scanFlags struct {
+	image         imageFlags
+	db            dbFlag
+	format        string
+	output        string
+	severities    string
+	ignoreUnfixed bool
+	exitCode      int
+	ignoreFile    string
+	vex           []string
+	dbMaxAge      time.Duration
+}
+
+func (f *scanFlags) register(cmd *cobra.Command, image bool) {
+	if image {
+		f.image.register(cmd)
+	}
+	f.db.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVarP(&f.format, "format", "f", "table", "output format: "+strings.Join(report.ScanFormats, ", "))
+	fl.StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
+	fl.StringVar(&f.severities, "severity", "", "report only these severities, comma-separated (e.g. CRITICAL,HIGH); default all")
+	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
+	fl.IntVar(&f.exitCode, "exit-code", 0, "exit with this code when findings remain after exceptions (0: report only); errors always exit 2")
+	fl.StringVar(&f.ignoreFile, "ignorefile", "", "YAML file of exceptions (id, package, reason, expires)")
+	fl.StringArrayVar(&f.vex, "vex", nil, "OpenVEX document; not_affected and fixed statements suppress findings (repeatable)")
+	fl.DurationVar(&f.dbMaxAge, "db-max-age", 0, "refuse to scan with a database older than this (e.g. 72h); 0 only warns after 7 days")
+}
+
+func newScanCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Find known vulnerabilities in an image, a root filesystem or an SBOM",
+		Long: `Match the software inventory against the local vulnerability database
+(import it first with 'bulwark db import'). Nothing is fetched at scan time.
+
+Exit status: 0 when the scan ran (and, with --exit-code N, found nothing
+left after exceptions), N when findings remain, 2 on usage or input errors.`,
+	}
+	var imgFlags, fsFlags, sbomFlags scanFlags
+	img := &cobra.Command{
+		Use:   "image REF",
+		Short: "Scan an image (any reference syntax: registry, oci:, docker-archive:, docker:, ...)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd.Context(), e, &imgFlags, func() (*sbom.Document, error) {
+				return inventoryOf(cmd.Context(), e, &imgFlags.image, args[0])
+			})
+		},
+	}
+	imgFlags.register(img, true)
+	fsCmd := &cobra.Command{
+		Use:   "fs DIR",
+		Short: "Scan a root filesystem or directory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd.Context(), e, &fsFlags, func() (*sbom.Document, error) {
+				return inventoryOf(cmd.Context(), e, &fsFlags.image, "dir:"+args[0])
+			})
+		},
+	}
+	fsFlags.register(fsCmd, true)
+	sb := &cobra.Command{
+		Use:   "sbom FILE",
+		Short: "Scan an SBOM (CycloneDX JSON, SPDX JSON or bulwark JSON)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd.Context(), e, &sbomFlags, func() (*sbom.Document, error) {
+				b, err := readFileLimited(args[0], 256<<20)
+				if err != nil {
+					return nil, err
+				}
+				return report.ReadSBOM(b, args[0])
+			})
+		},
+	}
+	sbomFlags.register(sb, false)
+	cmd.AddCommand(img, fsCmd, sb)
+	return cmd
+}
+
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+func inventoryOf(ctx context.Context, e *env, f *imageFlags, ref string) (*sbom.Document, error) {
+	img, scanner, err := f.open(ctx, e, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	res, err := scanner.Scan(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", ref, err)
+	}
+	return res.Doc, nil
+}
+
+func parseSeverities(s string) ([]severity.Level, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []severity.Level
+	for _, part := range strings.Split(s, ",") {
+		l, err := severity.Parse(part)
+		if err != nil {
+			return nil, fmt.Errorf("--severity: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.Document, error)) error {
+	if !slices.Contains(report.ScanFormats, f.format) {
+		return fmt.Errorf("--format %q: want one of %s", f.format, strings.Join(report.ScanFormats, ", "))
+	}
+	if f.exitCode == ExitError || f.exitCode < 0 || f.exitCode > 125 {
+		return fmt.Errorf("--exit-code %d: use 1 or 3-125; 2 is reserved for errors", f.exitCode)
+	}
+	sevs, err := parseSeverities(f.severities)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	gate := &policy.Gate{Severities: sevs, IgnoreUnfixed: f.ignoreUnfixed, Now: now}
+	if f.ignoreFile != "" {
+		if gate.Ignore, err = policy.LoadIgnoreFile(f.ignoreFile); err != nil {
+			return err
+		}
+	}
+	for _, p := range f.vex {
+		v, err := policy.LoadVEX(p)
+		if err != nil {
+			return err
+		}
+		gate.VEX = append(gate.VEX, v)
+	}
+	dbPath, err := f.db.resolve(e)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dbPath); err != nil {
+		return fmt.Errorf("no vulnerability database at %s: import advisories first with 'bulwark db import PATH' (OSV JSON, all.zip, Alpine secdb)", dbPath)
+	}
+	db, err := vulndb.Open(dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var warnings []string
+	if st.Records == 0 {
+		return fmt.Errorf("the vulnerability database at %s is empty: import advisories with 'bulwark db import PATH'", dbPath)
+	}
+	age := now.Sub(st.Updated)
+	if f.dbMaxAge > 0 && age > f.dbMaxAge {
+		return fmt.Errorf("the vulnerability database was last updated %s ago, more than --db-max-age %s: update it (bulwark db import / db update)", age.Round(time.Minute), f.dbMaxAge)
+	}
+	if age > defaultDBWarnAge {
+		w := fmt.Sprintf("the vulnerability database was last updated %s ago; findings may be missing (update it, or set --db-max-age to refuse)", age.Round(time.Hour))
+		warnings = append(warnings, w)
+		fmt.Fprintln(e.stderr, "warning:", w)
+	}
+
+	doc, err := inventory()
+	if err != nil {
+		return err
+	}
+	gate.Subject = doc.Source.Digest
+	findings, err := match.Match(ctx, db, doc)
+	if err != nil {
+		return err
+	}
+	verdict := gate.Apply(findings)
+	if o := doc.OS; o != nil && o.EOLPassed {
+		warnings = append(warnings, fmt.Sprintf("%s %s reached its end of life on %s: it gets no more security fixes", o.ID, o.VersionID, o.EOL.Format(time.DateOnly)))
+	}
+	for _, x := range verdict.Expired {
+		warnings = append(warnings, fmt.Sprintf("ignore entry %s (%s) expired on %s and no longer applies: fix the finding or renew the exception", x.ID, x.Reason, x.Expires))
+	}
+	rep := &report.ScanReport{
+		SchemaVersion: "1",
+		Tool:          sbom.Tool{Name: "bulwark", Version: Version()},
+		Source:        doc.Source,
+		OS:            doc.OS,
+		Database:      report.DatabaseInfo{Path: dbPath, Records: st.Records},
+		Verdict:       verdict,
+		Summary:       report.Summarize(verdict),
+		Warnings:      warnings,
+		SBOM:          doc,
+	}
+	if doc.Tool.Name == "" {
+		doc.Tool = rep.Tool
+	}
+	if !st.Updated.IsZero() {
+		rep.Database.Updated = st.Updated.UTC().Format(time.RFC3339)
+	}
+	opts := report.SBOMOptions{Timestamp: documentTime(e, doc)}
+	if err := writeOutput(e, f.output, func(w io.Writer) error { return report.WriteScan(w, f.format, rep, opts) }); err != nil {
+		return err
+	}
+	if f.exitCode != 0 && verdict.Failing > 0 {
+		return exitError{code: f.exitCode}
+	}
+	return nil
+}
+
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

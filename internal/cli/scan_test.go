@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"bulwark.dev/bulwark/internal/report"
+	"bulwark.dev/bulwark/internal/testenv"
+)
+
+// importDB makes a database from paths and returns its file.
+func importDB(t *testing.T, paths ...string) string {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "vuln.db")
+	code, _, errOut := run(t, nil, append([]string{"db", "import", "--db", db}, paths...)...)
+	if code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, errOut)
+	}
+	return db
+}
+
+func scanJSON(t *testing.T, wantCode int, args ...string) *report.ScanReport {
+	t.Helper()
+	code, out, errOut := run(t, nil, append([]string{"scan"}, append(args, "--format", "json")...)...)
+	if code != wantCode {
+		t.Fatalf("scan %v: exit %d, want %d: %s", args, code, wantCode, errOut)
+	}
+	var r report.ScanReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return &r
+}
+
+// goImage packs a Go binary built against vulnerable module versions into
+// an OCI layout.
+func goImage(t *testing.T) string {
+	t.Helper()
+	bin, _ := testenv.BuildGoBinary(t, []testenv.GoModule{
+		{Path: "golang.org/x/text", Version: "v0.3.5", Import: "golang.org/x/text/language"},
+	})
+	layerTar := filepath.Join(t.TempDir(), "layer.tar")
+	if out, err := exec.Command("tar", "-cf", layerTar, "--transform", "s|.*app$|usr/local/bin/app|", "-C", filepath.Dir(bin), "app").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	l, err := tarball.LayerFromFile(layerTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	p, _ := layout.Write(dir, empty.Index)
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	return "oci:" + dir
+}
+
+// TestScanGates runs the gating paths on a real vulnerable Go binary and
+// the real Go vulnerability database: findings, --exit-code, the ignore
+// file (active and expired), VEX, and the output formats.
+func TestScanGates(t *testing.T) {
+	db := importDB(t, testenv.CorpusPath(t, "osv", "go-vulndb"))
+	ref := goImage(t)
+	dir := t.TempDir()
+
+	r := scanJSON(t, 0, "image", "--no-cache", "--db", db, ref)
+	ids := map[string]bool{}
+	for _, res := range r.Results {
+		if res.Package.Name == "golang.org/x/text" {
+			ids[res.ID] = true
+			if res.Package.Layer == nil || res.Package.Layer.Index != 0 || res.URL != "https://pkg.go.dev/vuln/"+res.ID {
+				t.Errorf("%s: layer %+v url %s", res.ID, res.Package.Layer, res.URL)
+			}
+		}
+	}
+	if !ids["GO-2021-0113"] || !ids["GO-2022-1059"] || r.Failing != len(r.Results) {
+		t.Fatalf("x/text v0.3.5 findings: %v, failing %d of %d", ids, r.Failing, len(r.Results))
+	}
+
+	// --exit-code gates on what remains.
+	if code, _, _ := run(t, nil, "scan", "image", "--no-cache", "--db", db, "--exit-code", "3", ref); code != 3 {
+		t.Errorf("--exit-code 3: exit %d", code)
+	}
+
+	// An ignore file covering every x/text finding, and an expired entry.
+	var entries []string
+	for id := range ids {
+		entries = append(entries, fmt.Sprintf("  - id: %s\n    package: golang.org/x/text\n    reason: language tags come from our own config\n    expires: 2999-01-01\n", id))
+	}
+	sort.Strings(entries)
+	ignore := filepath.Join(dir, "ignore.yaml")
+	os.WriteFile(ignore, []byte("ignores:\n"+strings.Join(entries, "")+"  - id: CVE-2000-0001\n    reason: old\n    expires: 2001-01-01\n"), 0o644)
+	r = scanJSON(t, 0, "image", "--no-cache", "--db", db, "--exit-code", "1", "--ignorefile", ignore, ref)
+	for _, res := range r.Results {
+		if res.Package.Name == "golang.org/x/text" && (res.Suppressed == nil || res.Suppressed.Kind != "ignore") {
+			t.Errorf("%s not suppressed", res.ID)
+		}
+	}
+	if len(r.Expired) != 1 || !strings.Contains(strings.Join(r.Warnings, "\n"), "CVE-2000-0001") {
+		t.Errorf("expired entry not reported: %+v %v", r.Expired, r.Warnings)
+	}
+
+	// VEX: not_affected for one advisory keeps the justification.
+	vex := filepath.Join(dir, "app.vex.json")
+	os.WriteFile(vex, []byte(`{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/vex","statements":[
+	  {"vulnerability":{"name":"GO-2022-1059"},"products":[{"@id":"pkg:golang/golang.org/x/text"}],
+	   "status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}`), 0o644)
+	r = scanJSON(t, 0, "image", "--no-cache", "--db", db, "--vex", vex, ref)
+	for _, res := range r.Results {
+		if res.ID == "GO-2022-1059" && (res.Suppressed == nil || res.Suppressed.Reason != "vulnerable_code_not_in_execute_path") {
+			t.Errorf("VEX not applied: %+v", res.Suppressed)
+		}
+		if res.ID == "GO-2021-0113" && res.Suppressed != nil {
+			t.Errorf("VEX applied to another advisory")
+		}
+	}
+
+	// SARIF and CycloneDX with vulnerabilities validate against their schemas.
+	for format, schema := range map[string]string{"sarif": "sarif-schema-2.1.0.json", "cyclonedx": "bom-1.6.schema.json"} {
+		code, out, errOut := run(t, nil, "scan", "image", "--no-cache", "--db", db, "--vex", vex, "--format", format, ref)
+		if code != 0 {
+			t.Fatalf("%s: %s", format, errOut)
+		}
+		testenv.ValidateJSONSchema(t, schema, []byte(out))
+		if !strings.Contains(out, "GO-2021-0113") {
+			t.Errorf("%s output lacks the finding", format)
+		}
+	}
+
+	// Usage and input errors exit 2 and say what to do.
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"scan", "image", "--db", filepath.Join(dir, "none.db"), ref}, "bulwark db import"},
+		{[]string{"scan", "image", "--db", db, "--severity", "SEVERE", ref}, "unknown severity"},
+		{[]string{"scan", "image", "--db", db, "--exit-code", "2", ref}, "reserved for errors"},
+		{[]string{"scan", "image", "--db", db, "--ignorefile", vex, ref}, "ignore file"},
+		{[]string{"scan", "image", "--db", db, "--db-max-age", "1ns", ref}, "--db-max-age"},
+	} {
+		code, _, errOut := run(t, nil, tc.args...)
+		if code != ExitError || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, errOut, tc.msg)
+		}
+	}
+}
+
+// TestScanAlpineAndSBOMs scans the alpine 3.18.0 apk database as a root
+// filesystem against the 3.18 secfixes, then the SBOMs bulwark writes of
+// it in every format: all must give the same findings.
+func TestScanAlpineAndSBOMs(t *testing.T) {
+	db := importDB(t, testenv.CorpusPath(t, "secdb", "alpine"))
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "lib", "apk", "db"), 0o755)
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	b, _ := os.ReadFile(testenv.CorpusPath(t, "pkgdb", "apk", "scalibr-installed"))
+	os.WriteFile(filepath.Join(root, "lib", "apk", "db", "installed"), b, 0o644)
+	os.WriteFile(filepath.Join(root, "etc", "alpine-release"), []byte("3.18.0\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc", "os-release"), []byte("ID=alpine\nVERSION_ID=3.18.0\n"), 0o644)
+
+	key := func(r *report.ScanReport) []string {
+		var out []string
+		for _, res := range r.Results {
+			out = append(out, res.Package.Name+" "+res.Package.Version+" "+res.ID+" fixed "+strings.Join(res.Fixed, ","))
+		}
+		sort.Strings(out)
+		return out
+	}
+	want := key(scanJSON(t, 0, "fs", "--db", db, root))
+	if len(want) == 0 {
+		t.Fatal("no findings for alpine 3.18.0")
+	}
+	for _, format := range []string{"json", "cyclonedx", "spdx"} {
+		sb := filepath.Join(t.TempDir(), "sbom."+format)
+		if code, _, errOut := run(t, nil, "sbom", "--format", format, "--output", sb, "dir:"+root); code != 0 {
+			t.Fatalf("sbom %s: %s", format, errOut)
+		}
+		if diff := cmp.Diff(want, key(scanJSON(t, 0, "sbom", "--db", db, sb))); diff != "" {
+			t.Errorf("scan of the %s SBOM differs from the filesystem scan (-fs +sbom):\n%s", format, diff)
+		}
+	}
+}
+
+// TestScanDebianBySourcePackage scans the Debian image with Debian OSV
+// records shaped like the corpus's DSA records: advisories name source
+// packages, so every binary package built from an affected source is
+// reported; the expectation comes from dpkg --compare-versions.
+func TestScanDebianBySourcePackage(t *testing.T) {
+	dir := testenv.DebianImage(t)
+	rows := readPackagesTSV(t, filepath.Join(dir, "packages.tsv"))
+	recs := t.TempDir()
+	type adv struct{ id, source, fixed string }
+	var advs []adv
+	// For a few sources: one fix after the installed version (affected),
+	// one before it (fixed already).
+	installed := map[string]string{}
+	for _, r := range rows {
+		if r.Source == r.Name {
+			installed[r.Source] = r.Version
+		}
+	}
+	for i, src := range []string{"bash", "coreutils", "util-linux", "tar"} {
+		v := installed[src]
+		if v == "" {
+			t.Fatalf("no %s in the image", src)
+		}
+		advs = append(advs, adv{fmt.Sprintf("DSA-9%03d-1", i), src, v + "+deb12u99"}, adv{fmt.Sprintf("DSA-8%03d-1", i), src, "0.1-1"})
+	}
+	// A record naming a binary package whose source differs must not match.
+	advs = append(advs, adv{"DSA-7000-1", "libc6", "99"})
+	for _, a := range advs {
+		rec := fmt.Sprintf(`{"id":%q,"summary":"%s - security update","modified":"2026-01-01T00:00:00Z","aliases":["CVE-2099-%s"],
+		  "affected":[{"package":{"ecosystem":"Debian:12","name":%q},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":%q}]}]}],
+		  "references":[{"type":"ADVISORY","url":"https://www.debian.org/security/"}]}`, a.id, a.source, a.id[4:8], a.source, a.fixed)
+		os.WriteFile(filepath.Join(recs, a.id+".json"), []byte(rec), 0o644)
+	}
+	db := importDB(t, recs)
+	// Advisories are about source versions (bsdutils 1:2.38.1-5 is built
+	// from util-linux 2.38.1-5): dpkg-query reads them from the image.
+	out, err := exec.Command("dpkg-query", "--admindir="+filepath.Join(dir, "rootfs", "var", "lib", "dpkg"), "-W", "-f=${Package}\t${source:Version}\n").Output()
+	if err != nil {
+		t.Fatalf("dpkg-query: %v", err)
+	}
+	srcVersion := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		n, v, _ := strings.Cut(l, "\t")
+		srcVersion[n] = v
+	}
+	var want []string
+	for _, a := range advs {
+		for _, r := range rows {
+			if r.Source != a.source {
+				continue
+			}
+			if exec.Command("dpkg", "--compare-versions", srcVersion[r.Name], "lt", a.fixed).Run() == nil {
+				want = append(want, r.Name+" "+a.id)
+			}
+		}
+	}
+	sort.Strings(want)
+	r := scanJSON(t, 0, "image", "--no-cache", "--db", db, "docker-archive:"+filepath.Join(dir, "image.docker.tar"))
+	var got []string
+	for _, res := range r.Results {
+		got = append(got, res.Package.Name+" "+res.ID)
+	}
+	sort.Strings(got)
+	if len(want) < 4 {
+		t.Fatalf("expectation too small: %v", want)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-dpkg +bulwark):\n%s", diff)
+	}
+}
