@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,7 +41,7 @@ func newDBCommand(e *env) *cobra.Command {
 		Use:   "db",
 		Short: "Manage the local vulnerability database (offline first)",
 	}
-	cmd.AddCommand(newDBImportCommand(e), newDBStatusCommand(e))
+	cmd.AddCommand(newDBImportCommand(e), newDBUpdateCommand(e), newDBStatusCommand(e), newDBExportCommand(e))
 	return cmd
 }
 
@@ -55,11 +56,24 @@ PATH may be an OSV JSON file, a directory of them (searched recursively),
 an osv.dev-style all.zip archive, or Alpine secdb JSON (either the
 per-package layout or Alpine's published v3.18-main.json). A malformed
 record is reported with its file and ID and skipped; it never aborts the
-import.`,
+import. A single bundle written by 'bulwark db export' replaces the whole
+database, after its manifest's SHA-256 sums are checked.`,
 		Example: `  bulwark db import ./osv/Go/all.zip ./osv/Debian/all.zip
   bulwark db import ./secdb/alpine/3.18`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && vulndb.IsBundle(args[0]) {
+				p, err := db.resolve(e)
+				if err != nil {
+					return err
+				}
+				n, err := vulndb.ImportBundle(args[0], p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "installed the bundle's %d advisories as %s\n", n, p)
+				return nil
+			}
 			d, err := db.open(e)
 			if err != nil {
 				return err
@@ -126,5 +140,77 @@ func newDBStatusCommand(e *env) *cobra.Command {
 	}
 	db.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newDBUpdateCommand(e *env) *cobra.Command {
+	var (
+		db         dbFlag
+		baseURL    string
+		ecosystems []string
+	)
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Fetch per-ecosystem all.zip archives (the public OSV bucket or a mirror)",
+		Long: `Fetch <base-url>/<Ecosystem>/all.zip for each ecosystem with conditional
+requests (ETag, Last-Modified), check length, the server's MD5 and the zip
+structure, and replace that feed's records in one transaction. A failed or
+interrupted download leaves the previous database fully usable.`,
+		Example: `  bulwark db update
+  bulwark db update --base-url https://mirror.example.internal/osv --ecosystem Debian --ecosystem Go`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := db.open(e)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			u := &vulndb.Updater{DB: d, BaseURL: baseURL, Ecosystems: ecosystems}
+			res, err := u.Update(cmd.Context())
+			for _, r := range res {
+				switch r.Status {
+				case "updated":
+					fmt.Fprintf(e.stdout, "%-10s updated: %d advisories (%d bytes, sha256 %s)\n", r.Ecosystem, r.Imported, r.Bytes, r.SHA256)
+				case "unchanged":
+					fmt.Fprintf(e.stdout, "%-10s unchanged\n", r.Ecosystem)
+				default:
+					fmt.Fprintf(e.stdout, "%-10s FAILED: %s\n", r.Ecosystem, r.Error)
+				}
+				for _, p := range r.Problems {
+					fmt.Fprintf(e.stderr, "skipped: %s\n", p)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("update: %w (the previous records of failed feeds are kept)", err)
+			}
+			return nil
+		},
+	}
+	db.register(cmd)
+	cmd.Flags().StringVar(&baseURL, "base-url", vulndb.DefaultBaseURL, "where <Ecosystem>/all.zip archives are served (a mirror for air-gapped sites)")
+	cmd.Flags().StringArrayVar(&ecosystems, "ecosystem", nil, "ecosystem to fetch (repeatable; default: "+strings.Join(vulndb.DefaultEcosystems, ", ")+")")
+	return cmd
+}
+
+func newDBExportCommand(e *env) *cobra.Command {
+	var db dbFlag
+	cmd := &cobra.Command{
+		Use:   "export FILE",
+		Short: "Write a one-file offline bundle (database snapshot + SHA-256 manifest)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := db.open(e)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			if err := d.Export(cmd.Context(), args[0], time.Now()); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "wrote %s; install it elsewhere with: bulwark db import %s\n", args[0], args[0])
+			return nil
+		},
+	}
+	db.register(cmd)
 	return cmd
 }

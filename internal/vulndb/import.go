@@ -45,6 +45,19 @@ func (d *DB) Import(ctx context.Context, paths []string, now time.Time) (*Import
 		return nil, err
 	}
 	res := &ImportResult{}
+	if err := w.importPaths(ctx, paths, "osv", res); err != nil {
+		w.Rollback()
+		return nil, err
+	}
+	if err := w.Commit(now); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// importPaths adds every record under paths to the transaction, OSV
+// records under source.
+func (w *Writer) importPaths(ctx context.Context, paths []string, source string, res *ImportResult) error {
 	put := func(file string, b []byte) error {
 		if IsSecdb(b) {
 			vs, err := ParseSecdb(b, releaseFromPath(file))
@@ -69,7 +82,7 @@ func (d *DB) Import(ctx context.Context, paths []string, now time.Time) (*Import
 			res.Problems = append(res.Problems, Problem{File: file, ID: id, Err: err.Error()})
 			return nil
 		}
-		if err := w.Put(ctx, v, "osv"); err != nil {
+		if err := w.Put(ctx, v, source); err != nil {
 			return err
 		}
 		res.Imported++
@@ -77,14 +90,10 @@ func (d *DB) Import(ctx context.Context, paths []string, now time.Time) (*Import
 	}
 	for _, p := range paths {
 		if err := importPath(ctx, p, put); err != nil {
-			w.Rollback()
-			return nil, err
+			return err
 		}
 	}
-	if err := w.Commit(now); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return nil
 }
 
 func importPath(ctx context.Context, p string, put func(string, []byte) error) error {

@@ -184,9 +184,35 @@ func (w *Writer) Merge(ctx context.Context, v *Vuln, source string) error {
 	return w.Put(ctx, &merged, source)
 }
 
+// DeleteSource removes every record an earlier import from source left,
+// so that an update replaces a feed instead of piling on it.
+func (w *Writer) DeleteSource(ctx context.Context, source string) error {
+	if _, err := w.tx.ExecContext(ctx, `DELETE FROM affected WHERE id IN (SELECT id FROM advisories WHERE source = ?)`, source); err != nil {
+		return err
+	}
+	_, err := w.tx.ExecContext(ctx, `DELETE FROM advisories WHERE source = ?`, source)
+	return err
+}
+
+// SetMeta records a key in the same transaction as the records.
+func (w *Writer) SetMeta(ctx context.Context, key, value string) error {
+	_, err := w.tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, key, value)
+	return err
+}
+
+// Meta returns a recorded key, or "" when it was never set.
+func (d *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
 // Commit makes the import visible and records when it happened.
 func (w *Writer) Commit(now time.Time) error {
-	if _, err := w.tx.Exec(`INSERT INTO meta(key, value) VALUES('updated', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, now.UTC().Format(time.RFC3339)); err != nil {
+	if err := w.SetMeta(context.Background(), "updated", now.UTC().Format(time.RFC3339)); err != nil {
 		w.tx.Rollback()
 		return err
 	}
