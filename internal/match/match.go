@@ -7,6 +7,7 @@ package match
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,7 +20,11 @@ import (
 
 // Source answers advisory queries; *vulndb.DB implements it.
 type Source interface {
-	Query(ctx context.Context, ecosystem, name string) ([]*vulndb.Vuln, error)
+	// Candidates lists the advisories naming a package, with that
+	// package's affected entries only.
+	Candidates(ctx context.Context, ecosystem, name string) ([]vulndb.Candidate, error)
+	// Get returns a whole advisory.
+	Get(ctx context.Context, id string) (*vulndb.Vuln, error)
 }
 
 // Finding is one advisory affecting one package.
@@ -113,20 +118,31 @@ func sourceName(p *sbom.Package) string {
 // package then ID.
 func Match(ctx context.Context, src Source, doc *sbom.Document) ([]Finding, error) {
 	var out []Finding
+	records := map[string]*vulndb.Vuln{}
 	for i := range doc.Packages {
 		p := &doc.Packages[i]
 		t, ok := TargetOf(p, doc.OS)
 		if !ok {
 			continue
 		}
-		vulns, err := src.Query(ctx, t.Ecosystem, t.Name)
+		cands, err := src.Candidates(ctx, t.Ecosystem, t.Name)
 		if err != nil {
 			return nil, fmt.Errorf("query %s %s: %w", t.Ecosystem, t.Name, err)
 		}
-		for _, v := range vulns {
-			affected, fixed, err := Affects(v, t)
-			if err != nil || !affected {
+		for _, c := range cands {
+			affected, fixed, err := Affects(c.Affected, t)
+			if err != nil {
 				continue
+			}
+			if !affected && !c.Listed(t.Version) {
+				continue
+			}
+			v := records[c.ID]
+			if v == nil {
+				if v, err = src.Get(ctx, c.ID); err != nil {
+					return nil, err
+				}
+				records[c.ID] = v
 			}
 			f := Finding{ID: v.ID, Aliases: v.Aliases, Summary: v.Summary, Package: *p,
 				Ecosystem: t.Ecosystem, Name: t.Name, Version: t.Version, Fixed: fixed, URL: advisoryURL(v)}
@@ -147,21 +163,20 @@ func Match(ctx context.Context, src Source, doc *sbom.Document) ([]Finding, erro
 // Affects evaluates an advisory's affected entries for one target and
 // returns the versions that fix it there. GIT ranges are ignored: they
 // name commits, which an installed package does not carry.
-func Affects(v *vulndb.Vuln, t Target) (bool, []string, error) {
+func Affects(entries []vulndb.Affected, t Target) (bool, []string, error) {
 	cur, err := semantic.Parse(t.Version, vulndb.BaseEcosystem(t.Ecosystem))
 	if err != nil {
 		return false, nil, fmt.Errorf("version %q (%s): %w", t.Version, t.Ecosystem, err)
 	}
 	affected := false
 	fixedSet := map[string]bool{}
-	for _, a := range v.Affected {
+	for _, a := range entries {
 		if a.Package.Ecosystem != t.Ecosystem || vulndb.NormalizeName(t.Ecosystem, a.Package.Name) != vulndb.NormalizeName(t.Ecosystem, t.Name) {
 			continue
 		}
-		for _, s := range a.Versions {
-			if c, err := cur.CompareStr(s); err == nil && c == 0 {
-				affected = true
-			}
+		// Listed versions are exact strings (OSV schema), compared as such.
+		if slices.Contains(a.Versions, t.Version) {
+			affected = true
 		}
 		for _, r := range a.Ranges {
 			if r.Type == "GIT" {

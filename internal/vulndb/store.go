@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
@@ -24,6 +25,9 @@ type DB struct {
 	path string
 }
 
+// schemaVersion is the database format (PRAGMA user_version).
+const schemaVersion = 2
+
 const schema = `
 CREATE TABLE IF NOT EXISTS advisories (
   id TEXT PRIMARY KEY,
@@ -35,7 +39,10 @@ CREATE TABLE IF NOT EXISTS advisories (
 CREATE TABLE IF NOT EXISTS affected (
   ecosystem TEXT NOT NULL,
   name TEXT NOT NULL,
-  id TEXT NOT NULL
+  id TEXT NOT NULL,
+  withdrawn INTEGER NOT NULL DEFAULT 0,
+  ranges BLOB NOT NULL,
+  versions TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS affected_pkg ON affected(ecosystem, name);
 CREATE INDEX IF NOT EXISTS affected_id ON affected(id);
@@ -52,7 +59,25 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
+	}
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
+	}
+	if tables > 0 && version != schemaVersion {
+		db.Close()
+		return nil, fmt.Errorf("vulnerability database %s has format %d, this bulwark uses %d: delete it and import the advisories again", path, version, schemaVersion)
+	}
 	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
+	}
+	if _, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
 	}
@@ -104,7 +129,7 @@ func (d *DB) Begin(ctx context.Context) (*Writer, error) {
 		{&w.putAdv, `INSERT INTO advisories(id, modified, withdrawn, source, body) VALUES(?,?,?,?,?)
 		  ON CONFLICT(id) DO UPDATE SET modified=excluded.modified, withdrawn=excluded.withdrawn, source=excluded.source, body=excluded.body`},
 		{&w.delAff, `DELETE FROM affected WHERE id = ?`},
-		{&w.putAff, `INSERT INTO affected(ecosystem, name, id) VALUES(?,?,?)`},
+		{&w.putAff, `INSERT INTO affected(ecosystem, name, id, withdrawn, ranges, versions) VALUES(?,?,?,?,?,?)`},
 	} {
 		if *s.st, err = tx.PrepareContext(ctx, s.sql); err != nil {
 			tx.Rollback()
@@ -130,14 +155,43 @@ func (w *Writer) Put(ctx context.Context, v *Vuln, source string) error {
 	if _, err := w.delAff.ExecContext(ctx, v.ID); err != nil {
 		return err
 	}
-	seen := map[[2]string]bool{}
+	// Each package's affected entries are stored beside the index, so
+	// that matching decodes only them, not whole records (Maven records
+	// list hundreds of versions for other artifacts).
+	byPkg := map[[2]string][]Affected{}
+	var order [][2]string
 	for _, a := range v.Affected {
 		k := [2]string{a.Package.Ecosystem, NormalizeName(a.Package.Ecosystem, a.Package.Name)}
-		if k[0] == "" || k[1] == "" || seen[k] {
+		if k[0] == "" || k[1] == "" {
 			continue
 		}
-		seen[k] = true
-		if _, err := w.putAff.ExecContext(ctx, k[0], k[1], v.ID); err != nil {
+		if _, ok := byPkg[k]; !ok {
+			order = append(order, k)
+		}
+		byPkg[k] = append(byPkg[k], a)
+	}
+	for _, k := range order {
+		// Explicit version lists are kept as "\nv1\nv2\n" text, searched
+		// without decoding; only the ranges are JSON.
+		var listed strings.Builder
+		entries := make([]Affected, 0, len(byPkg[k]))
+		for _, a := range byPkg[k] {
+			for _, ver := range a.Versions {
+				listed.WriteString("\n" + ver)
+			}
+			// Matching reads the package and its ranges; severities and
+			// ecosystem data (Go's symbol lists) come from the whole
+			// record, fetched for matches only.
+			entries = append(entries, Affected{Package: a.Package, Ranges: a.Ranges})
+		}
+		if listed.Len() > 0 {
+			listed.WriteString("\n")
+		}
+		ranges, err := json.Marshal(entries)
+		if err != nil {
+			return err
+		}
+		if _, err := w.putAff.ExecContext(ctx, k[0], k[1], v.ID, withdrawn, ranges, listed.String()); err != nil {
 			return err
 		}
 	}
@@ -222,29 +276,75 @@ func (w *Writer) Commit(now time.Time) error {
 // Rollback abandons the import.
 func (w *Writer) Rollback() error { return w.tx.Rollback() }
 
-// Query returns the advisories, withdrawn ones excluded, that name the
-// package in the ecosystem. Debian and Ubuntu records name source
-// packages; Alpine records name origins.
-func (d *DB) Query(ctx context.Context, ecosystem, name string) ([]*Vuln, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT a.body FROM affected f JOIN advisories a ON a.id = f.id
-	  WHERE f.ecosystem = ? AND f.name = ? AND a.withdrawn = 0 ORDER BY a.id`, ecosystem, NormalizeName(ecosystem, name))
+// Candidate is an advisory's affected entries for one package: what
+// matching needs. Get fetches the whole record for the ones that match.
+type Candidate struct {
+	ID string
+	// Affected holds the package's entries reduced to package and ranges;
+	// Listed answers for their version lists.
+	Affected []Affected
+	versions string
+}
+
+// Listed reports whether an affected entry lists the version explicitly.
+func (c *Candidate) Listed(version string) bool {
+	return version != "" && strings.Contains(c.versions, "\n"+version+"\n")
+}
+
+// Candidates returns, for the package in the ecosystem, each
+// non-withdrawn advisory that names it, with only that package's affected
+// entries. Debian and Ubuntu records name source packages; Alpine
+// records name origins.
+func (d *DB) Candidates(ctx context.Context, ecosystem, name string) ([]Candidate, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, ranges, versions FROM affected
+	  WHERE ecosystem = ? AND name = ? AND withdrawn = 0 ORDER BY id`, ecosystem, NormalizeName(ecosystem, name))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*Vuln
+	var out []Candidate
 	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
+		var c Candidate
+		var raw []byte
+		if err := rows.Scan(&c.ID, &raw, &c.versions); err != nil {
 			return nil, err
 		}
-		var v Vuln
-		if err := json.Unmarshal(body, &v); err != nil {
-			return nil, fmt.Errorf("stored record: %w", err)
+		if err := json.Unmarshal(raw, &c.Affected); err != nil {
+			return nil, fmt.Errorf("stored record %s: %w", c.ID, err)
 		}
-		out = append(out, &v)
+		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// Get returns the whole record with the ID.
+func (d *DB) Get(ctx context.Context, id string) (*Vuln, error) {
+	var body []byte
+	if err := d.db.QueryRowContext(ctx, `SELECT body FROM advisories WHERE id = ?`, id).Scan(&body); err != nil {
+		return nil, fmt.Errorf("advisory %s: %w", id, err)
+	}
+	var v Vuln
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, fmt.Errorf("stored record %s: %w", id, err)
+	}
+	return &v, nil
+}
+
+// Query returns the whole non-withdrawn records that name the package.
+func (d *DB) Query(ctx context.Context, ecosystem, name string) ([]*Vuln, error) {
+	cs, err := d.Candidates(ctx, ecosystem, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Vuln, 0, len(cs))
+	for _, c := range cs {
+		v, err := d.Get(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // Status summarizes the database.
