@@ -185,15 +185,15 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 		return err
 	}
 	defer db.Close()
-	st, err := db.Status(ctx)
+	records, updated, err := db.Info(ctx)
 	if err != nil {
 		return err
 	}
 	var warnings []string
-	if st.Records == 0 {
+	if records == 0 {
 		return fmt.Errorf("the vulnerability database at %s is empty: import advisories with 'bulwark db import PATH'", dbPath)
 	}
-	age := now.Sub(st.Updated)
+	age := now.Sub(updated)
 	if f.dbMaxAge > 0 && age > f.dbMaxAge {
 		return fmt.Errorf("the vulnerability database was last updated %s ago, more than --db-max-age %s: update it (bulwark db import / db update)", age.Round(time.Minute), f.dbMaxAge)
 	}
@@ -224,7 +224,7 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 		Tool:          sbom.Tool{Name: "bulwark", Version: Version()},
 		Source:        doc.Source,
 		OS:            doc.OS,
-		Database:      report.DatabaseInfo{Path: dbPath, Records: st.Records},
+		Database:      report.DatabaseInfo{Path: dbPath, Records: records},
 		Verdict:       verdict,
 		Summary:       report.Summarize(verdict),
 		Warnings:      warnings,
@@ -233,8 +233,8 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 	if doc.Tool.Name == "" {
 		doc.Tool = rep.Tool
 	}
-	if !st.Updated.IsZero() {
-		rep.Database.Updated = st.Updated.UTC().Format(time.RFC3339)
+	if !updated.IsZero() {
+		rep.Database.Updated = updated.UTC().Format(time.RFC3339)
 	}
 	opts := report.SBOMOptions{Timestamp: documentTime(e, doc)}
 	if err := writeOutput(e, f.output, func(w io.Writer) error { return report.WriteScan(w, f.format, rep, opts) }); err != nil {

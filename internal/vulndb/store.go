@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,6 +267,15 @@ func (d *DB) Meta(ctx context.Context, key string) (string, error) {
 
 // Commit makes the import visible and records when it happened.
 func (w *Writer) Commit(now time.Time) error {
+	var n int
+	if err := w.tx.QueryRow(`SELECT count(*) FROM advisories`).Scan(&n); err != nil {
+		w.tx.Rollback()
+		return err
+	}
+	if err := w.SetMeta(context.Background(), "records", strconv.Itoa(n)); err != nil {
+		w.tx.Rollback()
+		return err
+	}
 	if err := w.SetMeta(context.Background(), "updated", now.UTC().Format(time.RFC3339)); err != nil {
 		w.tx.Rollback()
 		return err
@@ -353,6 +363,23 @@ type Status struct {
 	Records int            `json:"records"`
 	PerEco  map[string]int `json:"ecosystems"`
 	Updated time.Time      `json:"updated,omitzero"`
+}
+
+// Info is what a scan needs to know about the database, read without
+// counting anything: the record count and update time the last import
+// committed.
+func (d *DB) Info(ctx context.Context) (records int, updated time.Time, err error) {
+	r, err := d.Meta(ctx, "records")
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	u, err := d.Meta(ctx, "updated")
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	records, _ = strconv.Atoi(r)
+	updated, _ = time.Parse(time.RFC3339, u)
+	return records, updated, nil
 }
 
 // Status counts records per base ecosystem.
