@@ -11,6 +11,11 @@ command -v awk         >/dev/null || need+=(gawk)
 command -v python3     >/dev/null || need+=(python3)
 command -v npm         >/dev/null || need+=(nodejs npm)
 [ -f /usr/bin/time ]              || need+=(time)
+# Version-ordering oracles: rpm's own vercmp, Python's packaging, Maven's
+# ComparableVersion (maven-artifact), node's semver (bundled with npm).
+command -v rpm        >/dev/null || need+=(rpm)
+/usr/bin/python3 -c 'import packaging' 2>/dev/null || need+=(python3-packaging)
+ls /usr/share/maven/lib/maven-artifact*.jar >/dev/null 2>&1 || need+=(maven)
 # Real language packages the cataloger tests read: Debian's Python
 # distributions and Java libraries.
 [ -d /usr/lib/python3/dist-packages/attrs-22.2.0.dist-info ] || ls /usr/lib/python3/dist-packages/*.dist-info >/dev/null 2>&1 || need+=(python3-attr python3-yaml)
