@@ -127,12 +127,14 @@ func newDBStatusCommand(e *env) *cobra.Command {
 			} else {
 				fmt.Fprintln(e.stdout, "updated:  never (run bulwark db import)")
 			}
-			ecos := make([]string, 0, len(st.PerEco))
-			for k := range st.PerEco {
-				ecos = append(ecos, k)
+			for _, src := range sortedKeys(st.Sources) {
+				fmt.Fprintf(e.stdout, "source:   %-20s %d records\n", src, st.Sources[src])
 			}
-			sort.Strings(ecos)
-			for _, k := range ecos {
+			for _, u := range sortedKeys(st.Feeds) {
+				fmt.Fprintf(e.stdout, "feed:     %s (%s)\n", u, st.Feeds[u])
+			}
+			fmt.Fprintln(e.stdout, "ecosystems:")
+			for _, k := range sortedKeys(st.PerEco) {
 				fmt.Fprintf(e.stdout, "  %-28s %d\n", k, st.PerEco[k])
 			}
 			return nil
@@ -213,4 +215,13 @@ func newDBExportCommand(e *env) *cobra.Command {
 	}
 	db.register(cmd)
 	return cmd
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -362,7 +362,13 @@ type Status struct {
 	Path    string         `json:"path"`
 	Records int            `json:"records"`
 	PerEco  map[string]int `json:"ecosystems"`
-	Updated time.Time      `json:"updated,omitzero"`
+	// Sources counts records per origin: "osv" (db import), "alpine-secdb",
+	// "feed:<Ecosystem>" (db update).
+	Sources map[string]int `json:"sources"`
+	// Feeds maps each fetched feed URL to when it was fetched and its
+	// SHA-256.
+	Feeds   map[string]string `json:"feeds,omitempty"`
+	Updated time.Time         `json:"updated,omitzero"`
 }
 
 // Info is what a scan needs to know about the database, read without
@@ -384,7 +390,36 @@ func (d *DB) Info(ctx context.Context) (records int, updated time.Time, err erro
 
 // Status counts records per base ecosystem.
 func (d *DB) Status(ctx context.Context) (*Status, error) {
-	st := &Status{Path: d.path, PerEco: map[string]int{}}
+	st := &Status{Path: d.path, PerEco: map[string]int{}, Sources: map[string]int{}, Feeds: map[string]string{}}
+	srows, err := d.db.QueryContext(ctx, `SELECT source, count(*) FROM advisories GROUP BY source`)
+	if err != nil {
+		return nil, err
+	}
+	for srows.Next() {
+		var s string
+		var n int
+		if err := srows.Scan(&s, &n); err != nil {
+			srows.Close()
+			return nil, err
+		}
+		st.Sources[s] = n
+	}
+	srows.Close()
+	frows, err := d.db.QueryContext(ctx, `SELECT key, value FROM meta WHERE key LIKE 'feed:%'`)
+	if err != nil {
+		return nil, err
+	}
+	for frows.Next() {
+		var k, v string
+		if err := frows.Scan(&k, &v); err != nil {
+			frows.Close()
+			return nil, err
+		}
+		var m feedMeta
+		json.Unmarshal([]byte(v), &m)
+		st.Feeds[strings.TrimPrefix(k, "feed:")] = "fetched " + m.Fetched + ", sha256 " + m.SHA256
+	}
+	frows.Close()
 	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM advisories`).Scan(&st.Records); err != nil {
 		return nil, err
 	}

@@ -189,3 +189,19 @@ func FuzzParseVuln(f *testing.F) {
 		ParseSecdb(b, "v3.18")
 	})
 }
+
+func TestWithdrawnRecordsDoNotMatch(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "GO-W.json"), []byte(`{"id":"GO-W","modified":"2024-01-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z",
+	  "affected":[{"package":{"ecosystem":"Go","name":"example.com/w"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "GO-K.json"), []byte(`{"id":"GO-K","modified":"2024-01-01T00:00:00Z",
+	  "affected":[{"package":{"ecosystem":"Go","name":"example.com/w"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`), 0o644)
+	db := openTemp(t)
+	if _, err := db.Import(context.Background(), []string{dir}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := db.Candidates(context.Background(), "Go", "example.com/w")
+	if err != nil || len(cs) != 1 || cs[0].ID != "GO-K" {
+		t.Errorf("candidates: %+v %v", cs, err)
+	}
+}
