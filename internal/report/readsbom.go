@@ -138,12 +138,15 @@ func readSPDX(b []byte) (*sbom.Document, error) {
 	}
 	doc := &sbom.Document{Source: sbom.Source{Kind: "spdx", Name: d.DocumentName}}
 	for _, sp := range d.Packages {
+		if sp == nil {
+			continue // older SPDX versions convert to empty entries
+		}
 		if sp.PrimaryPackagePurpose == "OPERATING-SYSTEM" || sp.PrimaryPackagePurpose == "OPERATING_SYSTEM" {
 			doc.OS = &sbom.OS{ID: strings.ToLower(sp.PackageName), VersionID: sp.PackageVersion, PrettyName: sp.PackageDescription}
 			continue
 		}
 		for _, ref := range sp.PackageExternalReferences {
-			if ref.RefType != "purl" {
+			if ref == nil || ref.RefType != "purl" {
 				continue
 			}
 			p, err := PackageFromPURL(ref.Locator)
