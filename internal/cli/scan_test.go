@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -18,6 +20,7 @@ import (
 
 	"bulwark.dev/bulwark/internal/report"
 	"bulwark.dev/bulwark/internal/testenv"
+	"bulwark.dev/bulwark/internal/vulndb"
 )
 
 // importDB makes a database from paths and returns its file.
@@ -265,5 +268,28 @@ func TestScanDebianBySourcePackage(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-dpkg +bulwark):\n%s", diff)
+	}
+}
+
+// TestScanWarnsOnOldDatabase imports advisories as of ten days ago: the
+// scan runs and warns; with --db-max-age 72h it refuses.
+func TestScanWarnsOnOldDatabase(t *testing.T) {
+	dbFile := filepath.Join(t.TempDir(), "vuln.db")
+	db, err := vulndb.Open(dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Import(context.Background(), []string{testenv.CorpusPath(t, "osv", "go-vulndb", "GO-2020-0015.json")}, time.Now().Add(-240*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	root := t.TempDir()
+	code, out, errOut := run(t, nil, "scan", "fs", "--db", dbFile, "--format", "json", root)
+	if code != 0 || !strings.Contains(errOut, "last updated") || !strings.Contains(out, "findings may be missing") {
+		t.Errorf("old database: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = run(t, nil, "scan", "fs", "--db", dbFile, "--db-max-age", "72h", root)
+	if code != ExitError || !strings.Contains(errOut, "--db-max-age") {
+		t.Errorf("--db-max-age: exit %d, %q", code, errOut)
 	}
 }
