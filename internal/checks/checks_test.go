@@ -1,0 +1,120 @@
+package checks
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"bulwark.dev/bulwark/internal/testenv"
+)
+
+// exampleEnv configures the site-dependent checks so every example runs.
+func exampleEnv() *Env {
+	e := DefaultEnv()
+	e.EgressProxies = []string{"10.0.99.0/24"}
+	return e
+}
+
+func exampleFile(c *Check) string {
+	switch c.Target {
+	case TargetDockerfile:
+		return "Dockerfile"
+	case TargetCompose:
+		return "compose.yaml"
+	}
+	return "example.yaml"
+}
+
+// TestEveryCheck runs every check's good and bad examples and checks its
+// metadata: stable ID format, uniqueness, complete text, references.
+func TestEveryCheck(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idFormat := regexp.MustCompile(`^BW-(K8S|NET|STO|DF|CMP|IMG|DKR)-[0-9]{3}$`)
+	seen := map[string]bool{}
+	for _, c := range all {
+		t.Run(c.ID, func(t *testing.T) {
+			if !idFormat.MatchString(c.ID) || seen[c.ID] {
+				t.Fatalf("bad or duplicate ID %q", c.ID)
+			}
+			seen[c.ID] = true
+			if c.Title == "" || c.Description == "" || c.Remediation == "" || c.Good == "" || c.Bad == "" || c.Target == "" {
+				t.Fatalf("incomplete metadata: %+v", c)
+			}
+			if (c.set == nil) == (c.check == nil) || (c.check != nil && c.applies == nil) {
+				t.Fatal("a check needs exactly one of check (with applies) or set")
+			}
+			for _, ex := range []struct {
+				name, src string
+				fail      bool
+			}{{"good", c.Good, false}, {"bad", c.Bad, true}} {
+				objs, errs := Parse(exampleFile(c), []byte(ex.src))
+				if len(errs) > 0 || len(objs) == 0 {
+					t.Fatalf("%s example does not load: %v", ex.name, errs)
+				}
+				rs := Run([]*Check{c}, objs, exampleEnv(), nil)
+				fails, passes := 0, 0
+				for _, r := range rs {
+					switch r.Status {
+					case "fail":
+						fails++
+						if r.Message == "" || r.Line == 0 {
+							t.Errorf("%s: failure without message or line: %+v", ex.name, r)
+						}
+					case "pass":
+						passes++
+					}
+				}
+				if ex.fail && fails == 0 {
+					t.Errorf("bad example passes: %+v", rs)
+				}
+				if !ex.fail && (fails > 0 || passes == 0) {
+					t.Errorf("good example: %d failures, %d passes: %+v", fails, passes, rs)
+				}
+			}
+		})
+	}
+}
+
+// TestDocsCurrent keeps docs/checks.md equal to what the registry
+// generates (go run ./tools/checkdocs > docs/checks.md).
+func TestDocsCurrent(t *testing.T) {
+	var b strings.Builder
+	if err := WriteDocs(&b); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "checks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(doc) != b.String() {
+		t.Error("docs/checks.md is stale: run go run ./tools/checkdocs > docs/checks.md")
+	}
+}
+
+func TestFrameworks(t *testing.T) {
+	fws, err := Frameworks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fws) < 7 {
+		t.Fatalf("%d frameworks", len(fws))
+	}
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped := 0
+	for _, c := range all {
+		if len(c.References) > 0 {
+			mapped++
+		}
+	}
+	if mapped < len(all)*3/4 {
+		t.Errorf("only %d of %d checks map to a framework control", mapped, len(all))
+	}
+}

@@ -1,0 +1,218 @@
+package checks
+
+import (
+	"regexp"
+	"strings"
+)
+
+func isDockerfile(o *Object) bool { return o.dockerfile != nil }
+
+// lastUser is the final stage's effective user, and the line that set it.
+func lastUser(d *dockerfile) (string, int) {
+	user, line := "", 0
+	for _, in := range d.final().insts {
+		if in.cmd == "user" && len(in.args) > 0 {
+			user, line = in.args[0], in.line
+		}
+	}
+	return user, line
+}
+
+func isRootUser(u string) bool {
+	name, _, _ := strings.Cut(u, ":")
+	return name == "root" || name == "0"
+}
+
+func checkDockerUser(_ *Env, o *Object) []Failure {
+	d := o.dockerfile
+	u, line := lastUser(d)
+	switch {
+	case u == "":
+		return []Failure{failf(d.final().line, "the final stage sets no USER: the container runs as root")}
+	case isRootUser(u):
+		return []Failure{failf(line, "the last USER is %s", u)}
+	}
+	return nil
+}
+
+// minimalBase lists base images that count as minimal.
+var minimalBase = regexp.MustCompile(`(?i)^(scratch|([^/]+/)*(alpine|busybox)(:|@|$)|([^/]*/)*distroless/|cgr\.dev/|chainguard/|([^/]*/)*wolfi-base|([^/]*/)*ubi[0-9]*[-/]micro|registry\.access\.redhat\.com/ubi[0-9]+/ubi-micro|([^/]*/)*static(-debian[0-9]+)?(:|$))`)
+
+func stageIsMinimal(d *dockerfile, s *stage) bool {
+	if s.fromStage {
+		for _, p := range d.stages {
+			if strings.EqualFold(p.name, s.from) && p != s {
+				return stageIsMinimal(d, p)
+			}
+		}
+	}
+	return minimalBase.MatchString(s.from) || strings.Contains(s.from, "$")
+}
+
+func checkMinimalBase(_ *Env, o *Object) []Failure {
+	d := o.dockerfile
+	if f := d.final(); !stageIsMinimal(d, f) {
+		return []Failure{failf(f.line, "the final image is based on %s, not a minimal base (scratch, distroless, Alpine, Wolfi/Chainguard, UBI micro)", f.from)}
+	}
+	return nil
+}
+
+var buildTools = regexp.MustCompile(`(?i)\b(gcc|g\+\+|clang|make|build-essential|cmake|golang|go|rustc|cargo|maven|gradle|npm|yarn|pip|git|autoconf|automake|libtool|musl-dev|libc6?-dev|linux-headers)\b`)
+var pkgInstall = regexp.MustCompile(`(?i)\b(apt-get|apt|apk|yum|dnf|microdnf|zypper)\s+(-\S+\s+)*(install|add)\b(.*)`)
+
+func checkBuildTools(_ *Env, o *Object) []Failure {
+	d := o.dockerfile
+	if len(d.stages) > 1 {
+		return nil // multi-stage: build tools belong to earlier stages
+	}
+	var out []Failure
+	for _, in := range d.final().insts {
+		if in.cmd != "run" {
+			continue
+		}
+		for _, m := range pkgInstall.FindAllStringSubmatch(strings.Join(in.args, " "), -1) {
+			if t := buildTools.FindString(m[4]); t != "" {
+				out = append(out, failf(in.line, "installs the build tool %q into the final image of a single-stage build (use a multi-stage build)", t))
+				break
+			}
+		}
+	}
+	return out
+}
+
+func checkAddURL(_ *Env, o *Object) []Failure {
+	var out []Failure
+	for _, s := range o.dockerfile.stages {
+		for _, in := range s.insts {
+			if in.cmd != "add" {
+				continue
+			}
+			for _, a := range in.args[:max(len(in.args)-1, 0)] {
+				if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
+					out = append(out, failf(in.line, "ADD fetches %s: unverified download (use curl with a checksum, or ADD --checksum)", a))
+				}
+			}
+		}
+	}
+	return out
+}
+
+var pipeToShell = regexp.MustCompile(`(?i)\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(ba|z|da)?sh\b`)
+
+func checkCurlPipe(_ *Env, o *Object) []Failure {
+	var out []Failure
+	for _, s := range o.dockerfile.stages {
+		for _, in := range s.insts {
+			if in.cmd == "run" && pipeToShell.MatchString(strings.Join(in.args, " ")) {
+				out = append(out, failf(in.line, "pipes a download straight into a shell"))
+			}
+		}
+	}
+	return out
+}
+
+var (
+	aptInstall = regexp.MustCompile(`\bapt-get\s+(-\S+\s+)*install\b`)
+	apkAdd     = regexp.MustCompile(`\bapk\s+(-\S+\s+)*add\b`)
+	yumInstall = regexp.MustCompile(`\b(yum|dnf|microdnf)\s+(-\S+\s+)*install\b`)
+	yumClean   = regexp.MustCompile(`\b(yum|dnf|microdnf)\s+clean\s+all\b`)
+	pipInstall = regexp.MustCompile(`\bpip3?\s+install\b`)
+)
+
+// checkPackageCache flags package installs in the final stage that leave
+// the package manager's cache in the image.
+func checkPackageCache(_ *Env, o *Object) []Failure {
+	var out []Failure
+	for _, in := range o.dockerfile.final().insts {
+		if in.cmd != "run" {
+			continue
+		}
+		cmd := strings.Join(in.args, " ")
+		switch {
+		case aptInstall.MatchString(cmd) && !strings.Contains(cmd, "/var/lib/apt/lists") && !hasCacheMount(in):
+			out = append(out, failf(in.line, "apt-get install without removing /var/lib/apt/lists/*"))
+		case apkAdd.MatchString(cmd) && !strings.Contains(cmd, "--no-cache") && !strings.Contains(cmd, "/var/cache/apk") && !hasCacheMount(in):
+			out = append(out, failf(in.line, "apk add without --no-cache"))
+		case yumInstall.MatchString(cmd) && !yumClean.MatchString(cmd) && !hasCacheMount(in):
+			out = append(out, failf(in.line, "yum/dnf install without clean all"))
+		case pipInstall.MatchString(cmd) && !strings.Contains(cmd, "--no-cache-dir") && !hasCacheMount(in):
+			out = append(out, failf(in.line, "pip install without --no-cache-dir"))
+		}
+	}
+	return out
+}
+
+func hasCacheMount(in instruction) bool {
+	for _, f := range in.flags {
+		if strings.Contains(f, "type=cache") {
+			return true
+		}
+	}
+	return false
+}
+
+var secretKey = regexp.MustCompile(`(?i)(passw(or)?d|secret|token|api_?key|private_?key|access_?key|credential)`)
+
+// checkDockerSecrets flags ENV and ARG that carry a secret-looking name
+// with a value: both end up in the image history.
+func checkDockerSecrets(_ *Env, o *Object) []Failure {
+	var out []Failure
+	check := func(in instruction) {
+		switch in.cmd {
+		case "env":
+			// The parser yields key, value pairs.
+			for i := 0; i+1 < len(in.args); i += 2 {
+				if secretKey.MatchString(in.args[i]) && in.args[i+1] != "" && !strings.HasPrefix(in.args[i+1], "$") {
+					out = append(out, failf(in.line, "ENV %s holds a secret in the image configuration", in.args[i]))
+				}
+			}
+		case "arg":
+			for _, a := range in.args {
+				k, v, hasV := strings.Cut(a, "=")
+				if secretKey.MatchString(k) {
+					if hasV && v != "" {
+						out = append(out, failf(in.line, "ARG %s has a secret default value", k))
+					} else {
+						out = append(out, failf(in.line, "ARG %s passes a secret at build time: it is kept in the image history (use RUN --mount=type=secret)", k))
+					}
+				}
+			}
+		}
+	}
+	for _, in := range o.dockerfile.args {
+		check(in)
+	}
+	for _, s := range o.dockerfile.stages {
+		for _, in := range s.insts {
+			check(in)
+		}
+	}
+	return out
+}
+
+func checkHealthcheck(_ *Env, o *Object) []Failure {
+	f := o.dockerfile.final()
+	for _, in := range f.insts {
+		if in.cmd == "healthcheck" {
+			if len(in.args) > 0 && strings.EqualFold(in.args[0], "none") {
+				return []Failure{failf(in.line, "HEALTHCHECK NONE disables health checking")}
+			}
+			return nil
+		}
+	}
+	return []Failure{failf(f.line, "the final stage has no HEALTHCHECK")}
+}
+
+func checkFromLatest(_ *Env, o *Object) []Failure {
+	var out []Failure
+	for _, s := range o.dockerfile.stages {
+		if s.fromStage || strings.EqualFold(s.from, "scratch") || strings.Contains(s.from, "$") {
+			continue
+		}
+		tag, d := splitImage(s.from)
+		if d == "" && (tag == "" || tag == "latest") {
+			out = append(out, failf(s.line, "FROM %s uses the latest tag: pin a version (and a digest)", s.from))
+		}
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package checks
+
+import (
+	"fmt"
+	"sort"
+
+	"bulwark.dev/bulwark/internal/severity"
+)
+
+// Result is a check's verdict on one object.
+type Result struct {
+	CheckID  string         `json:"checkID"`
+	Title    string         `json:"title"`
+	Severity severity.Level `json:"severity"`
+	// Status is "pass", "fail" or "excepted".
+	Status  string    `json:"status"`
+	Object  ObjectRef `json:"object"`
+	Line    int       `json:"line"`
+	Message string    `json:"message,omitempty"`
+	// Exception says why a failure does not count.
+	Exception  *Exception          `json:"exception,omitempty"`
+	References map[string][]string `json:"references,omitempty"`
+}
+
+// ObjectRef names the object a result is about.
+type ObjectRef struct {
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+}
+
+// Exception is where an exception came from.
+type Exception struct {
+	Source  string `json:"source"` // "annotation" or the exceptions file
+	Reason  string `json:"reason"`
+	Expires string `json:"expires,omitempty"`
+}
+
+// Run applies every check to the objects it targets and returns passes,
+// failures and excepted failures, sorted by file, line and check.
+func Run(checks []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
+	if env == nil {
+		env = DefaultEnv()
+	}
+	var out []Result
+	for _, c := range checks {
+		if c.set != nil {
+			for _, so := range c.set(env, objs) {
+				out = append(out, verdicts(c, so.Subject, so.Failures, exc)...)
+			}
+			continue
+		}
+		for _, o := range objs {
+			if !c.applies(o) {
+				continue
+			}
+			out = append(out, verdicts(c, o, c.check(env, o), exc)...)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Object.File != b.Object.File {
+			return a.Object.File < b.Object.File
+		}
+		if a.Object.Line != b.Object.Line {
+			return a.Object.Line < b.Object.Line
+		}
+		if a.CheckID != b.CheckID {
+			return a.CheckID < b.CheckID
+		}
+		return a.Line < b.Line
+	})
+	return out
+}
+
+func verdicts(c *Check, o *Object, fails []Failure, exc Exceptions) []Result {
+	ref := ObjectRef{Kind: o.Kind, Name: o.Name, Namespace: o.Namespace, File: o.File, Line: o.Line}
+	base := Result{CheckID: c.ID, Title: c.Title, Severity: c.Severity, Object: ref, References: c.References}
+	if len(fails) == 0 {
+		r := base
+		r.Status, r.Line = "pass", o.Line
+		return []Result{r}
+	}
+	var ex *Exception
+	if reason, ok := annotationExceptions(o)[c.ID]; ok {
+		ex = &Exception{Source: "annotation bulwark.dev/ignore", Reason: reason}
+	} else if exc != nil {
+		if reason, src, exp, ok := exc.CheckException(c.ID, o.Ref(), o.File); ok {
+			ex = &Exception{Source: src, Reason: reason, Expires: exp}
+		}
+	}
+	var out []Result
+	for _, f := range fails {
+		r := base
+		r.Status, r.Message, r.Line = "fail", f.Message, f.Line
+		if r.Line == 0 {
+			r.Line = o.Line
+		}
+		if ex != nil {
+			r.Status, r.Exception = "excepted", ex
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Failing counts failures (not passes, not excepted) at or above min.
+func Failing(rs []Result, min severity.Level) int {
+	n := 0
+	for _, r := range rs {
+		if r.Status == "fail" && r.Severity >= min {
+			n++
+		}
+	}
+	return n
+}
+
+func failf(line int, format string, args ...any) Failure {
+	return Failure{Line: line, Message: fmt.Sprintf(format, args...)}
+}
