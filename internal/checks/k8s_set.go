@@ -366,4 +366,3 @@ func anyContainerPort(pods []*Object, tp intstr.IntOrString) bool {
 	}
 	return false
 }
-
