@@ -106,28 +106,36 @@ func defaultDenyCheck(dir string) func(*Env, []*Object) []SetOutcome {
 
 func isNetworkPolicy(o *Object) bool { return o.Kind == "NetworkPolicy" }
 
-// checkAllowAllIngress flags ingress rules that admit everything: an empty
-// rule, or peers that select every pod in every namespace.
-func checkAllowAllIngress(_ *Env, o *Object) []Failure {
-	rules, _ := dig(o.raw, "spec", "ingress").([]any)
-	seq := nodeAt(o.node, "spec", "ingress")
+// checkAllowAll flags a policy that selects every pod of its namespace
+// and admits all traffic in a direction (an empty rule, a peer selecting
+// every namespace, or 0.0.0.0/0): it undoes default-deny for the whole
+// namespace. A policy opening one workload (a public frontend) is a
+// deliberate exposure and is left to review.
+func checkAllowAll(_ *Env, o *Object) []Failure {
+	if !selectsAll(o) {
+		return nil
+	}
 	var out []Failure
-	for i, r := range rules {
-		m, _ := r.(map[string]any)
-		from, hasFrom := m["from"].([]any)
-		_, hasPorts := m["ports"]
-		if !hasFrom && !hasPorts {
-			out = append(out, failf(itemLine(seq, i, o.Line), "ingress rule %d allows all traffic from everywhere", i))
-			continue
-		}
-		for _, p := range from {
-			pm, _ := p.(map[string]any)
-			ns, nsOK := pm["namespaceSelector"].(map[string]any)
-			if nsOK && len(ns) == 0 && (pm["podSelector"] == nil || len(stringMapAny(pm["podSelector"])) == 0) {
-				out = append(out, failf(itemLine(seq, i, o.Line), "ingress rule %d admits every pod of every namespace", i))
+	for _, dir := range []struct{ key, peers string }{{"ingress", "from"}, {"egress", "to"}} {
+		rules, _ := dig(o.raw, "spec", dir.key).([]any)
+		seq := nodeAt(o.node, "spec", dir.key)
+		for i, r := range rules {
+			m, _ := r.(map[string]any)
+			peers, hasPeers := m[dir.peers].([]any)
+			_, hasPorts := m["ports"]
+			if !hasPeers && !hasPorts {
+				out = append(out, failf(itemLine(seq, i, o.Line), "%s rule %d allows all traffic for every pod of the namespace", dir.key, i))
+				continue
 			}
-			if ip, ok := pm["ipBlock"].(map[string]any); ok && (ip["cidr"] == "0.0.0.0/0" || ip["cidr"] == "::/0") {
-				out = append(out, failf(itemLine(seq, i, o.Line), "ingress rule %d admits every address (%v)", i, ip["cidr"]))
+			for _, p := range peers {
+				pm, _ := p.(map[string]any)
+				ns, nsOK := pm["namespaceSelector"].(map[string]any)
+				if nsOK && len(ns) == 0 && len(stringMapAny(pm["podSelector"])) == 0 {
+					out = append(out, failf(itemLine(seq, i, o.Line), "%s rule %d admits every pod of every namespace", dir.key, i))
+				}
+				if ip, ok := pm["ipBlock"].(map[string]any); ok && (ip["cidr"] == "0.0.0.0/0" || ip["cidr"] == "::/0") {
+					out = append(out, failf(itemLine(seq, i, o.Line), "%s rule %d allows every address (%v)", dir.key, i, ip["cidr"]))
+				}
 			}
 		}
 	}

@@ -149,10 +149,18 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 		if err != nil {
 			return objs, []LoadError{{File: name, Line: yamlErrLine(err), Err: "not valid YAML: " + err.Error()}}
 		}
+		root := &n
+		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+			root = root.Content[0]
+		}
+		if root.Kind != yaml.MappingNode {
+			continue // a scalar or list document is not a manifest
+		}
 		var raw map[string]any
 		if err := n.Decode(&raw); err != nil {
-			// A scalar or list document is not a manifest.
-			continue
+			// YAML that parses but cannot be a manifest, such as a
+			// template's {{placeholder}} read as a mapping key.
+			return objs, []LoadError{{File: name, Line: yamlErrLine(err), Err: "not valid YAML for a manifest: " + err.Error()}}
 		}
 		if raw == nil {
 			continue
@@ -168,7 +176,6 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 		if kind == "" || raw["apiVersion"] == nil {
 			continue
 		}
-		root := &n
 		if kind == "List" || strings.HasSuffix(kind, "List") && raw["items"] != nil {
 			items := nodeAt(root, "items")
 			list, _ := raw["items"].([]any)
@@ -189,7 +196,7 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 			}
 			continue
 		}
-		o, err := newK8sObject(name, raw, root)
+		o, err := newK8sObject(name, raw, &n)
 		if err != nil {
 			return objs, []LoadError{{File: name, Line: lineAt(root, 0), Err: err.Error()}}
 		}
