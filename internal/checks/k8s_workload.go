@@ -13,12 +13,13 @@ import (
 func isWorkload(o *Object) bool { return o.pod != nil }
 
 // forContainers runs fn on each container (init containers included) and
-// collects failures at the container's line.
-func forContainers(o *Object, fn func(c *corev1.Container) string) []Failure {
+// collects failures at the line of field (a key path inside the
+// container) when it is written, else at the container's line.
+func forContainers(o *Object, fn func(c *corev1.Container) string, field ...string) []Failure {
 	var out []Failure
 	for _, cr := range o.containers {
 		if msg := fn(cr.c); msg != "" {
-			out = append(out, Failure{Line: cr.line, Message: fmt.Sprintf("container %q: %s", cr.c.Name, msg)})
+			out = append(out, Failure{Line: lineAt(cr.node, cr.line, field...), Message: fmt.Sprintf("container %q: %s", cr.c.Name, msg)})
 		}
 	}
 	return out
@@ -58,7 +59,7 @@ func checkRunAsNonRoot(_ *Env, o *Object) []Failure {
 			return ""
 		}
 		return "may run as root: set runAsNonRoot: true (or a non-zero runAsUser)"
-	})
+	}, "securityContext", "runAsUser")
 }
 
 func checkReadOnlyRoot(_ *Env, o *Object) []Failure {
@@ -67,7 +68,7 @@ func checkReadOnlyRoot(_ *Env, o *Object) []Failure {
 			return "root filesystem is writable (readOnlyRootFilesystem is not true)"
 		}
 		return ""
-	})
+	}, "securityContext", "readOnlyRootFilesystem")
 }
 
 func checkPrivEsc(_ *Env, o *Object) []Failure {
@@ -77,7 +78,7 @@ func checkPrivEsc(_ *Env, o *Object) []Failure {
 			return "allowPrivilegeEscalation is not false"
 		}
 		return ""
-	})
+	}, "securityContext", "allowPrivilegeEscalation")
 }
 
 func checkPrivileged(_ *Env, o *Object) []Failure {
@@ -86,7 +87,7 @@ func checkPrivileged(_ *Env, o *Object) []Failure {
 			return "runs privileged"
 		}
 		return ""
-	})
+	}, "securityContext", "privileged")
 }
 
 func checkDropAll(_ *Env, o *Object) []Failure {
@@ -99,7 +100,7 @@ func checkDropAll(_ *Env, o *Object) []Failure {
 			}
 		}
 		return "does not drop all capabilities (capabilities.drop: [ALL])"
-	})
+	}, "securityContext", "capabilities")
 }
 
 // dangerousCaps grant control over the host or other containers.
@@ -124,7 +125,7 @@ func checkDangerousCaps(_ *Env, o *Object) []Failure {
 			return "adds dangerous capabilities " + strings.Join(bad, ", ")
 		}
 		return ""
-	})
+	}, "securityContext", "capabilities", "add")
 }
 
 func checkSeccomp(_ *Env, o *Object) []Failure {
@@ -153,7 +154,7 @@ func checkSeccomp(_ *Env, o *Object) []Failure {
 			return "seccomp profile is unconfined (annotation)"
 		}
 		return "no seccomp profile (set seccompProfile.type: RuntimeDefault)"
-	})
+	}, "securityContext", "seccompProfile")
 }
 
 func checkAppArmor(_ *Env, o *Object) []Failure {
@@ -176,7 +177,7 @@ func checkAppArmor(_ *Env, o *Object) []Failure {
 			return ""
 		}
 		return "no AppArmor profile (appArmorProfile.type: RuntimeDefault)"
-	})
+	}, "securityContext", "appArmorProfile")
 }
 
 func checkSELinux(_ *Env, o *Object) []Failure {
@@ -195,7 +196,7 @@ func checkSELinux(_ *Env, o *Object) []Failure {
 	if msg := bad(podSC(o).SELinuxOptions); msg != "" {
 		return []Failure{{Line: o.Line, Message: "pod: " + msg}}
 	}
-	return forContainers(o, func(c *corev1.Container) string { return bad(sc(c).SELinuxOptions) })
+	return forContainers(o, func(c *corev1.Container) string { return bad(sc(c).SELinuxOptions) }, "securityContext", "seLinuxOptions")
 }
 
 func untrusted(env *Env, o *Object) bool {
@@ -273,7 +274,7 @@ func checkHostPort(_ *Env, o *Object) []Failure {
 			}
 		}
 		return ""
-	})
+	}, "ports")
 }
 
 func checkLimits(_ *Env, o *Object) []Failure {
@@ -289,7 +290,7 @@ func checkLimits(_ *Env, o *Object) []Failure {
 			return "no " + strings.Join(missing, " or ") + " limit"
 		}
 		return ""
-	})
+	}, "resources")
 }
 
 // splitImage returns an image reference's tag ("" when none) and digest.
@@ -309,7 +310,7 @@ func checkDigest(_ *Env, o *Object) []Failure {
 			return fmt.Sprintf("image %q is not pinned by digest", c.Image)
 		}
 		return ""
-	})
+	}, "image")
 }
 
 func checkLatest(_ *Env, o *Object) []Failure {
@@ -319,7 +320,7 @@ func checkLatest(_ *Env, o *Object) []Failure {
 			return fmt.Sprintf("image %q uses the latest tag", c.Image)
 		}
 		return ""
-	})
+	}, "image")
 }
 
 func checkAutomount(_ *Env, o *Object) []Failure {
@@ -343,5 +344,5 @@ func checkEnvSecrets(_ *Env, o *Object) []Failure {
 			return "literal secret values in environment variables " + strings.Join(names, ", ") + " (use secretKeyRef or a mounted secret)"
 		}
 		return ""
-	})
+	}, "env")
 }

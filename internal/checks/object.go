@@ -47,6 +47,7 @@ type containerRef struct {
 	c    *corev1.Container
 	init bool
 	line int
+	node *yaml.Node
 }
 
 // Ref is how results name their object.
@@ -100,11 +101,19 @@ func (o *Object) workload() error {
 		o.podMeta = podMeta{stringMap(meta["labels"]), stringMap(meta["annotations"])}
 	}
 	specNode := nodeAt(o.node, path...)
-	for i := range ps.InitContainers {
-		o.containers = append(o.containers, containerRef{&ps.InitContainers[i], true, itemLine(nodeAt(specNode, "initContainers"), i, o.Line)})
-	}
-	for i := range ps.Containers {
-		o.containers = append(o.containers, containerRef{&ps.Containers[i], false, itemLine(nodeAt(specNode, "containers"), i, o.Line)})
+	for _, list := range []struct {
+		key  string
+		cs   []corev1.Container
+		init bool
+	}{{"initContainers", ps.InitContainers, true}, {"containers", ps.Containers, false}} {
+		seq := nodeAt(specNode, list.key)
+		for i := range list.cs {
+			var n *yaml.Node
+			if seq != nil && seq.Kind == yaml.SequenceNode && i < len(seq.Content) {
+				n = seq.Content[i]
+			}
+			o.containers = append(o.containers, containerRef{&list.cs[i], list.init, itemLine(seq, i, o.Line), n})
+		}
 	}
 	return nil
 }

@@ -62,6 +62,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	root.AddCommand(
 		newSBOMCommand(e),
 		newScanCommand(e),
+		newCheckCommand(e),
 		newDBCommand(e),
 		newVersionCommand(e),
 	)

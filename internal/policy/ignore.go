@@ -7,6 +7,7 @@ package policy
 import (
 	"fmt"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -37,7 +38,11 @@ type IgnoreEntry struct {
 	// (namespace/name for npm, group:artifact for Maven) or a PURL
 	// (version optional).
 	Package string `json:"package,omitempty"`
-	Reason  string `json:"reason"`
+	// Object optionally narrows a configuration-check exception: a glob
+	// matched against the object ("Deployment shop/web", "Deployment
+	// shop/*") or its file path.
+	Object string `json:"object,omitempty"`
+	Reason string `json:"reason"`
 	// Expires is a date (YYYY-MM-DD); the entry stops applying the day
 	// after.
 	Expires string `json:"expires,omitempty"`
@@ -50,6 +55,8 @@ type IgnoreEntry struct {
 type IgnoreFile struct {
 	Path    string
 	Entries []IgnoreEntry
+	// Now is the clock expiry is judged by (default time.Now).
+	Now func() time.Time
 }
 
 type ignoreDoc struct {
@@ -94,6 +101,11 @@ func ParseIgnoreFile(b []byte) (*IgnoreFile, error) {
 			}
 			e.expires = t
 		}
+		if e.Object != "" {
+			if _, err := path.Match(e.Object, ""); err != nil {
+				return nil, fmt.Errorf("%s (%s): object pattern %q: %w", where, e.ID, e.Object, err)
+			}
+		}
 		if strings.HasPrefix(e.Package, "pkg:") {
 			p, err := packageurl.FromString(e.Package)
 			if err != nil {
@@ -134,6 +146,34 @@ func idIn(id string, f *match.Finding) bool {
 		}
 	}
 	return false
+}
+
+// CheckException reports whether an unexpired entry excepts a
+// configuration check for an object (matched by its reference or its
+// file); it lets the check engine use the same ignore file as scans.
+func (f *IgnoreFile) CheckException(checkID, object, file string) (reason, source, expires string, ok bool) {
+	for i := range f.Entries {
+		e := &f.Entries[i]
+		if !strings.EqualFold(e.ID, checkID) || e.Expired(f.now()) {
+			continue
+		}
+		if e.Object != "" {
+			m1, _ := path.Match(e.Object, object)
+			m2, _ := path.Match(e.Object, file)
+			if !m1 && !m2 {
+				continue
+			}
+		}
+		return e.Reason, f.Path, e.Expires, true
+	}
+	return "", "", "", false
+}
+
+func (f *IgnoreFile) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // purlCovers reports whether pattern names the package of target: same
