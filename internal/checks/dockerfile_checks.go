@@ -7,15 +7,21 @@ import (
 
 func isDockerfile(o *Object) bool { return o.dockerfile != nil }
 
-// lastUser is the final stage's effective user, and the line that set it.
+// lastUser is the image's effective user: the last USER of the final
+// stage, else of the stage it is built FROM, and the line that set it.
 func lastUser(d *dockerfile) (string, int) {
-	user, line := "", 0
-	for _, in := range d.final().insts {
-		if in.cmd == "user" && len(in.args) > 0 {
-			user, line = in.args[0], in.line
+	for _, s := range shippedStages(d) {
+		user, line := "", 0
+		for _, in := range s.insts {
+			if in.cmd == "user" && len(in.args) > 0 {
+				user, line = in.args[0], in.line
+			}
+		}
+		if user != "" {
+			return user, line
 		}
 	}
-	return user, line
+	return "", 0
 }
 
 func isRootUser(u string) bool {
@@ -112,43 +118,121 @@ func checkCurlPipe(_ *Env, o *Object) []Failure {
 }
 
 var (
-	aptInstall = regexp.MustCompile(`\bapt-get\s+(-\S+\s+)*install\b`)
+	aptInstall = regexp.MustCompile(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*install\b`)
+	aptClean   = regexp.MustCompile(`rm\s+-[a-zA-Z]*\s+/var/lib/apt/lists`)
 	apkAdd     = regexp.MustCompile(`\bapk\s+(-\S+\s+)*add\b`)
-	yumInstall = regexp.MustCompile(`\b(yum|dnf|microdnf)\s+(-\S+\s+)*install\b`)
-	yumClean   = regexp.MustCompile(`\b(yum|dnf|microdnf)\s+clean\s+all\b`)
-	pipInstall = regexp.MustCompile(`\bpip3?\s+install\b`)
+	apkClean   = regexp.MustCompile(`--no-cache|rm\s+-[a-zA-Z]*\s+/var/cache/apk`)
+	yumInstall = regexp.MustCompile(`\b(yum|dnf|dnf5|microdnf)\s+(-\S+\s+)*(groupinstall|localinstall|install|in|reinstall|rei|upgrade-minimal|up-min|upgrade|up)\b`)
+	yumClean   = regexp.MustCompile(`\b(yum|dnf|dnf5|microdnf)\s+clean\s+all\b|rm\s+-[a-zA-Z]*\s+/var/cache/(yum|dnf|libdnf5)`)
+	pipInstall = regexp.MustCompile(`\bpip[0-9.]*\s+(-\S+\s+)*install\b`)
+	pipNoCache = regexp.MustCompile(`(?i)PIP_NO_CACHE_DIR=(\S+)`)
 )
 
-// checkPackageCache flags package installs in the final stage that leave
-// the package manager's cache in the image.
-func checkPackageCache(_ *Env, o *Object) []Failure {
-	var out []Failure
-	for _, in := range o.dockerfile.final().insts {
-		if in.cmd != "run" {
+// cleanedAfter reports whether clean matches after the install match.
+func cleanedAfter(cmd string, install, clean *regexp.Regexp) bool {
+	loc := install.FindStringIndex(cmd)
+	if loc == nil {
+		return true
+	}
+	for _, c := range clean.FindAllStringIndex(cmd, -1) {
+		if c[0] > loc[0] {
+			return true
+		}
+	}
+	return false
+}
+
+// mountedTargets lists the cache and tmpfs mount targets of a RUN: those
+// directories never reach the image.
+func mountedTargets(in instruction) []string {
+	var out []string
+	for _, f := range in.flags {
+		if !strings.HasPrefix(f, "--mount=") || !(strings.Contains(f, "type=cache") || strings.Contains(f, "type=tmpfs")) {
 			continue
 		}
-		cmd := strings.Join(in.args, " ")
-		switch {
-		case aptInstall.MatchString(cmd) && !strings.Contains(cmd, "/var/lib/apt/lists") && !hasCacheMount(in):
-			out = append(out, failf(in.line, "apt-get install without removing /var/lib/apt/lists/*"))
-		case apkAdd.MatchString(cmd) && !strings.Contains(cmd, "--no-cache") && !strings.Contains(cmd, "/var/cache/apk") && !hasCacheMount(in):
-			out = append(out, failf(in.line, "apk add without --no-cache"))
-		case yumInstall.MatchString(cmd) && !yumClean.MatchString(cmd) && !hasCacheMount(in):
-			out = append(out, failf(in.line, "yum/dnf install without clean all"))
-		case pipInstall.MatchString(cmd) && !strings.Contains(cmd, "--no-cache-dir") && !hasCacheMount(in):
-			out = append(out, failf(in.line, "pip install without --no-cache-dir"))
+		for _, kv := range strings.Split(strings.TrimPrefix(f, "--mount="), ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok && (k == "target" || k == "dst" || k == "destination") {
+				out = append(out, strings.TrimSuffix(v, "/"))
+			}
 		}
 	}
 	return out
 }
 
-func hasCacheMount(in instruction) bool {
-	for _, f := range in.flags {
-		if strings.Contains(f, "type=cache") {
-			return true
+func mounted(targets []string, dirs ...string) bool {
+	for _, d := range dirs {
+		for _, t := range targets {
+			if t == d {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+func truthyEnv(v string) bool {
+	switch strings.ToLower(strings.Trim(v, `"'`)) {
+	case "0", "false", "off", "no", "":
+		return false
+	}
+	return true
+}
+
+// shippedStages are the final stage and the stages it is built FROM:
+// their files are in the image.
+func shippedStages(d *dockerfile) []*stage {
+	var out []*stage
+	s := d.final()
+	for depth := 0; s != nil && depth < len(d.stages); depth++ {
+		out = append(out, s)
+		var parent *stage
+		if s.fromStage {
+			for _, p := range d.stages {
+				if p != s && strings.EqualFold(p.name, s.from) {
+					parent = p
+				}
+			}
+		}
+		s = parent
+	}
+	return out
+}
+
+// checkPackageCache flags package installs whose caches end up in the
+// image: in the final stage or a stage it is built from.
+func checkPackageCache(_ *Env, o *Object) []Failure {
+	var out []Failure
+	for _, st := range shippedStages(o.dockerfile) {
+		pipEnv := false
+		for _, in := range st.insts {
+			if in.cmd == "env" {
+				for i := 0; i+1 < len(in.args); i += 2 {
+					if strings.EqualFold(in.args[i], "PIP_NO_CACHE_DIR") {
+						pipEnv = truthyEnv(in.args[i+1])
+					}
+				}
+			}
+			if in.cmd != "run" {
+				continue
+			}
+			cmd := strings.Join(in.args, " ")
+			mounts := mountedTargets(in)
+			switch {
+			case aptInstall.MatchString(cmd) && !cleanedAfter(cmd, aptInstall, aptClean) &&
+				!(mounted(mounts, "/var/cache/apt") && mounted(mounts, "/var/lib/apt", "/var/lib/apt/lists")):
+				out = append(out, failf(in.line, "apt install without removing /var/lib/apt/lists/* (or cache mounts of /var/cache/apt and /var/lib/apt)"))
+			case apkAdd.MatchString(cmd) && !apkClean.MatchString(cmd) && !mounted(mounts, "/var/cache/apk"):
+				out = append(out, failf(in.line, "apk add without --no-cache"))
+			case yumInstall.MatchString(cmd) && !cleanedAfter(cmd, yumInstall, yumClean) &&
+				!mounted(mounts, "/var/cache/yum", "/var/cache/dnf", "/var/cache/libdnf5"):
+				out = append(out, failf(in.line, "yum/dnf install without clean all afterwards"))
+			case pipInstall.MatchString(cmd) && !strings.Contains(cmd, "--no-cache-dir") && !pipEnv &&
+				!(pipNoCache.MatchString(cmd) && truthyEnv(pipNoCache.FindStringSubmatch(cmd)[1])) && !mounted(mounts, "/root/.cache/pip"):
+				out = append(out, failf(in.line, "pip install without --no-cache-dir"))
+			}
+		}
+	}
+	return out
 }
 
 var secretKey = regexp.MustCompile(`(?i)(passw(or)?d|secret|token|api_?key|private_?key|access_?key|credential)`)

@@ -43,16 +43,21 @@ func checkRunAsNonRoot(_ *Env, o *Object) []Failure {
 	p := podSC(o)
 	return forContainers(o, func(c *corev1.Container) string {
 		s := sc(c)
-		nonRoot, uid := p.RunAsNonRoot, p.RunAsUser
+		nonRoot, uid, gid := p.RunAsNonRoot, p.RunAsUser, p.RunAsGroup
 		if s.RunAsNonRoot != nil {
 			nonRoot = s.RunAsNonRoot
 		}
 		if s.RunAsUser != nil {
 			uid = s.RunAsUser
 		}
+		if s.RunAsGroup != nil {
+			gid = s.RunAsGroup
+		}
 		switch {
 		case uid != nil && *uid == 0:
 			return "runs as UID 0 (runAsUser: 0)"
+		case gid != nil && *gid == 0:
+			return "runs with the root group (runAsGroup: 0): files of group root are writable to it"
 		case uid != nil && *uid > 0:
 			return ""
 		case nonRoot != nil && *nonRoot:
@@ -240,15 +245,24 @@ func checkHostNamespaces(_ *Env, o *Object) []Failure {
 	return []Failure{failf(lineAt(o.node, o.Line, append(o.podSpecPath, ns[0])...), "shares the host's namespaces: %s", strings.Join(ns, ", "))}
 }
 
-// sensitiveHostPaths give control of the node or the container runtime.
-var sensitiveHostPaths = []string{"/", "/etc", "/root", "/home", "/proc", "/sys", "/boot", "/dev", "/var/run",
-	"/run", "/var/run/docker.sock", "/run/containerd", "/var/run/containerd", "/var/run/crio", "/var/lib/kubelet",
+// sensitiveHostTrees give control of the node or the container runtime,
+// with everything below them.
+var sensitiveHostTrees = []string{"/etc", "/root", "/home", "/proc", "/sys", "/boot", "/dev",
+	"/run/containerd", "/var/run/containerd", "/var/run/crio", "/run/crio", "/var/lib/kubelet",
 	"/var/lib/docker", "/var/lib/containerd", "/etc/kubernetes", "/var/log"}
+
+// sensitiveHostPaths are sensitive as exactly these paths: the root, the
+// runtime state directories as a whole, the runtime sockets.
+var sensitiveHostPaths = []string{"/", "/var", "/var/run", "/run", "/var/lib",
+	"/var/run/docker.sock", "/run/docker.sock", "/var/run/containerd/containerd.sock", "/var/run/crio/crio.sock"}
 
 func isSensitiveHostPath(p string) bool {
 	p = path.Clean(p)
-	for _, s := range sensitiveHostPaths {
-		if p == s || (s != "/" && strings.HasPrefix(p, s+"/")) {
+	if slices.Contains(sensitiveHostPaths, p) {
+		return true
+	}
+	for _, s := range sensitiveHostTrees {
+		if p == s || strings.HasPrefix(p, s+"/") {
 			return true
 		}
 	}

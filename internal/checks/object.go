@@ -72,6 +72,7 @@ var podSpecPaths = map[string][]string{
 	"Job":                   {"spec", "template", "spec"},
 	"Rollout":               {"spec", "template", "spec"},
 	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+	"DeploymentConfig":      {"spec", "template", "spec"}, // OpenShift
 }
 
 // workload fills the pod spec of workload kinds.

@@ -1,0 +1,243 @@
+package checks
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"bulwark.dev/bulwark/internal/testenv"
+)
+
+var updateDocs = flag.Bool("update", false, "rewrite docs/check-agreement.md")
+
+// kubeLinterMap names the bulwark check that covers each kube-linter
+// check whose fixtures the corpus holds.
+var kubeLinterMap = map[string]string{
+	"run-as-non-root":                "BW-K8S-001",
+	"no-read-only-root-fs":           "BW-K8S-002",
+	"privilege-escalation-container": "BW-K8S-003",
+	"privileged-container":           "BW-K8S-004",
+	"drop-net-raw-capability":        "BW-K8S-005",
+	"host-ipc":                       "BW-K8S-011",
+	"host-network":                   "BW-K8S-011",
+	"host-pid":                       "BW-K8S-011",
+	"sensitive-host-mounts":          "BW-K8S-012",
+	"docker-sock":                    "BW-K8S-012",
+	"exposed-services":               "BW-K8S-014",
+	"unset-cpu-requirements":         "BW-K8S-015",
+	"unset-memory-requirements":      "BW-K8S-015",
+	"latest-tag":                     "BW-K8S-017",
+	"env-var-secret":                 "BW-K8S-019",
+}
+
+// hadolintMap names the bulwark check covering each hadolint rule.
+var hadolintMap = map[string]string{
+	"DL3002": "BW-DF-001",
+	"DL3006": "BW-DF-009",
+	"DL3007": "BW-DF-009",
+	"DL3009": "BW-DF-006",
+	"DL3019": "BW-DF-006",
+	"DL3032": "BW-DF-006",
+	"DL3040": "BW-DF-006",
+	"DL3042": "BW-DF-006",
+}
+
+// explanations say why bulwark disagrees with a peer on a rule; a rule
+// that disagrees without one fails the test.
+var explanations = map[string]string{
+	"hadolint DL3002": "hadolint warns on any stage whose last USER is root, even an intermediate stage that does not set the image's user (\"warns on multiple stages\"); bulwark judges the final image's effective user. And bulwark fails a final stage that sets no USER at all, inheriting root from its base, which hadolint accepts (\"does not warn when switching in multiple stages\").",
+	"hadolint DL3040": "the remaining cases clean with a different tool than installed (dnf install && microdnf clean all): hadolint requires the same tool, bulwark accepts either, since both clean the shared cache.",
+	"hadolint DL3009": "the corpus holds these two snippets twice, once expected to warn and once not (hadolint's specs run them under different settings); bulwark does not warn, since the stage with the apt cache is not shipped in the final image.",
+}
+
+type agreement struct {
+	tool, rule, check string
+	cases, agree      int
+	disagree          []string
+}
+
+func checkByID(t *testing.T) map[string]*Check {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*Check{}
+	for _, c := range all {
+		m[c.ID] = c
+	}
+	return m
+}
+
+func kubeLinterAgreement(t *testing.T, byID map[string]*Check) []*agreement {
+	b, err := os.ReadFile(testenv.CorpusPath(t, "k8s", "kube-linter", "EXPECTED.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp struct {
+		Cases []struct {
+			Test          string   `json:"test"`
+			File          string   `json:"file"`
+			IncludeChecks []string `json:"include_checks"`
+			Count         *int     `json:"expected_report_count"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	var out []*agreement
+	for _, c := range exp.Cases {
+		if len(c.IncludeChecks) != 1 || c.Count == nil {
+			continue
+		}
+		id, ok := kubeLinterMap[c.IncludeChecks[0]]
+		if !ok {
+			continue
+		}
+		objs, errs := Load([]string{testenv.CorpusPath(t, "k8s", "kube-linter", c.File)}, nil)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", c.File, errs)
+		}
+		fails := 0
+		for _, r := range Run([]*Check{byID[id]}, objs, DefaultEnv(), nil) {
+			if r.Status == "fail" {
+				fails++
+			}
+		}
+		a := &agreement{tool: "kube-linter", rule: c.IncludeChecks[0], check: id, cases: 1}
+		if fails == *c.Count {
+			a.agree = 1
+		} else {
+			a.disagree = append(a.disagree, fmt.Sprintf("%s: kube-linter %d reports, bulwark %d", c.File, *c.Count, fails))
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func hadolintAgreement(t *testing.T, byID map[string]*Check) []*agreement {
+	b, err := os.ReadFile(testenv.CorpusPath(t, "dockerfiles", "hadolint-expected", "EXPECTED.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp struct {
+		Cases []struct {
+			Rule            string `json:"rule"`
+			Title           string `json:"title"`
+			ExpectViolation bool   `json:"expect_violation"`
+			ConfigOverride  any    `json:"config_override"`
+			Dockerfile      string `json:"dockerfile"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	byRule := map[string]*agreement{}
+	for _, c := range exp.Cases {
+		id, ok := hadolintMap[c.Rule]
+		if !ok || c.ConfigOverride != nil {
+			continue
+		}
+		src := c.Dockerfile
+		if !strings.Contains(strings.ToUpper(src), "FROM ") {
+			src = "FROM debian:12\n" + src
+		}
+		a := byRule[c.Rule]
+		if a == nil {
+			a = &agreement{tool: "hadolint", rule: c.Rule, check: id}
+			byRule[c.Rule] = a
+		}
+		objs, errs := Parse("Dockerfile", []byte(src))
+		if len(errs) > 0 {
+			continue // hadolint parses fragments bulwark refuses; not a verdict
+		}
+		a.cases++
+		fails := 0
+		for _, r := range Run([]*Check{byID[id]}, objs, DefaultEnv(), nil) {
+			if r.Status == "fail" {
+				fails++
+			}
+		}
+		if (fails > 0) == c.ExpectViolation {
+			a.agree++
+		} else {
+			a.disagree = append(a.disagree, fmt.Sprintf("%q (hadolint: violation=%v, bulwark: %v)", c.Title, c.ExpectViolation, fails > 0))
+		}
+	}
+	var out []*agreement
+	for _, a := range byRule {
+		out = append(out, a)
+	}
+	return out
+}
+
+// TestPeerAgreement compares bulwark's verdicts with kube-linter's and
+// hadolint's expected verdicts where a bulwark check covers the same
+// rule, and keeps docs/check-agreement.md equal to the result (go test
+// ./internal/checks -run PeerAgreement -update rewrites it).
+func TestPeerAgreement(t *testing.T) {
+	byID := checkByID(t)
+	rows := append(kubeLinterAgreement(t, byID), hadolintAgreement(t, byID)...)
+	// Merge kube-linter rows of the same rule (one fixture each today).
+	merged := map[string]*agreement{}
+	var keys []string
+	for _, a := range rows {
+		k := a.tool + " " + a.rule
+		if m, ok := merged[k]; ok {
+			m.cases += a.cases
+			m.agree += a.agree
+			m.disagree = append(m.disagree, a.disagree...)
+			continue
+		}
+		merged[k] = a
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Agreement with kube-linter and hadolint\n\nGenerated by `go test ./internal/checks -run PeerAgreement -update` from the expected verdicts in the corpus (kube-linter's e2e fixtures, hadolint's specs). Each row compares one peer rule with the bulwark check that covers it: kube-linter by the number of reports on its fixture, hadolint by violation or not on each snippet (snippets without FROM get `FROM debian:12`; cases needing a non-default configuration are left out).\n\n| peer | rule | bulwark check | cases | agree | agreement |\n|---|---|---|---:|---:|---:|\n")
+	totalCases, totalAgree := 0, 0
+	for _, k := range keys {
+		a := merged[k]
+		if a.cases == 0 {
+			continue
+		}
+		totalCases += a.cases
+		totalAgree += a.agree
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f%% |\n", a.tool, a.rule, a.check, a.cases, a.agree, 100*float64(a.agree)/float64(a.cases))
+	}
+	fmt.Fprintf(&b, "\nOverall: %d of %d cases agree.\n\n## Disagreements, explained\n", totalAgree, totalCases)
+	for _, k := range keys {
+		a := merged[k]
+		if len(a.disagree) == 0 {
+			continue
+		}
+		why, ok := explanations[k]
+		if !ok {
+			t.Errorf("%s disagrees in %d case(s) and has no explanation: %v", k, len(a.disagree), a.disagree)
+		}
+		fmt.Fprintf(&b, "\n### %s → %s\n\n%s\n\n", k, a.check, why)
+		for _, d := range a.disagree {
+			fmt.Fprintf(&b, "- %s\n", d)
+		}
+	}
+	if totalCases < 100 {
+		t.Errorf("only %d cases compared", totalCases)
+	}
+	file := filepath.Join(testenv.RepoRoot(t), "docs", "check-agreement.md")
+	if *updateDocs {
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if string(got) != b.String() {
+		t.Error("docs/check-agreement.md is stale: go test ./internal/checks -run PeerAgreement -update")
+	}
+}
