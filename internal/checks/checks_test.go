@@ -118,3 +118,22 @@ func TestFrameworks(t *testing.T) {
 		t.Errorf("only %d of %d checks map to a framework control", mapped, len(all))
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add("pod.yaml", []byte(hardenedPod))
+	f.Add("Dockerfile", []byte(hardenedDockerfile))
+	f.Add("compose.yaml", []byte(hardenedCompose))
+	f.Add("list.yaml", []byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c, image: x}]}\n"))
+	all, err := All()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, name string, b []byte) {
+		objs, _ := Parse(name, b)
+		for _, r := range Run(all, objs, exampleEnv(), nil) {
+			if r.Status == "fail" && r.Message == "" {
+				t.Fatalf("failure without a message: %+v", r)
+			}
+		}
+	})
+}
