@@ -53,6 +53,12 @@ func TestEveryCheck(t *testing.T) {
 				fail      bool
 			}{{"good", c.Good, false}, {"bad", c.Bad, true}} {
 				objs, errs := Parse(exampleFile(c), []byte(ex.src))
+				if c.Target == TargetDocker {
+					var err error
+					if objs, err = ParseDockerState("state.json", []byte(ex.src)); err != nil {
+						errs = []LoadError{{Err: err.Error()}}
+					}
+				}
 				if len(errs) > 0 || len(objs) == 0 {
 					t.Fatalf("%s example does not load: %v", ex.name, errs)
 				}

@@ -42,8 +42,11 @@ never reused. Framework references come from
 			}
 		}
 		lang := "yaml"
-		if c.Target == TargetDockerfile {
+		switch c.Target {
+		case TargetDockerfile:
 			lang = "dockerfile"
+		case TargetDocker:
+			lang = "json"
 		}
 		fmt.Fprintf(w, "\n<details><summary>Failing example</summary>\n\n```%s\n%s```\n\n</details>\n", lang, c.Bad)
 	}

@@ -8,6 +8,7 @@ package checks
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,8 @@ type Object struct {
 
 	dockerfile *dockerfile
 	compose    *composeFile
+	docker     *DockerState
+	container  *DockerContainer
 }
 
 type podMeta struct {
@@ -193,4 +196,10 @@ func keyLine(m *yaml.Node, key string, def int) int {
 		}
 	}
 	return def
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func sortFailures(f []Failure) {
+	sort.Slice(f, func(i, j int) bool { return f[i].Message < f[j].Message })
 }

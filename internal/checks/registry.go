@@ -92,6 +92,10 @@ spec:
 
 // registry is the one list of built-in checks. IDs are never reused.
 func registry() []*Check {
+	return append(builtin(), dockerChecks()...)
+}
+
+func builtin() []*Check {
 	return []*Check{
 		{ID: "BW-K8S-001", Title: "Containers must not run as root", Severity: severity.High, Target: TargetKubernetes,
 			Description: "A container running as UID 0 is root inside the container and, after any escape, close to root on the node.",
