@@ -53,6 +53,12 @@ func TestEveryCheck(t *testing.T) {
 				fail      bool
 			}{{"good", c.Good, false}, {"bad", c.Bad, true}} {
 				objs, errs := Parse(exampleFile(c), []byte(ex.src))
+				if c.Target == TargetImage {
+					var err error
+					if objs, err = ParseImageState("image.json", []byte(ex.src)); err != nil {
+						errs = []LoadError{{Err: err.Error()}}
+					}
+				}
 				if c.Target == TargetDocker {
 					var err error
 					if objs, err = ParseDockerState("state.json", []byte(ex.src)); err != nil {

@@ -45,7 +45,7 @@ never reused. Framework references come from
 		switch c.Target {
 		case TargetDockerfile:
 			lang = "dockerfile"
-		case TargetDocker:
+		case TargetDocker, TargetImage:
 			lang = "json"
 		}
 		fmt.Fprintf(w, "\n<details><summary>Failing example</summary>\n\n```%s\n%s```\n\n</details>\n", lang, c.Bad)

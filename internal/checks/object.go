@@ -39,6 +39,7 @@ type Object struct {
 	compose    *composeFile
 	docker     *DockerState
 	container  *DockerContainer
+	image      *ImageState
 }
 
 type podMeta struct {

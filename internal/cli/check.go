@@ -105,7 +105,7 @@ could be read.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(newCheckDockerCommand(e))
+	cmd.AddCommand(newCheckDockerCommand(e), newCheckImageCommand(e))
 	fl := cmd.Flags()
 	fl.StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.CheckFormats, ", "))
 	fl.StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
