@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +43,10 @@ type Object struct {
 	docker     *DockerState
 	container  *DockerContainer
 	image      *ImageState
+
+	regoOnce sync.Once
+	regoIn   ast.Value
+	regoErr  error
 }
 
 type podMeta struct {
@@ -204,3 +211,6 @@ func sortStrings(s []string) { sort.Strings(s) }
 func sortFailures(f []Failure) {
 	sort.Slice(f, func(i, j int) bool { return f[i].Message < f[j].Message })
 }
+
+// jsonNumber is how OPA hands numbers to Go.
+type jsonNumber = interface{ Int64() (int64, error) }

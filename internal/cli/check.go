@@ -20,7 +20,7 @@ func newCheckCommand(e *env) *cobra.Command {
 	var (
 		format, output, minSev, ignoreFile, untrusted string
 		exitCode                                      int
-		sandboxes, proxies                            []string
+		sandboxes, proxies, policyDirs                []string
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -55,6 +55,13 @@ could be read.`,
 			all, err := checks.All()
 			if err != nil {
 				return err
+			}
+			for _, d := range policyDirs {
+				custom, err := checks.LoadRego(cmd.Context(), d)
+				if err != nil {
+					return err
+				}
+				all = append(all[:len(all):len(all)], custom...)
 			}
 			env := checks.DefaultEnv()
 			if untrusted != "" {
@@ -114,6 +121,7 @@ could be read.`,
 	fl.StringVar(&ignoreFile, "ignorefile", "", "exceptions file (id, object glob, reason, expires)")
 	fl.StringVar(&untrusted, "untrusted-label", "", "label marking workloads that must run in a sandbox (default bulwark.dev/untrusted=true)")
 	fl.StringArrayVar(&sandboxes, "sandbox-runtime-class", nil, "runtimeClassName that counts as a sandbox (repeatable; default gvisor, runsc, kata...)")
+	fl.StringArrayVar(&policyDirs, "policy", nil, "directory of custom checks written in Rego (repeatable; see docs/custom-checks.md)")
 	fl.StringArrayVar(&proxies, "egress-proxy", nil, "CIDR of the egress proxy; egress elsewhere fails BW-NET-004 (repeatable)")
 	return cmd
 }
