@@ -47,12 +47,61 @@ var hadolintMap = map[string]string{
 	"DL3042": "BW-DF-006",
 }
 
+// polarisMap, kubeScoreMap and kubescapeMap name the bulwark check that
+// covers each of those tools' rules.
+var polarisMap = map[string]string{
+	"automountServiceAccountToken": "BW-K8S-018",
+	"cpuLimitsMissing":             "BW-K8S-015",
+	"memoryLimitsMissing":          "BW-K8S-015",
+	"dangerousCapabilities":        "BW-K8S-006",
+	"insecureCapabilities":         "BW-K8S-005",
+	"hostIPCSet":                   "BW-K8S-011",
+	"hostNetworkSet":               "BW-K8S-011",
+	"hostPIDSet":                   "BW-K8S-011",
+	"hostPathSet":                  "BW-K8S-012",
+	"hostPortSet":                  "BW-K8S-013",
+	"notReadOnlyRootFilesystem":    "BW-K8S-002",
+	"privilegeEscalationAllowed":   "BW-K8S-003",
+	"runAsPrivileged":              "BW-K8S-004",
+	"runAsRootAllowed":             "BW-K8S-001",
+	"tagNotSpecified":              "BW-K8S-017",
+	"sensitiveContainerEnvVar":     "BW-K8S-019",
+}
+
+var kubeScoreMap = map[string]string{
+	"Container Resources": "BW-K8S-015",
+	"Container Image Tag": "BW-K8S-017",
+	"Service Type":        "BW-K8S-014",
+}
+
+var kubescapeMap = map[string]string{
+	"non-root-containers":               "BW-K8S-001",
+	"immutable-container-filesystem":    "BW-K8S-002",
+	"rule-allow-privilege-escalation":   "BW-K8S-003",
+	"rule-privileged-container":         "BW-K8S-004",
+	"insecure-capabilities":             "BW-K8S-006",
+	"host-ipc-privileges":               "BW-K8S-011",
+	"host-pid-privileges":               "BW-K8S-011",
+	"host-network-access":               "BW-K8S-011",
+	"host-pid-ipc-privileges":           "BW-K8S-011",
+	"alert-any-hostpath":                "BW-K8S-012",
+	"containers-mounting-docker-socket": "BW-K8S-012",
+	"container-hostPort":                "BW-K8S-013",
+	"automount-service-account":         "BW-K8S-018",
+	"rule-credentials-in-env-var":       "BW-K8S-019,BW-K8S-020",
+}
+
 // explanations say why bulwark disagrees with a peer on a rule; a rule
 // that disagrees without one fails the test.
 var explanations = map[string]string{
-	"hadolint DL3002": "hadolint warns on any stage whose last USER is root, even an intermediate stage that does not set the image's user (\"warns on multiple stages\"); bulwark judges the final image's effective user. And bulwark fails a final stage that sets no USER at all, inheriting root from its base, which hadolint accepts (\"does not warn when switching in multiple stages\").",
-	"hadolint DL3040": "the remaining cases clean with a different tool than installed (dnf install && microdnf clean all): hadolint requires the same tool, bulwark accepts either, since both clean the shared cache.",
-	"hadolint DL3009": "the corpus holds these two snippets twice, once expected to warn and once not (hadolint's specs run them under different settings); bulwark does not warn, since the stage with the apt cache is not shipped in the final image.",
+	"hadolint DL3002":                       "hadolint warns on any stage whose last USER is root, even an intermediate stage that does not set the image's user (\"warns on multiple stages\"); bulwark judges the final image's effective user. And bulwark fails a final stage that sets no USER at all, inheriting root from its base, which hadolint accepts (\"does not warn when switching in multiple stages\").",
+	"kube-score Container Resources":        "kube-score also requires CPU and memory requests; bulwark's check is about limits (which bound a container's use), so containers with limits and without requests pass it.",
+	"kubescape rule-credentials-in-env-var": "kubescape also flags values that are merely sensitive words (\"JWT\", \"my_key_value\"); bulwark flags secret-looking names with a value, and values that have the form of a credential (AWS access keys, PEM private keys, bearer tokens).",
+	"kubescape rule-privileged-container":   "kubescape counts a container that adds SYS_ADMIN as privileged; bulwark reports SYS_ADMIN under BW-K8S-006 (dangerous capabilities) and keeps BW-K8S-004 for privileged: true.",
+	"polaris insecureCapabilities":          "Polaris passes containers that drop a list of specific capabilities; bulwark asks for drop: [ALL], as the Pod Security Standards' restricted profile does.",
+	"polaris memoryLimitsMissing":           "bulwark checks CPU and memory limits in one check; Polaris's memory fixture has no CPU limit.",
+	"hadolint DL3040":                       "the remaining cases clean with a different tool than installed (dnf install && microdnf clean all): hadolint requires the same tool, bulwark accepts either, since both clean the shared cache.",
+	"hadolint DL3009":                       "the corpus holds these two snippets twice, once expected to warn and once not (hadolint's specs run them under different settings); bulwark does not warn, since the stage with the apt cache is not shipped in the final image.",
 }
 
 type agreement struct {
@@ -175,6 +224,120 @@ func hadolintAgreement(t *testing.T, byID map[string]*Check) []*agreement {
 	return out
 }
 
+// verdict runs the mapped checks over objects: does any fail anything?
+func verdict(byID map[string]*Check, ids string, objs []*Object) bool {
+	var cs []*Check
+	for _, id := range strings.Split(ids, ",") {
+		cs = append(cs, byID[id])
+	}
+	for _, r := range Run(cs, objs, DefaultEnv(), nil) {
+		if r.Status == "fail" {
+			return true
+		}
+	}
+	return false
+}
+
+func record(byRule map[string]*agreement, tool, rule, check, name string, want, got bool) {
+	a := byRule[tool+" "+rule]
+	if a == nil {
+		a = &agreement{tool: tool, rule: rule, check: check}
+		byRule[tool+" "+rule] = a
+	}
+	a.cases++
+	if want == got {
+		a.agree++
+	} else {
+		a.disagree = append(a.disagree, fmt.Sprintf("%s (%s: violation=%v, bulwark: %v)", name, tool, want, got))
+	}
+}
+
+func polarisAgreement(t *testing.T, byID map[string]*Check) []*agreement {
+	byRule := map[string]*agreement{}
+	for rule, id := range polarisMap {
+		files, _ := filepath.Glob(testenv.CorpusPath(t, "k8s", "polaris", "test", "checks", rule, "*.yaml"))
+		for _, f := range files {
+			base := filepath.Base(f)
+			var want bool
+			switch {
+			case strings.HasPrefix(base, "failure"):
+				want = true
+			case strings.HasPrefix(base, "success"):
+			default:
+				continue // mutated.yaml: polaris's own fix output
+			}
+			objs, errs := Load([]string{f}, nil)
+			if len(errs) > 0 || len(objs) == 0 {
+				continue
+			}
+			record(byRule, "polaris", rule, id, rule+"/"+base, want, verdict(byID, id, objs))
+		}
+	}
+	return values(byRule)
+}
+
+func kubeScoreAgreement(t *testing.T, byID map[string]*Check) []*agreement {
+	b, err := os.ReadFile(testenv.CorpusPath(t, "k8s", "kube-score", "EXPECTED.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp struct {
+		Cases []struct {
+			File  string `json:"file"`
+			Check string `json:"check"`
+			Grade string `json:"expected_grade"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	byRule := map[string]*agreement{}
+	for _, c := range exp.Cases {
+		id, ok := kubeScoreMap[c.Check]
+		if !ok {
+			continue
+		}
+		objs, errs := Load([]string{testenv.CorpusPath(t, "k8s", "kube-score", c.File)}, nil)
+		if len(errs) > 0 || len(objs) == 0 {
+			continue
+		}
+		// Critical and warning grades are violations; AllOK and AlmostOK
+		// are not.
+		want := c.Grade == "GradeCritical" || c.Grade == "GradeWarning"
+		record(byRule, "kube-score", c.Check, id, c.File, want, verdict(byID, id, objs))
+	}
+	return values(byRule)
+}
+
+func kubescapeAgreement(t *testing.T, byID map[string]*Check) []*agreement {
+	byRule := map[string]*agreement{}
+	for rule, id := range kubescapeMap {
+		cases, _ := filepath.Glob(testenv.CorpusPath(t, "k8s", "kubescape-regolibrary", "rules", rule, "test", "*"))
+		for _, dir := range cases {
+			b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+			if err != nil {
+				continue
+			}
+			var alerts []any
+			json.Unmarshal(b, &alerts)
+			objs, errs := Load([]string{filepath.Join(dir, "input")}, nil)
+			if len(errs) > 0 || len(objs) == 0 {
+				continue
+			}
+			record(byRule, "kubescape", rule, id, rule+"/"+filepath.Base(dir), len(alerts) > 0, verdict(byID, id, objs))
+		}
+	}
+	return values(byRule)
+}
+
+func values(m map[string]*agreement) []*agreement {
+	var out []*agreement
+	for _, a := range m {
+		out = append(out, a)
+	}
+	return out
+}
+
 // TestPeerAgreement compares bulwark's verdicts with kube-linter's and
 // hadolint's expected verdicts where a bulwark check covers the same
 // rule, and keeps docs/check-agreement.md equal to the result (go test
@@ -182,6 +345,9 @@ func hadolintAgreement(t *testing.T, byID map[string]*Check) []*agreement {
 func TestPeerAgreement(t *testing.T) {
 	byID := checkByID(t)
 	rows := append(kubeLinterAgreement(t, byID), hadolintAgreement(t, byID)...)
+	rows = append(rows, polarisAgreement(t, byID)...)
+	rows = append(rows, kubeScoreAgreement(t, byID)...)
+	rows = append(rows, kubescapeAgreement(t, byID)...)
 	// Merge kube-linter rows of the same rule (one fixture each today).
 	merged := map[string]*agreement{}
 	var keys []string
@@ -198,7 +364,7 @@ func TestPeerAgreement(t *testing.T) {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	b.WriteString("# Agreement with kube-linter and hadolint\n\nGenerated by `go test ./internal/checks -run PeerAgreement -update` from the expected verdicts in the corpus (kube-linter's e2e fixtures, hadolint's specs). Each row compares one peer rule with the bulwark check that covers it: kube-linter by the number of reports on its fixture, hadolint by violation or not on each snippet (snippets without FROM get `FROM debian:12`; cases needing a non-default configuration are left out).\n\n| peer | rule | bulwark check | cases | agree | agreement |\n|---|---|---|---:|---:|---:|\n")
+	b.WriteString("# Agreement with kube-linter, hadolint, Polaris, kube-score and kubescape\n\nGenerated by `go test ./internal/checks -run PeerAgreement -update` from the expected verdicts in the corpus (kube-linter's e2e fixtures, hadolint's specs, Polaris's success/failure fixtures, kube-score's graded test files, kubescape's regolibrary rule tests). Each row compares one peer rule with the bulwark check that covers it: kube-linter by the number of reports on its fixture; the others by violation or not on each case (hadolint snippets without FROM get `FROM debian:12`, cases needing a non-default configuration are left out; kube-score's critical and warning grades count as violations; an empty kubescape expected.json means pass).\n\n| peer | rule | bulwark check | cases | agree | agreement |\n|---|---|---|---:|---:|---:|\n")
 	totalCases, totalAgree := 0, 0
 	for _, k := range keys {
 		a := merged[k]

@@ -44,6 +44,7 @@ func Run(checks []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
 	if env == nil {
 		env = DefaultEnv()
 	}
+	linkServiceAccounts(objs)
 	var out []Result
 	for _, c := range checks {
 		if c.set != nil {
@@ -119,4 +120,31 @@ func Failing(rs []Result, min severity.Level) int {
 
 func failf(line int, format string, args ...any) Failure {
 	return Failure{Line: line, Message: fmt.Sprintf(format, args...)}
+}
+
+// linkServiceAccounts marks workloads whose ServiceAccount, present in
+// the same input, sets automountServiceAccountToken: false; the pod spec
+// inherits it unless it says otherwise.
+func linkServiceAccounts(objs []*Object) {
+	off := map[string]bool{}
+	for _, o := range objs {
+		if o.Kind == "ServiceAccount" {
+			if v, ok := o.raw["automountServiceAccountToken"].(bool); ok && !v {
+				off[namespaceOf(o)+"/"+o.Name] = true
+			}
+		}
+	}
+	if len(off) == 0 {
+		return
+	}
+	for _, o := range objs {
+		if o.pod == nil {
+			continue
+		}
+		sa := o.pod.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+		o.saNoAutomount = off[namespaceOf(o)+"/"+sa]
+	}
 }

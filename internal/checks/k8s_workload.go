@@ -338,24 +338,62 @@ func checkLatest(_ *Env, o *Object) []Failure {
 }
 
 func checkAutomount(_ *Env, o *Object) []Failure {
-	if o.pod.AutomountServiceAccountToken != nil && !*o.pod.AutomountServiceAccountToken {
+	if a := o.pod.AutomountServiceAccountToken; a != nil && !*a || a == nil && o.saNoAutomount {
 		return nil
 	}
 	return []Failure{failf(o.Line, "the service account token is mounted (automountServiceAccountToken is not false)")}
 }
 
-var secretName = regexp.MustCompile(`(?i)(passw(or)?d|secret|token|api_?key|private_?key|access_?key|credential|auth)`)
+var (
+	secretName = regexp.MustCompile(`(?i)(passw(or)?d|pwd|secret|token|api_?key|private_?key|access_?key|credential|auth|bearer|jwt|(^|_)key$)`)
+	// secretValue recognizes credentials by their form, whatever the
+	// variable is called: AWS access keys, PEM private keys, bearer tokens.
+	secretValue = regexp.MustCompile(`(?i)(^|[^A-Z0-9])AKIA[0-9A-Z]{16}|-{3,}BEGIN [A-Z ]*PRIVATE KEY-{3,}|^bearer\s+\S+`)
+)
+
+// literalSecret reports whether an environment variable carries a
+// secret in its literal value. Paths (SECRET_KEY_PATH=/run/secrets/k)
+// point at secrets without holding them.
+func literalSecret(e corev1.EnvVar) bool {
+	if e.Value == "" || e.ValueFrom != nil || strings.HasPrefix(e.Value, "$(") || strings.HasPrefix(e.Value, "/") {
+		return false
+	}
+	return secretName.MatchString(e.Name) || secretValue.MatchString(e.Value)
+}
 
 func checkEnvSecrets(_ *Env, o *Object) []Failure {
 	return forContainers(o, func(c *corev1.Container) string {
 		var names []string
 		for _, e := range c.Env {
-			if e.Value != "" && e.ValueFrom == nil && secretName.MatchString(e.Name) && !strings.HasPrefix(e.Value, "$(") {
+			if literalSecret(e) {
 				names = append(names, e.Name)
 			}
 		}
 		if len(names) > 0 {
 			return "literal secret values in environment variables " + strings.Join(names, ", ") + " (use secretKeyRef or a mounted secret)"
+		}
+		return ""
+	}, "env")
+}
+
+// checkSecretEnvRefs flags secrets exposed as environment variables:
+// they leak through process listings, crash dumps and child processes;
+// files can be rotated and restricted.
+func checkSecretEnvRefs(_ *Env, o *Object) []Failure {
+	return forContainers(o, func(c *corev1.Container) string {
+		var refs []string
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				refs = append(refs, e.Name)
+			}
+		}
+		for _, ef := range c.EnvFrom {
+			if ef.SecretRef != nil {
+				refs = append(refs, "envFrom secret "+ef.SecretRef.Name)
+			}
+		}
+		if len(refs) > 0 {
+			return "secrets passed as environment variables: " + strings.Join(refs, ", ") + " (mount them as files)"
 		}
 		return ""
 	}, "env")

@@ -44,6 +44,10 @@ type Object struct {
 	container  *DockerContainer
 	image      *ImageState
 
+	// saNoAutomount is set when the workload's service account, found in
+	// the same input, disables token automounting.
+	saNoAutomount bool
+
 	regoOnce sync.Once
 	regoIn   ast.Value
 	regoErr  error
@@ -117,7 +121,7 @@ func (o *Object) workload() error {
 		key  string
 		cs   []corev1.Container
 		init bool
-	}{{"initContainers", ps.InitContainers, true}, {"containers", ps.Containers, false}} {
+	}{{"initContainers", ps.InitContainers, true}, {"containers", ps.Containers, false}, {"ephemeralContainers", ephemeral(ps.EphemeralContainers), false}} {
 		seq := nodeAt(specNode, list.key)
 		for i := range list.cs {
 			var n *yaml.Node
@@ -214,3 +218,13 @@ func sortFailures(f []Failure) {
 
 // jsonNumber is how OPA hands numbers to Go.
 type jsonNumber = interface{ Int64() (int64, error) }
+
+// ephemeral views debug containers as containers: they run in the pod
+// with the same fields and must meet the same rules.
+func ephemeral(ecs []corev1.EphemeralContainer) []corev1.Container {
+	out := make([]corev1.Container, 0, len(ecs))
+	for _, ec := range ecs {
+		out = append(out, corev1.Container(ec.EphemeralContainerCommon))
+	}
+	return out
+}

@@ -195,6 +195,12 @@ func builtin() []*Check {
 			Good:        podWith("    ports:\n", "    env:\n    - name: DB_PASSWORD\n      valueFrom:\n        secretKeyRef: {name: db, key: password}\n    ports:\n"),
 			Bad:         podWith("    ports:\n", "    env:\n    - name: DB_PASSWORD\n      value: hunter2\n    ports:\n"),
 			applies:     isWorkload, check: checkEnvSecrets},
+		{ID: "BW-K8S-020", Title: "Secrets should be mounted as files, not environment variables", Severity: severity.Low, Target: TargetKubernetes,
+			Description: "Secrets in environment variables leak through process listings, crash dumps, logs and child processes; mounted files can be restricted and rotated.",
+			Remediation: "Mount the Secret as a volume and read the file instead of valueFrom.secretKeyRef or envFrom.secretRef.",
+			Good:        hardenedPod,
+			Bad:         podWith("    ports:\n", "    env:\n    - name: DB_PASSWORD\n      valueFrom:\n        secretKeyRef: {name: db, key: password}\n    ports:\n"),
+			applies:     isWorkload, check: checkSecretEnvRefs},
 
 		{ID: "BW-NET-001", Title: "Namespaces must have a default-deny ingress NetworkPolicy", Severity: severity.High, Target: TargetKubernetesSet,
 			Description: "Without a default-deny policy every pod accepts traffic from every other pod in the cluster.",
