@@ -149,3 +149,38 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestWorkloadKinds finds the pod template of every workload kind.
+func TestWorkloadKinds(t *testing.T) {
+	pod := strings.SplitN(hardenedPod, "spec:\n", 2)[1]
+	indent := func(s, pre string) string {
+		var b strings.Builder
+		for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+			b.WriteString(pre + l + "\n")
+		}
+		return b.String()
+	}
+	template := "  template:\n    metadata: {labels: {app: web}}\n    spec:\n" + indent(pod, "    ")
+	docs := map[string]string{
+		"Deployment":  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n" + template,
+		"StatefulSet": "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n" + template,
+		"DaemonSet":   "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: ds}\nspec:\n" + template,
+		"ReplicaSet":  "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\nspec:\n" + template,
+		"Job":         "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n" + template,
+		"Rollout":     "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec:\n" + template,
+		"CronJob":     "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: \"* * * * *\"\n  jobTemplate:\n    spec:\n" + indent(template, "    "),
+	}
+	all, _ := All()
+	for kind, src := range docs {
+		objs, errs := Parse(kind+".yaml", []byte(src))
+		if len(errs) > 0 || len(objs) != 1 || objs[0].pod == nil || len(objs[0].containers) != 1 {
+			t.Errorf("%s: no pod template found (%v)", kind, errs)
+			continue
+		}
+		for _, r := range Run(all, objs, DefaultEnv(), nil) {
+			if r.Status == "fail" && strings.HasPrefix(r.CheckID, "BW-K8S-") {
+				t.Errorf("%s: hardened template fails %s: %s", kind, r.CheckID, r.Message)
+			}
+		}
+	}
+}
