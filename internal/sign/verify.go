@@ -1,0 +1,182 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// Reason says why verification failed.
+type Reason string
+
+// The reasons verification fails; each has its own message.
+const (
+	NoSignature       Reason = "no-signature"
+	UntrustedKey      Reason = "untrusted-key"
+	DigestMismatch    Reason = "digest-mismatch"
+	TamperedSignature Reason = "tampered-signature"
+	TamperedPayload   Reason = "tampered-payload"
+	TagMoved          Reason = "tag-moved"
+)
+
+// VerifyError is a failed verification. Callers branch on Reason.
+type VerifyError struct {
+	Reason Reason
+	Ref    string
+	Detail string
+}
+
+func (e *VerifyError) Error() string {
+	msg := map[Reason]string{
+		NoSignature:       "no signature",
+		UntrustedKey:      "not signed by a trusted key",
+		DigestMismatch:    "the signed payload names another image digest",
+		TamperedSignature: "a signature is malformed (altered)",
+		TamperedPayload:   "a signed payload is malformed or does not match its digest (altered)",
+		TagMoved:          "the tag moved since it was signed",
+	}[e.Reason]
+	return fmt.Sprintf("verify %s: %s: %s", e.Ref, msg, e.Detail)
+}
+
+// Verified is a successful verification.
+type Verified struct {
+	Digest  name.Digest
+	Payload *Payload
+	// Key is the index of the trusted key that verified it.
+	Key int
+}
+
+// Verify checks that a signature by one of keys covers exactly the digest
+// ref names now. With no keys it refuses: there is no way to accept an
+// unsigned image by accident.
+func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, opts ...remote.Option) (*Verified, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("verify: no trusted key given")
+	}
+	opts = append(opts, remote.WithContext(ctx))
+	d, err := Resolve(ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	h, _ := v1.NewHash(d.DigestStr())
+	sigs, err := remote.Image(SignatureTag(d.Context(), h), opts...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == 404 {
+		if t, ok := ref.(name.Tag); ok {
+			if signed, found := signedDigestForTag(ctx, t, opts...); found {
+				return nil, &VerifyError{Reason: TagMoved, Ref: ref.String(),
+					Detail: fmt.Sprintf("%s was signed as %s but now points to %s, which is unsigned", t.TagStr(), signed, d.DigestStr())}
+			}
+		}
+		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "nothing is stored under " + SignatureTag(d.Context(), h).TagStr()}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: read signatures: %w", ref, err)
+	}
+	m, err := sigs.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", ref, err)
+	}
+	layers, err := sigs.Layers()
+	if err != nil {
+		return nil, err
+	}
+	var worst Reason
+	var detail string
+	note := func(r Reason, msg string) {
+		rank := map[Reason]int{UntrustedKey: 1, TamperedSignature: 2, TamperedPayload: 3, DigestMismatch: 4}
+		if rank[r] > rank[worst] {
+			worst, detail = r, msg
+		}
+	}
+	for i, l := range layers {
+		if i >= len(m.Layers) || string(m.Layers[i].MediaType) != SimpleSigningMediaType {
+			continue
+		}
+		body, err := readLayer(l)
+		if err != nil {
+			note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, err))
+			continue
+		}
+		sigB64 := m.Layers[i].Annotations[SignatureAnnotation]
+		sig, err := base64.StdEncoding.DecodeString(sigB64)
+		if err != nil || len(sig) == 0 {
+			note(TamperedSignature, fmt.Sprintf("signature %d is not base64", i))
+			continue
+		}
+		p, perr := ParsePayload(body)
+		for k, key := range keys {
+			if err := key.VerifySignature(bytes.NewReader(sig), bytes.NewReader(body)); err != nil {
+				continue
+			}
+			if perr != nil {
+				note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, perr))
+				break
+			}
+			if p.Critical.Image.DockerManifestDigest != d.DigestStr() {
+				note(DigestMismatch, fmt.Sprintf("trusted signature %d covers %s, the image is %s", i, p.Critical.Image.DockerManifestDigest, d.DigestStr()))
+				break
+			}
+			return &Verified{Digest: d, Payload: p, Key: k}, nil
+		}
+		if perr != nil {
+			note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, perr))
+		} else {
+			note(UntrustedKey, fmt.Sprintf("%d signature(s) found, none verifies with the %d trusted key(s)", len(layers), len(keys)))
+		}
+	}
+	if worst == "" {
+		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "the signature manifest holds no simple-signing payload"}
+	}
+	return nil, &VerifyError{Reason: worst, Ref: ref.String(), Detail: detail}
+}
+
+func readLayer(l v1.Layer) ([]byte, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 1<<20))
+}
+
+// signedDigestForTag looks through the repository's signatures for one
+// made when tag named another digest (bulwark records the tag it signed
+// through in the payload's optional "tag").
+func signedDigestForTag(ctx context.Context, t name.Tag, opts ...remote.Option) (string, bool) {
+	tags, err := remote.List(t.Context(), opts...)
+	if err != nil {
+		return "", false
+	}
+	for _, st := range tags {
+		if !strings.HasSuffix(st, ".sig") {
+			continue
+		}
+		img, err := remote.Image(t.Context().Tag(st), opts...)
+		if err != nil {
+			continue
+		}
+		layers, _ := img.Layers()
+		for _, l := range layers {
+			body, err := readLayer(l)
+			if err != nil {
+				continue
+			}
+			p, err := ParsePayload(body)
+			if err == nil && p.Optional["tag"] == t.TagStr() {
+				return p.Critical.Image.DockerManifestDigest, true
+			}
+		}
+	}
+	return "", false
+}
