@@ -63,6 +63,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newSBOMCommand(e),
 		newScanCommand(e),
 		newCheckCommand(e),
+		newKeyCommand(e),
+		newSignCommand(e),
+		newVerifyCommand(e),
 		newDBCommand(e),
 		newVersionCommand(e),
 	)

@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/sign"
+)
+
+// password reads the key password from BULWARK_PASSWORD, COSIGN_PASSWORD
+// (scripts written for cosign) or the terminal. It is never logged.
+func password(e *env, confirm bool) ([]byte, error) {
+	for _, k := range []string{"BULWARK_PASSWORD", "COSIGN_PASSWORD"} {
+		if v, ok := lookupEnv(e, k); ok {
+			return []byte(v), nil
+		}
+	}
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, errors.New("no password: set BULWARK_PASSWORD (or COSIGN_PASSWORD), or run on a terminal to be prompted")
+	}
+	fmt.Fprint(e.stderr, "Enter password for private key: ")
+	pw, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		fmt.Fprint(e.stderr, "Enter password for private key again: ")
+		again, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return nil, err
+		}
+		if string(again) != string(pw) {
+			return nil, errors.New("passwords do not match")
+		}
+	}
+	return pw, nil
+}
+
+// lookupEnv returns a non-empty environment variable.
+func lookupEnv(e *env, k string) (string, bool) {
+	v := e.getenv(k)
+	return v, v != ""
+}
+
+func newKeyCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Create and import signing keys (cosign-compatible)"}
+	var prefix string
+	gen := &cobra.Command{
+		Use:   "generate",
+		Short: "Generate an ECDSA P-256 key pair: PREFIX.key (encrypted) and PREFIX.pub",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pw, err := password(e, true)
+			if err != nil {
+				return err
+			}
+			kp, err := sign.GenerateKeyPair(pw)
+			if err != nil {
+				return err
+			}
+			return writeKeyPair(e, prefix, kp)
+		},
+	}
+	gen.Flags().StringVar(&prefix, "output-prefix", "bulwark", "write PREFIX.key and PREFIX.pub")
+	var importPrefix string
+	imp := &cobra.Command{
+		Use:   "import KEY",
+		Short: "Import an existing cosign private key (re-encrypted with the password given now)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			old, ok := lookupEnv(e, "COSIGN_PASSWORD")
+			if !ok {
+				return errors.New("set COSIGN_PASSWORD to the imported key's password")
+			}
+			priv, err := sign.LoadPrivateKey(b, []byte(old))
+			if err != nil {
+				return fmt.Errorf("import %s: %w", args[0], err)
+			}
+			pw, err := password(e, true)
+			if err != nil {
+				return err
+			}
+			kp, err := sign.MarshalKeyPair(priv, pw)
+			if err != nil {
+				return err
+			}
+			return writeKeyPair(e, importPrefix, kp)
+		},
+	}
+	imp.Flags().StringVar(&importPrefix, "output-prefix", "import", "write PREFIX.key and PREFIX.pub")
+	cmd.AddCommand(gen, imp)
+	return cmd
+}
+
+func writeKeyPair(e *env, prefix string, kp *sign.KeyPair) error {
+	for _, f := range []string{prefix + ".key", prefix + ".pub"} {
+		if _, err := os.Stat(f); err == nil {
+			return fmt.Errorf("%s exists: refusing to overwrite a key", f)
+		}
+	}
+	if err := os.WriteFile(prefix+".key", kp.PrivatePEM, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(prefix+".pub", kp.PublicPEM, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Private key written to %s.key\nPublic key written to %s.pub\n", prefix, prefix)
+	return nil
+}
+
+func newSignCommand(e *env) *cobra.Command {
+	var (
+		keyFile  string
+		annots   []string
+		insecure bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sign REF --key KEY",
+		Short: "Sign an image's digest in its registry (cosign-compatible)",
+		Long: `Sign the digest REF names (a tag is resolved first and the digest printed).
+The signature is stored as cosign stores it, under sha256-<hex>.sig in the
+same repository, appended to any existing signatures.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(keyFile)
+			if err != nil {
+				return fmt.Errorf("--key: %w", err)
+			}
+			pw, err := password(e, false)
+			if err != nil {
+				return err
+			}
+			priv, err := sign.LoadPrivateKey(b, pw)
+			if err != nil {
+				return fmt.Errorf("--key %s: %w", keyFile, err)
+			}
+			s, err := sign.NewKeySigner(priv)
+			if err != nil {
+				return err
+			}
+			a := map[string]any{}
+			for _, kv := range annots {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return fmt.Errorf("-a %q: want key=value", kv)
+				}
+				a[k] = v
+			}
+			if len(a) == 0 {
+				a = nil
+			}
+			d, err := sign.Sign(cmd.Context(), ref, s, a, image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Signed %s\n", d)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key", "", "private key file (bulwark or cosign format; password from BULWARK_PASSWORD or COSIGN_PASSWORD)")
+	cmd.Flags().StringArrayVarP(&annots, "annotation", "a", nil, "annotation key=value for the signature payload (repeatable)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+func newVerifyCommand(e *env) *cobra.Command {
+	var (
+		keyFiles []string
+		insecure bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify REF --key PUB...",
+		Short: "Verify that a trusted key signed exactly the digest REF names",
+		Long: `Exit 0 only when a valid signature by one of the trusted keys covers
+exactly the digest REF names now. Otherwise exit 1 with the reason: no
+signature, not signed by a trusted key, the signed payload names another
+digest, a malformed (altered) signature or payload, or a tag that moved
+since it was signed. Errors reaching the registry exit 2.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			if err != nil {
+				return err
+			}
+			var keys []signature.Verifier
+			for _, f := range keyFiles {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("--key: %w", err)
+				}
+				v, err := sign.LoadPublicKey(b)
+				if err != nil {
+					return fmt.Errorf("--key %s: %w", f, err)
+				}
+				keys = append(keys, v)
+			}
+			v, err := sign.Verify(cmd.Context(), ref, keys, image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
+			var ve *sign.VerifyError
+			if errors.As(err, &ve) {
+				fmt.Fprintf(e.stderr, "bulwark: %v\n", ve)
+				return exitError{code: ExitFindings}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Verified %s: signed by %s\n", v.Digest, keyFiles[v.Key])
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (repeatable: any of them may have signed)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+func pushRandom(t *testing.T, host, repo string) string {
+	t.Helper()
+	img, _ := random.Image(1024, 1)
+	ref := host + "/" + repo
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func testRegistry(t *testing.T) string {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestKeySignVerifyCommands(t *testing.T) {
+	host := testRegistry(t)
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "team")
+	envPW := map[string]string{"BULWARK_PASSWORD": "correct horse"}
+	if code, _, errOut := run(t, envPW, "key", "generate", "--output-prefix", prefix); code != 0 {
+		t.Fatalf("key generate: %s", errOut)
+	}
+	if code, _, errOut := run(t, envPW, "key", "generate", "--output-prefix", prefix); code != ExitError || !strings.Contains(errOut, "refusing to overwrite") {
+		t.Errorf("second generate: %d %s", code, errOut)
+	}
+	ref := pushRandom(t, host, "shop/api:1.0")
+	code, out, errOut := run(t, envPW, "sign", ref, "--key", prefix+".key", "-a", "pipeline=42")
+	if code != 0 || !strings.Contains(out, "@sha256:") {
+		t.Fatalf("sign: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, map[string]string{"BULWARK_PASSWORD": "wrong"}, "sign", ref, "--key", prefix+".key"); code != ExitError || !strings.Contains(errOut, "wrong password") {
+		t.Errorf("wrong password: %d %s", code, errOut)
+	}
+	if code, out, errOut := run(t, nil, "verify", ref, "--key", prefix+".pub"); code != 0 || !strings.Contains(out, "Verified") {
+		t.Errorf("verify: %d %s %s", code, out, errOut)
+	}
+	unsigned := pushRandom(t, host, "shop/api:unsigned")
+	if code, _, errOut := run(t, nil, "verify", unsigned, "--key", prefix+".pub"); code != ExitFindings || !strings.Contains(errOut, "no signature") {
+		t.Errorf("unsigned: %d %s", code, errOut)
+	}
+	other := filepath.Join(dir, "other")
+	run(t, envPW, "key", "generate", "--output-prefix", other)
+	if code, _, errOut := run(t, nil, "verify", ref, "--key", other+".pub"); code != ExitFindings || !strings.Contains(errOut, "not signed by a trusted key") {
+		t.Errorf("untrusted: %d %s", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, "sign", ref, "--key", prefix+".key"); code != ExitError || !strings.Contains(errOut, "BULWARK_PASSWORD") {
+		t.Errorf("no password: %d %s", code, errOut)
+	}
+}
+
+// cosignBinary is the real cosign v2 that .ci/run installs (BULWARK_COSIGN).
+func cosignBinary(t *testing.T) string {
+	if p := os.Getenv("BULWARK_COSIGN"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("cosign"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("BULWARK_COSIGN is not set: .ci/run installs cosign")
+	}
+	t.Skip("cosign not installed (.ci/run installs it and sets BULWARK_COSIGN)")
+	return ""
+}
+
+func cosign(t *testing.T, bin, dir, pw string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "COSIGN_PASSWORD="+pw, "COSIGN_EXPERIMENTAL=0", "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestCosignInterop: cosign verifies bulwark's signatures with the key
+// bulwark generated, and bulwark verifies signatures cosign made with its
+// own (encrypted) key, which bulwark can also import.
+func TestCosignInterop(t *testing.T) {
+	bin := cosignBinary(t)
+	host := testRegistry(t)
+	dir := t.TempDir()
+
+	// bulwark signs, cosign verifies.
+	envPW := map[string]string{"BULWARK_PASSWORD": "pw-bulwark"}
+	run(t, envPW, "key", "generate", "--output-prefix", filepath.Join(dir, "bw"))
+	ref := pushRandom(t, host, "interop/a:1")
+	if code, _, errOut := run(t, envPW, "sign", ref, "--key", filepath.Join(dir, "bw.key")); code != 0 {
+		t.Fatalf("bulwark sign: %s", errOut)
+	}
+	if out, err := cosign(t, bin, dir, "", "verify", "--key", "bw.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", ref); err != nil {
+		t.Errorf("cosign verify of bulwark's signature: %v\n%s", err, out)
+	}
+
+	// cosign signs with its own key, bulwark verifies.
+	if out, err := cosign(t, bin, dir, "pw-cosign", "generate-key-pair"); err != nil {
+		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
+	}
+	ref2 := pushRandom(t, host, "interop/b:1")
+	if out, err := cosign(t, bin, dir, "pw-cosign", "sign", "--key", "cosign.key", "--tlog-upload=false", "--allow-http-registry", "--yes", ref2); err != nil {
+		t.Fatalf("cosign sign: %v\n%s", err, out)
+	}
+	if code, out, errOut := run(t, nil, "verify", ref2, "--key", filepath.Join(dir, "cosign.pub")); code != 0 {
+		t.Errorf("bulwark verify of cosign's signature: %d %s %s", code, out, errOut)
+	}
+	// bulwark signs with cosign's key directly (COSIGN_PASSWORD works).
+	ref3 := pushRandom(t, host, "interop/c:1")
+	if code, _, errOut := run(t, map[string]string{"COSIGN_PASSWORD": "pw-cosign"}, "sign", ref3, "--key", filepath.Join(dir, "cosign.key")); code != 0 {
+		t.Fatalf("bulwark sign with cosign's key: %s", errOut)
+	}
+	if out, err := cosign(t, bin, dir, "", "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", ref3); err != nil {
+		t.Errorf("cosign verify: %v\n%s", err, out)
+	}
+	// Importing cosign's key re-encrypts it for bulwark.
+	imp := filepath.Join(dir, "imported")
+	if code, _, errOut := run(t, map[string]string{"COSIGN_PASSWORD": "pw-cosign", "BULWARK_PASSWORD": "pw-new"}, "key", "import", filepath.Join(dir, "cosign.key"), "--output-prefix", imp); code != 0 {
+		t.Fatalf("key import: %s", errOut)
+	}
+	pub1, _ := os.ReadFile(filepath.Join(dir, "cosign.pub"))
+	pub2, _ := os.ReadFile(imp + ".pub")
+	if string(pub1) != string(pub2) {
+		t.Error("the imported key's public half differs")
+	}
+}
