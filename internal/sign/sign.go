@@ -24,8 +24,11 @@ import (
 )
 
 // Media type and annotation cosign uses for simple-signing payloads.
+// cosign writes the first media type; the second appears in
+// documentation and older tools, and is read too.
 const (
-	SimpleSigningMediaType = "application/vnd.dev.cosignproject.cosign/simplesigning.v1+json"
+	SimpleSigningMediaType    = "application/vnd.dev.cosign.simplesigning.v1+json"
+	AltSimpleSigningMediaType = "application/vnd.dev.cosignproject.cosign/simplesigning.v1+json"
 	SignatureAnnotation    = "dev.cosignproject.cosign/signature"
 	payloadType            = "cosign container image signature"
 )

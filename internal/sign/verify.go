@@ -100,7 +100,10 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 		}
 	}
 	for i, l := range layers {
-		if i >= len(m.Layers) || string(m.Layers[i].MediaType) != SimpleSigningMediaType {
+		if i >= len(m.Layers) {
+			break
+		}
+		if mt := string(m.Layers[i].MediaType); mt != SimpleSigningMediaType && mt != AltSimpleSigningMediaType {
 			continue
 		}
 		body, err := readLayer(l)
