@@ -29,8 +29,8 @@ import (
 const (
 	SimpleSigningMediaType    = "application/vnd.dev.cosign.simplesigning.v1+json"
 	AltSimpleSigningMediaType = "application/vnd.dev.cosignproject.cosign/simplesigning.v1+json"
-	SignatureAnnotation    = "dev.cosignproject.cosign/signature"
-	payloadType            = "cosign container image signature"
+	SignatureAnnotation       = "dev.cosignproject.cosign/signature"
+	payloadType               = "cosign container image signature"
 )
 
 // Payload is the simple-signing document a signature covers.
