@@ -66,6 +66,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newKeyCommand(e),
 		newSignCommand(e),
 		newVerifyCommand(e),
+		newAttestCommand(e),
+		newVerifyAttestationCommand(e),
 		newDBCommand(e),
 		newVersionCommand(e),
 	)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -228,6 +229,126 @@ since it was signed. Errors reaching the registry exit 2.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (repeatable: any of them may have signed)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+func loadSigner(e *env, keyFile string) (sign.Signer, error) {
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	pw, err := password(e, false)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := sign.LoadPrivateKey(b, pw)
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", keyFile, err)
+	}
+	return sign.NewKeySigner(priv)
+}
+
+func loadVerifiers(keyFiles []string) ([]signature.Verifier, error) {
+	var keys []signature.Verifier
+	for _, f := range keyFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--key: %w", err)
+		}
+		v, err := sign.LoadPublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("--key %s: %w", f, err)
+		}
+		keys = append(keys, v)
+	}
+	return keys, nil
+}
+
+func newAttestCommand(e *env) *cobra.Command {
+	var (
+		keyFile, predicate, typ string
+		insecure                bool
+	)
+	cmd := &cobra.Command{
+		Use:   "attest REF --predicate FILE --type TYPE --key KEY",
+		Short: "Attach a signed in-toto attestation (DSSE) to an image, as cosign does",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pt, err := sign.PredicateType(typ)
+			if err != nil {
+				return err
+			}
+			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			if err != nil {
+				return err
+			}
+			body, err := readFileLimited(predicate, 64<<20)
+			if err != nil {
+				return fmt.Errorf("--predicate: %w", err)
+			}
+			s, err := loadSigner(e, keyFile)
+			if err != nil {
+				return err
+			}
+			d, err := sign.Attest(cmd.Context(), ref, s, pt, body, image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Attested %s (%s)\n", d, pt)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key", "", "private key file")
+	cmd.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file (an SBOM, a scan result, provenance...)")
+	cmd.Flags().StringVar(&typ, "type", "custom", "cyclonedx, spdx, openvex, vuln, slsaprovenance, custom or a predicate type URI")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	cmd.MarkFlagRequired("key")
+	cmd.MarkFlagRequired("predicate")
+	return cmd
+}
+
+func newVerifyAttestationCommand(e *env) *cobra.Command {
+	var (
+		keyFiles []string
+		typ      string
+		maxAge   time.Duration
+		insecure bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify-attestation REF --type TYPE --key PUB...",
+		Short: "Verify that a trusted key attested TYPE about exactly this digest",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pt, err := sign.PredicateType(typ)
+			if err != nil {
+				return err
+			}
+			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			if err != nil {
+				return err
+			}
+			keys, err := loadVerifiers(keyFiles)
+			if err != nil {
+				return err
+			}
+			a, err := sign.VerifyAttestation(cmd.Context(), ref, keys, pt, maxAge, time.Now(), image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
+			var ve *sign.VerifyError
+			if errors.As(err, &ve) {
+				fmt.Fprintf(e.stderr, "bulwark: %v\n", ve)
+				return exitError{code: ExitFindings}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Verified %s attestation signed by %s\n", a.Statement.PredicateType, keyFiles[a.Key])
+			return writeJSONTo(e.stdout, a.Statement)
+		},
+	}
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (repeatable)")
+	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type (as for attest)")
+	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse attestations whose predicate timestamp is older than this")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
 	cmd.MarkFlagRequired("key")
 	return cmd

@@ -108,7 +108,7 @@ func TestCosignInterop(t *testing.T) {
 	if code, _, errOut := run(t, envPW, "sign", ref, "--key", filepath.Join(dir, "bw.key")); code != 0 {
 		t.Fatalf("bulwark sign: %s", errOut)
 	}
-	if out, err := cosign(t, bin, dir, "", "verify", "--key", "bw.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", ref); err != nil {
+	if out, err := cosign(t, bin, dir, "", "verify", "--key", "bw.pub", "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref); err != nil {
 		t.Errorf("cosign verify of bulwark's signature: %v\n%s", err, out)
 	}
 
@@ -128,9 +128,29 @@ func TestCosignInterop(t *testing.T) {
 	if code, _, errOut := run(t, map[string]string{"COSIGN_PASSWORD": "pw-cosign"}, "sign", ref3, "--key", filepath.Join(dir, "cosign.key")); code != 0 {
 		t.Fatalf("bulwark sign with cosign's key: %s", errOut)
 	}
-	if out, err := cosign(t, bin, dir, "", "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-http-registry", ref3); err != nil {
+	if out, err := cosign(t, bin, dir, "", "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref3); err != nil {
 		t.Errorf("cosign verify: %v\n%s", err, out)
 	}
+	// Attestations both ways: bulwark attests, cosign verifies; cosign
+	// attests, bulwark verifies.
+	sbomFile := filepath.Join(dir, "sbom.json")
+	os.WriteFile(sbomFile, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"metadata":{"timestamp":"2026-11-28T00:00:00Z"},"components":[]}`), 0o644)
+	if code, _, errOut := run(t, envPW, "attest", ref, "--predicate", sbomFile, "--type", "cyclonedx", "--key", filepath.Join(dir, "bw.key")); code != 0 {
+		t.Fatalf("bulwark attest: %s", errOut)
+	}
+	if out, err := cosign(t, bin, dir, "", "verify-attestation", "--key", "bw.pub", "--type", "cyclonedx", "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref); err != nil {
+		t.Errorf("cosign verify-attestation of bulwark's attestation: %v\n%s", err, out)
+	}
+	if out, err := cosign(t, bin, dir, "pw-cosign", "attest", "--key", "cosign.key", "--type", "cyclonedx", "--predicate", "sbom.json", "--tlog-upload=false", "--allow-http-registry", "--yes", ref2); err != nil {
+		t.Fatalf("cosign attest: %v\n%s", err, out)
+	}
+	if code, out, errOut := run(t, nil, "verify-attestation", ref2, "--type", "cyclonedx", "--key", filepath.Join(dir, "cosign.pub")); code != 0 || !strings.Contains(out, "https://cyclonedx.org/bom") {
+		t.Errorf("bulwark verify-attestation of cosign's attestation: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, nil, "verify-attestation", ref2, "--type", "slsaprovenance", "--key", filepath.Join(dir, "cosign.pub")); code != ExitFindings {
+		t.Errorf("missing attestation type: %d %s", code, errOut)
+	}
+
 	// Importing cosign's key re-encrypts it for bulwark.
 	imp := filepath.Join(dir, "imported")
 	if code, _, errOut := run(t, map[string]string{"COSIGN_PASSWORD": "pw-cosign", "BULWARK_PASSWORD": "pw-new"}, "key", "import", filepath.Join(dir, "cosign.key"), "--output-prefix", imp); code != 0 {

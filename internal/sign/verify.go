@@ -44,6 +44,7 @@ func (e *VerifyError) Error() string {
 		TamperedSignature: "a signature is malformed (altered)",
 		TamperedPayload:   "a signed payload is malformed or does not match its digest (altered)",
 		TagMoved:          "the tag moved since it was signed",
+		Stale:             "the attestation is too old",
 	}[e.Reason]
 	return fmt.Sprintf("verify %s: %s: %s", e.Ref, msg, e.Detail)
 }
