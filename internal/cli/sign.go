@@ -186,42 +186,50 @@ same repository, appended to any existing signatures.`,
 
 func newVerifyCommand(e *env) *cobra.Command {
 	var (
-		keyFiles []string
-		insecure bool
+		keyFiles   []string
+		policyFile string
+		insecure   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify REF --key PUB...",
+		Use:   "verify REF (--key PUB... | --policy FILE)",
 		Short: "Verify that a trusted key signed exactly the digest REF names",
 		Long: `Exit 0 only when a valid signature by one of the trusted keys covers
 exactly the digest REF names now. Otherwise exit 1 with the reason: no
 signature, not signed by a trusted key, the signed payload names another
 digest, a malformed (altered) signature or payload, or a tag that moved
-since it was signed. Errors reaching the registry exit 2.`,
+since it was signed. Errors reaching the registry exit 2.
+
+With --policy, the keys and required attestations come from the first
+rule whose pattern matches the repository; a repository no rule covers
+is refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
 			if err != nil {
 				return err
 			}
-			var keys []signature.Verifier
-			for _, f := range keyFiles {
-				b, err := os.ReadFile(f)
+			opts := image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})
+			if policyFile != "" {
+				p, err := sign.LoadPolicy(policyFile)
 				if err != nil {
-					return fmt.Errorf("--key: %w", err)
+					return err
 				}
-				v, err := sign.LoadPublicKey(b)
+				d, err := sign.Resolve(ref, opts...)
 				if err != nil {
-					return fmt.Errorf("--key %s: %w", f, err)
+					return err
 				}
-				keys = append(keys, v)
+				if err := verdict(e, sign.NewVerifier(p, 0, opts...).Check(cmd.Context(), d)); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Verified %s: satisfies %s\n", d, policyFile)
+				return nil
 			}
-			v, err := sign.Verify(cmd.Context(), ref, keys, image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
-			var ve *sign.VerifyError
-			if errors.As(err, &ve) {
-				fmt.Fprintf(e.stderr, "bulwark: %v\n", ve)
-				return exitError{code: ExitFindings}
-			}
+			keys, err := loadVerifiers(keyFiles)
 			if err != nil {
+				return err
+			}
+			v, err := sign.Verify(cmd.Context(), ref, keys, opts...)
+			if err := verdict(e, err); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Verified %s: signed by %s\n", v.Digest, keyFiles[v.Key])
@@ -229,9 +237,22 @@ since it was signed. Errors reaching the registry exit 2.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (repeatable: any of them may have signed)")
+	cmd.Flags().StringVar(&policyFile, "policy", "", "verification policy file: which keys sign which repositories, which attestations they need")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
-	cmd.MarkFlagRequired("key")
+	cmd.MarkFlagsOneRequired("key", "policy")
+	cmd.MarkFlagsMutuallyExclusive("key", "policy")
 	return cmd
+}
+
+// verdict turns a failed verification into exit 1 with its reason on
+// stderr; other errors (the registry, the network) stay errors (exit 2).
+func verdict(e *env, err error) error {
+	var ve *sign.VerifyError
+	if errors.As(err, &ve) {
+		fmt.Fprintf(e.stderr, "bulwark: %v\n", ve)
+		return exitError{code: ExitFindings}
+	}
+	return err
 }
 
 func loadSigner(e *env, keyFile string) (sign.Signer, error) {
@@ -334,12 +355,7 @@ func newVerifyAttestationCommand(e *env) *cobra.Command {
 				return err
 			}
 			a, err := sign.VerifyAttestation(cmd.Context(), ref, keys, pt, maxAge, time.Now(), image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
-			var ve *sign.VerifyError
-			if errors.As(err, &ve) {
-				fmt.Fprintf(e.stderr, "bulwark: %v\n", ve)
-				return exitError{code: ExitFindings}
-			}
-			if err != nil {
+			if err := verdict(e, err); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Verified %s attestation signed by %s\n", a.Statement.PredicateType, keyFiles[a.Key])

@@ -67,6 +67,30 @@ func TestKeySignVerifyCommands(t *testing.T) {
 	if code, _, errOut := run(t, nil, "sign", ref, "--key", prefix+".key"); code != ExitError || !strings.Contains(errOut, "BULWARK_PASSWORD") {
 		t.Errorf("no password: %d %s", code, errOut)
 	}
+
+	// --policy: the rule for shop/* trusts team.pub; nothing covers misc/*.
+	policy := filepath.Join(dir, "policy.yaml")
+	rules := "rules:\n- pattern: " + host + "/shop/*\n  keys: [team.pub]\n"
+	if err := os.WriteFile(policy, []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, nil, "verify", ref, "--policy", policy); code != 0 || !strings.Contains(out, "satisfies") {
+		t.Errorf("verify --policy: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, nil, "verify", unsigned, "--policy", policy); code != ExitFindings || !strings.Contains(errOut, "no signature") {
+		t.Errorf("verify --policy unsigned: %d %s", code, errOut)
+	}
+	uncovered := pushRandom(t, host, "misc/app:1")
+	run(t, envPW, "sign", uncovered, "--key", prefix+".key")
+	if code, _, errOut := run(t, nil, "verify", uncovered, "--policy", policy); code != ExitFindings || !strings.Contains(errOut, "no policy rule covers") {
+		t.Errorf("verify --policy uncovered: %d %s", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, "verify", ref, "--policy", policy, "--key", prefix+".pub"); code != ExitError || !strings.Contains(errOut, "none of the others can be") {
+		t.Errorf("--policy with --key: %d %s", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, "verify", ref); code != ExitError || !strings.Contains(errOut, "at least one of the flags") {
+		t.Errorf("neither --policy nor --key: %d %s", code, errOut)
+	}
 }
 
 // cosignBinary is the real cosign v2 that .ci/run installs (BULWARK_COSIGN).

@@ -134,7 +134,7 @@ func Attest(ctx context.Context, ref name.Reference, s Signer, predicateType str
 	if err != nil {
 		return name.Digest{}, err
 	}
-	tag := d.Context().Tag(h.Algorithm + "-" + h.Hex + ".att")
+	tag := AttestationTag(d.Context(), h)
 	base, err := existing(tag, opts...)
 	if err != nil {
 		return name.Digest{}, err
@@ -172,7 +172,7 @@ func VerifyAttestation(ctx context.Context, ref name.Reference, keys []signature
 		return nil, err
 	}
 	h, _ := v1.NewHash(d.DigestStr())
-	tag := d.Context().Tag(h.Algorithm + "-" + h.Hex + ".att")
+	tag := AttestationTag(d.Context(), h)
 	img, err := remote.Image(tag, opts...)
 	var te *transport.Error
 	if errors.As(err, &te) && te.StatusCode == 404 {

@@ -68,6 +68,11 @@ func SignatureTag(repo name.Repository, digest v1.Hash) name.Tag {
 	return repo.Tag(digest.Algorithm + "-" + digest.Hex + ".sig")
 }
 
+// AttestationTag is where cosign keeps the attestations of a digest.
+func AttestationTag(repo name.Repository, digest v1.Hash) name.Tag {
+	return repo.Tag(digest.Algorithm + "-" + digest.Hex + ".att")
+}
+
 // Signer signs payloads; the ECDSA key signer is the one built in, and a
 // KMS or keyless signer can implement the same interface.
 type Signer interface {

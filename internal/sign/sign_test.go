@@ -45,19 +45,8 @@ func (f *fixture) push(t *testing.T, ref string) name.Reference {
 }
 
 func keyPair(t *testing.T) (Signer, signature.Verifier) {
-	kp, err := GenerateKeyPair([]byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := LoadPrivateKey(kp.PrivatePEM, []byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewKeySigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := LoadPublicKey(kp.PublicPEM)
+	pub, s := publicPEM(t)
+	v, err := LoadPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
