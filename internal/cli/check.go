@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,15 +10,13 @@ import (
 	"bulwark.dev/bulwark/internal/checks"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/report"
-	"bulwark.dev/bulwark/internal/sbom"
-	"bulwark.dev/bulwark/internal/severity"
 )
 
 func newCheckCommand(e *env) *cobra.Command {
 	var (
-		format, output, minSev, ignoreFile, untrusted string
-		exitCode                                      int
-		sandboxes, proxies, policyDirs                []string
+		out                            checkOutput
+		ignoreFile, untrusted          string
+		sandboxes, proxies, policyDirs []string
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -42,15 +38,8 @@ could be read.`,
   bulwark check manifests/ --severity HIGH --exit-code 1`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(report.CheckFormats, format) {
-				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(report.CheckFormats, ", "))
-			}
-			if exitCode == ExitError || exitCode < 0 || exitCode > 125 {
-				return fmt.Errorf("--exit-code %d: use 1 or 3-125; 2 is reserved for errors", exitCode)
-			}
-			min, err := severity.Parse(minSev)
-			if err != nil {
-				return fmt.Errorf("--severity: %w", err)
+			if err := out.validate(); err != nil {
+				return err
 			}
 			all, err := checks.All()
 			if err != nil {
@@ -92,32 +81,13 @@ could be read.`,
 			if len(objs) == 0 {
 				return fmt.Errorf("nothing to check in %s: no Kubernetes manifest, Dockerfile or compose file was read", strings.Join(args, ", "))
 			}
-			results := checks.Run(all, objs, env, exc)
-			// --severity filters what is reported; passes are kept so the
-			// denominator stays visible.
-			kept := results[:0]
-			for _, r := range results {
-				if r.Severity >= min {
-					kept = append(kept, r)
-				}
-			}
-			rep := &report.CheckReport{SchemaVersion: "1", Tool: sbom.Tool{Name: "bulwark", Version: Version()},
-				Results: kept, LoadErrors: loadErrs, Warnings: warnings, Checks: all, Summary: report.SummarizeChecks(kept)}
-			if err := writeOutput(e, output, func(w io.Writer) error { return report.WriteChecks(w, format, rep) }); err != nil {
-				return err
-			}
-			if exitCode != 0 && checks.Failing(kept, min) > 0 {
-				return exitError{code: exitCode}
-			}
-			return nil
+			return out.write(e, &report.CheckReport{Results: checks.Run(all, objs, env, exc),
+				LoadErrors: loadErrs, Warnings: warnings, Checks: all})
 		},
 	}
 	cmd.AddCommand(newCheckDockerCommand(e), newCheckImageCommand(e))
+	out.register(cmd)
 	fl := cmd.Flags()
-	fl.StringVarP(&format, "format", "f", "table", "output format: "+strings.Join(report.CheckFormats, ", "))
-	fl.StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
-	fl.StringVar(&minSev, "severity", "LOW", "report checks at or above this severity")
-	fl.IntVar(&exitCode, "exit-code", 0, "exit with this code when a reported check fails (0: report only)")
 	fl.StringVar(&ignoreFile, "ignorefile", "", "exceptions file (id, object glob, reason, expires)")
 	fl.StringVar(&untrusted, "untrusted-label", "", "label marking workloads that must run in a sandbox (default bulwark.dev/untrusted=true)")
 	fl.StringArrayVar(&sandboxes, "sandbox-runtime-class", nil, "runtimeClassName that counts as a sandbox (repeatable; default gvisor, runsc, kata...)")

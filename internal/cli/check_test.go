@@ -74,6 +74,20 @@ func TestCheckCommand(t *testing.T) {
 	if code, _, _ := run(t, nil, "check", "--severity", "CRITICAL", "--exit-code", "4", "--ignorefile", ignore, pod); code != 0 {
 		t.Errorf("only an excepted CRITICAL: exit %d", code)
 	}
+	// The output flags are validated alike by every check command, before
+	// any work (check docker --state names a file that does not exist).
+	for _, args := range [][]string{
+		{"check", "--exit-code", "2", pod},
+		{"check", "image", "--exit-code", "2", "oci:/nonexistent"},
+		{"check", "docker", "--exit-code", "2", "--state", "/nonexistent"},
+		{"check", "docker", "--format", "xml", "--state", "/nonexistent"},
+		{"check", "image", "--severity", "SEVERE", "oci:/nonexistent"},
+	} {
+		code, _, errOut := run(t, nil, args...)
+		if code != ExitError || !strings.Contains(errOut, args[2]) {
+			t.Errorf("%v: exit %d, %s", args, code, errOut)
+		}
+	}
 
 	// SARIF validates and points at lines; JUnit parses.
 	_, sarif, _ := run(t, nil, "check", "--format", "sarif", pod)
