@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -126,9 +128,9 @@ func writeKeyPair(e *env, prefix string, kp *sign.KeyPair) error {
 
 func newSignCommand(e *env) *cobra.Command {
 	var (
-		keyFile  string
-		annots   []string
-		insecure bool
+		keyFile string
+		annots  []string
+		reg     registryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "sign REF --key KEY",
@@ -138,7 +140,7 @@ The signature is stored as cosign stores it, under sha256-<hex>.sig in the
 same repository, appended to any existing signatures.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			ref, err := reg.ref(args[0])
 			if err != nil {
 				return err
 			}
@@ -169,7 +171,7 @@ same repository, appended to any existing signatures.`,
 			if len(a) == 0 {
 				a = nil
 			}
-			d, err := sign.Sign(cmd.Context(), ref, s, a, image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
+			d, err := sign.Sign(cmd.Context(), ref, s, a, reg.remote(cmd.Context())...)
 			if err != nil {
 				return err
 			}
@@ -179,7 +181,7 @@ same repository, appended to any existing signatures.`,
 	}
 	cmd.Flags().StringVar(&keyFile, "key", "", "private key file (bulwark or cosign format; password from BULWARK_PASSWORD or COSIGN_PASSWORD)")
 	cmd.Flags().StringArrayVarP(&annots, "annotation", "a", nil, "annotation key=value for the signature payload (repeatable)")
-	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	reg.register(cmd)
 	cmd.MarkFlagRequired("key")
 	return cmd
 }
@@ -188,7 +190,7 @@ func newVerifyCommand(e *env) *cobra.Command {
 	var (
 		keyFiles   []string
 		policyFile string
-		insecure   bool
+		reg        registryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify REF (--key PUB... | --policy FILE)",
@@ -204,11 +206,11 @@ rule whose pattern matches the repository; a repository no rule covers
 is refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			ref, err := reg.ref(args[0])
 			if err != nil {
 				return err
 			}
-			opts := image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})
+			opts := reg.remote(cmd.Context())
 			if policyFile != "" {
 				p, err := sign.LoadPolicy(policyFile)
 				if err != nil {
@@ -238,7 +240,7 @@ is refused.`,
 	}
 	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (repeatable: any of them may have signed)")
 	cmd.Flags().StringVar(&policyFile, "policy", "", "verification policy file: which keys sign which repositories, which attestations they need")
-	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	reg.register(cmd)
 	cmd.MarkFlagsOneRequired("key", "policy")
 	cmd.MarkFlagsMutuallyExclusive("key", "policy")
 	return cmd
@@ -253,6 +255,22 @@ func verdict(e *env, err error) error {
 		return exitError{code: ExitFindings}
 	}
 	return err
+}
+
+// registryFlags are the flags of the commands that talk to a registry
+// without reading the image: sign, verify, attest, verify-attestation.
+type registryFlags struct{ insecure bool }
+
+func (f *registryFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+}
+
+func (f *registryFlags) ref(s string) (name.Reference, error) {
+	return name.ParseReference(s, image.NameOptions(f.insecure)...)
+}
+
+func (f *registryFlags) remote(ctx context.Context) []remote.Option {
+	return image.RemoteOptions(ctx, image.Options{Insecure: f.insecure})
 }
 
 func loadSigner(e *env, keyFile string) (sign.Signer, error) {
@@ -274,13 +292,9 @@ func loadSigner(e *env, keyFile string) (sign.Signer, error) {
 func loadVerifiers(keyFiles []string) ([]signature.Verifier, error) {
 	var keys []signature.Verifier
 	for _, f := range keyFiles {
-		b, err := os.ReadFile(f)
+		v, err := sign.LoadPublicKeyFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("--key: %w", err)
-		}
-		v, err := sign.LoadPublicKey(b)
-		if err != nil {
-			return nil, fmt.Errorf("--key %s: %w", f, err)
 		}
 		keys = append(keys, v)
 	}
@@ -290,7 +304,7 @@ func loadVerifiers(keyFiles []string) ([]signature.Verifier, error) {
 func newAttestCommand(e *env) *cobra.Command {
 	var (
 		keyFile, predicate, typ string
-		insecure                bool
+		reg                     registryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "attest REF --predicate FILE --type TYPE --key KEY",
@@ -301,7 +315,7 @@ func newAttestCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			ref, err := reg.ref(args[0])
 			if err != nil {
 				return err
 			}
@@ -313,7 +327,7 @@ func newAttestCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := sign.Attest(cmd.Context(), ref, s, pt, body, image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
+			d, err := sign.Attest(cmd.Context(), ref, s, pt, body, reg.remote(cmd.Context())...)
 			if err != nil {
 				return err
 			}
@@ -324,7 +338,7 @@ func newAttestCommand(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&keyFile, "key", "", "private key file")
 	cmd.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file (an SBOM, a scan result, provenance...)")
 	cmd.Flags().StringVar(&typ, "type", "custom", "cyclonedx, spdx, openvex, vuln, slsaprovenance, custom or a predicate type URI")
-	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	reg.register(cmd)
 	cmd.MarkFlagRequired("key")
 	cmd.MarkFlagRequired("predicate")
 	return cmd
@@ -335,7 +349,7 @@ func newVerifyAttestationCommand(e *env) *cobra.Command {
 		keyFiles []string
 		typ      string
 		maxAge   time.Duration
-		insecure bool
+		reg      registryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify-attestation REF --type TYPE --key PUB...",
@@ -346,7 +360,7 @@ func newVerifyAttestationCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ref, err := name.ParseReference(args[0], image.NameOptions(insecure)...)
+			ref, err := reg.ref(args[0])
 			if err != nil {
 				return err
 			}
@@ -354,7 +368,7 @@ func newVerifyAttestationCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := sign.VerifyAttestation(cmd.Context(), ref, keys, pt, maxAge, time.Now(), image.RemoteOptions(cmd.Context(), image.Options{Insecure: insecure})...)
+			a, err := sign.VerifyAttestation(cmd.Context(), ref, keys, pt, maxAge, time.Now(), reg.remote(cmd.Context())...)
 			if err := verdict(e, err); err != nil {
 				return err
 			}
@@ -365,7 +379,7 @@ func newVerifyAttestationCommand(e *env) *cobra.Command {
 	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (repeatable)")
 	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type (as for attest)")
 	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse attestations whose predicate timestamp is older than this")
-	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP for a registry that is not on loopback (weakens transport security)")
+	reg.register(cmd)
 	cmd.MarkFlagRequired("key")
 	return cmd
 }

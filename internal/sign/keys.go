@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -92,4 +93,17 @@ func LoadPublicKey(pemBytes []byte) (signature.Verifier, error) {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
 	return signature.LoadVerifier(pub, crypto.SHA256)
+}
+
+// LoadPublicKeyFile reads a PEM public key file; errors name the file.
+func LoadPublicKeyFile(file string) (signature.Verifier, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	v, err := LoadPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return v, nil
 }

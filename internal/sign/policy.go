@@ -65,13 +65,9 @@ func LoadPolicy(file string) (*Policy, error) {
 			if !filepath.IsAbs(k) {
 				k = filepath.Join(filepath.Dir(file), k)
 			}
-			b, err := os.ReadFile(k)
+			v, err := LoadPublicKeyFile(k)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
-			}
-			v, err := LoadPublicKey(b)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", where, k, err)
 			}
 			r.verifiers = append(r.verifiers, v)
 		}
