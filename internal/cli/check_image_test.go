@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -109,12 +108,7 @@ func TestCheckImageDerived(t *testing.T) {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, _ := layout.Write(dir, empty.Index)
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	rows := checkImageJSON(t, "oci:"+dir)
+	rows := checkImageJSON(t, testenv.OCILayout(t, img))
 	for id, want := range map[string]string{"BW-IMG-001": "pass", "BW-IMG-002": "fail", "BW-IMG-004": "fail", "BW-IMG-006": "pass", "BW-IMG-007": "fail"} {
 		if rows[id].status != want {
 			t.Errorf("%s: %q, want %q (%s)", id, rows[id].status, want, rows[id].message)

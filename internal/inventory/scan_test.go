@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,14 +12,33 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/inventory"
 	"bulwark.dev/bulwark/internal/inventory/catalog"
+	"bulwark.dev/bulwark/internal/testenv"
 )
+
+// scanImage scans img as the CLI does: from an OCI layout on disk.
+func scanImage(t *testing.T, s *inventory.Scanner, img v1.Image) *inventory.Result {
+	t.Helper()
+	ref, err := image.ParseRef(testenv.OCILayout(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oimg, err := image.Open(context.Background(), ref, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oimg.Close()
+	res, err := s.Scan(context.Background(), oimg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
 
 func layerOf(t *testing.T, files map[string]string) v1.Layer {
 	var buf bytes.Buffer
@@ -68,22 +86,7 @@ func TestLayerAttribution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, _ := layout.Write(dir, empty.Index)
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := image.ParseRef("oci:" + dir)
-	oimg, err := image.Open(context.Background(), ref, image.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oimg.Close()
-	s := &inventory.Scanner{Extractors: catalog.All(), Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
-	res, err := s.Scan(context.Background(), oimg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanImage(t, &inventory.Scanner{Extractors: catalog.All(), Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}, img)
 	got := map[string]int{}
 	for _, pk := range res.Doc.Packages {
 		got[pk.Name] = pk.Layer.Index
@@ -122,22 +125,7 @@ func TestOversizedFilesBecomeStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "oci")
-	p, _ := layout.Write(dir, empty.Index)
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := image.ParseRef("oci:" + dir)
-	oimg, err := image.Open(context.Background(), ref, image.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oimg.Close()
-	s := &inventory.Scanner{Extractors: catalog.All(), MaxFileSize: 16}
-	res, err := s.Scan(context.Background(), oimg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scanImage(t, &inventory.Scanner{Extractors: catalog.All(), MaxFileSize: 16}, img)
 	if len(res.Doc.Packages) != 0 {
 		t.Errorf("packages from an unread file: %v", res.Doc.Packages)
 	}

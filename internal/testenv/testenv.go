@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -221,4 +224,19 @@ func ValidateJSONSchema(t testing.TB, schemaFile string, doc []byte) {
 	if err := sch.Validate(inst); err != nil {
 		t.Errorf("document does not validate against %s: %v", schemaFile, err)
 	}
+}
+
+// OCILayout writes img into a new OCI layout directory and returns its
+// bulwark reference ("oci:DIR").
+func OCILayout(t testing.TB, img v1.Image) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "oci")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	return "oci:" + dir
 }
