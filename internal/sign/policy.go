@@ -2,6 +2,7 @@ package sign
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"golang.org/x/sync/singleflight"
 	"sigs.k8s.io/yaml"
 )
 
@@ -98,10 +100,13 @@ func (p *Policy) rule(repo string) *PolicyRule {
 	return nil
 }
 
-// Verifier applies a policy and caches results per digest. It is safe for
-// concurrent use: the registry and the admission webhook call it on every
-// pull and admission. Failures are cached for a shorter time than
-// successes, so a signature added later is seen soon.
+// Verifier applies a policy and caches verdicts per digest. It is safe
+// for concurrent use and built for the registry and the admission
+// webhook, which call it on every pull and admission: concurrent checks
+// of one digest share a single registry round trip. Failures are cached
+// for a shorter time than successes, so a signature added later is seen
+// soon; errors that are not verdicts (the registry unreachable, the
+// caller gone) are returned and not cached.
 type Verifier struct {
 	policy  *Policy
 	opts    []remote.Option
@@ -109,6 +114,7 @@ type Verifier struct {
 	failTTL time.Duration
 	now     func() time.Time
 
+	group singleflight.Group
 	mu    sync.Mutex
 	cache map[string]cached
 }
@@ -133,14 +139,21 @@ func (v *Verifier) Check(ctx context.Context, d name.Digest) error {
 		return c.err
 	}
 	v.mu.Unlock()
-	err := v.check(ctx, d)
-	ttl := v.ttl
-	if err != nil {
-		ttl = v.failTTL
-	}
-	v.mu.Lock()
-	v.cache[key] = cached{err: err, expires: v.now().Add(ttl)}
-	v.mu.Unlock()
+	_, err, _ := v.group.Do(key, func() (any, error) {
+		err := v.check(ctx, d)
+		var ve *VerifyError
+		if err != nil && !errors.As(err, &ve) {
+			return nil, err
+		}
+		ttl := v.ttl
+		if err != nil {
+			ttl = v.failTTL
+		}
+		v.mu.Lock()
+		v.cache[key] = cached{err: err, expires: v.now().Add(ttl)}
+		v.mu.Unlock()
+		return nil, err
+	})
 	return err
 }
 

@@ -293,3 +293,42 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifierDoesNotCacheOutages: a registry error is not a verdict; the
+// next check goes to the registry again instead of repeating the outage.
+func TestVerifierDoesNotCacheOutages(t *testing.T) {
+	var down atomic.Bool
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	f := &fixture{host: strings.TrimPrefix(srv.URL, "http://"), ctx: context.Background()}
+	pub, s := publicPEM(t)
+	p, err := LoadPolicy(writePolicy(t, "rules:\n- pattern: '"+f.host+"/*'\n  keys: [k.pub]\n", map[string][]byte{"k.pub": pub}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := f.push(t, "app:1")
+	if _, err := Sign(f.ctx, ref, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Resolve(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := NewVerifier(p, time.Hour)
+	down.Store(true)
+	err = v.Check(f.ctx, d)
+	if err == nil || reason(err) != "" {
+		t.Fatalf("during the outage: %v, want a registry error that is not a verdict", err)
+	}
+	down.Store(false)
+	if err := v.Check(f.ctx, d); err != nil {
+		t.Errorf("after the outage: %v", err)
+	}
+}
