@@ -14,7 +14,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -167,19 +166,12 @@ func VerifyAttestation(ctx context.Context, ref name.Reference, keys []signature
 		return nil, errors.New("verify attestation: no trusted key given")
 	}
 	opts = append(opts, remote.WithContext(ctx))
-	d, err := Resolve(ref, opts...)
+	d, h, img, err := sidecar(ref, AttestationTag, opts...)
 	if err != nil {
 		return nil, err
 	}
-	h, _ := v1.NewHash(d.DigestStr())
-	tag := AttestationTag(d.Context(), h)
-	img, err := remote.Image(tag, opts...)
-	var te *transport.Error
-	if errors.As(err, &te) && te.StatusCode == 404 {
-		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "no attestation under " + tag.TagStr()}
-	}
-	if err != nil {
-		return nil, err
+	if img == nil {
+		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "no attestation under " + AttestationTag(d.Context(), h).TagStr()}
 	}
 	layers, err := img.Layers()
 	if err != nil {

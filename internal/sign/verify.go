@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -36,17 +37,22 @@ type VerifyError struct {
 	Detail string
 }
 
+var reasonMessages = map[Reason]string{
+	NoSignature:       "no signature",
+	UntrustedKey:      "not signed by a trusted key",
+	DigestMismatch:    "the signed payload names another image digest",
+	TamperedSignature: "a signature is malformed (altered)",
+	TamperedPayload:   "a signed payload is malformed or does not match its digest (altered)",
+	TagMoved:          "the tag moved since it was signed",
+	Stale:             "the attestation is too old",
+}
+
+// reasonRank orders the reasons Verify can report when several
+// signatures fail: the most telling one wins.
+var reasonRank = map[Reason]int{UntrustedKey: 1, TamperedSignature: 2, TamperedPayload: 3, DigestMismatch: 4}
+
 func (e *VerifyError) Error() string {
-	msg := map[Reason]string{
-		NoSignature:       "no signature",
-		UntrustedKey:      "not signed by a trusted key",
-		DigestMismatch:    "the signed payload names another image digest",
-		TamperedSignature: "a signature is malformed (altered)",
-		TamperedPayload:   "a signed payload is malformed or does not match its digest (altered)",
-		TagMoved:          "the tag moved since it was signed",
-		Stale:             "the attestation is too old",
-	}[e.Reason]
-	return fmt.Sprintf("verify %s: %s: %s", e.Ref, msg, e.Detail)
+	return fmt.Sprintf("verify %s: %s: %s", e.Ref, reasonMessages[e.Reason], e.Detail)
 }
 
 // Verified is a successful verification.
@@ -65,14 +71,11 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 		return nil, errors.New("verify: no trusted key given")
 	}
 	opts = append(opts, remote.WithContext(ctx))
-	d, err := Resolve(ref, opts...)
+	d, h, sigs, err := sidecar(ref, SignatureTag, opts...)
 	if err != nil {
 		return nil, err
 	}
-	h, _ := v1.NewHash(d.DigestStr())
-	sigs, err := remote.Image(SignatureTag(d.Context(), h), opts...)
-	var te *transport.Error
-	if errors.As(err, &te) && te.StatusCode == 404 {
+	if sigs == nil {
 		if t, ok := ref.(name.Tag); ok {
 			if signed, found := signedDigestForTag(ctx, t, opts...); found {
 				return nil, &VerifyError{Reason: TagMoved, Ref: ref.String(),
@@ -80,9 +83,6 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 			}
 		}
 		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "nothing is stored under " + SignatureTag(d.Context(), h).TagStr()}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("verify %s: read signatures: %w", ref, err)
 	}
 	m, err := sigs.Manifest()
 	if err != nil {
@@ -95,8 +95,7 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 	var worst Reason
 	var detail string
 	note := func(r Reason, msg string) {
-		rank := map[Reason]int{UntrustedKey: 1, TamperedSignature: 2, TamperedPayload: 3, DigestMismatch: 4}
-		if rank[r] > rank[worst] {
+		if reasonRank[r] > reasonRank[worst] {
 			worst, detail = r, msg
 		}
 	}
@@ -143,6 +142,28 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "the signature manifest holds no simple-signing payload"}
 	}
 	return nil, &VerifyError{Reason: worst, Ref: ref.String(), Detail: detail}
+}
+
+// sidecar resolves ref and reads the manifest cosign keeps beside its
+// digest under the tag tagFor names (signatures, attestations). img is
+// nil when there is none.
+func sidecar(ref name.Reference, tagFor func(name.Repository, v1.Hash) name.Tag, opts ...remote.Option) (d name.Digest, h v1.Hash, img v1.Image, err error) {
+	if d, err = Resolve(ref, opts...); err != nil {
+		return d, h, nil, err
+	}
+	if h, err = v1.NewHash(d.DigestStr()); err != nil {
+		return d, h, nil, err
+	}
+	tag := tagFor(d.Context(), h)
+	img, err = remote.Image(tag, opts...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return d, h, nil, nil
+	}
+	if err != nil {
+		return d, h, nil, fmt.Errorf("verify %s: read %s: %w", ref, tag.TagStr(), err)
+	}
+	return d, h, img, nil
 }
 
 func readLayer(l v1.Layer) ([]byte, error) {
