@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -23,14 +22,9 @@ func newCheckImageCommand(e *env) *cobra.Command {
 			if err := out.validate(); err != nil {
 				return err
 			}
-			img, scanner, err := flags.open(cmd.Context(), e, args[0])
+			res, err := flags.scan(cmd.Context(), e, args[0])
 			if err != nil {
 				return err
-			}
-			defer img.Close()
-			res, err := scanner.Scan(cmd.Context(), img)
-			if err != nil {
-				return fmt.Errorf("scan %s: %w", args[0], err)
 			}
 			st := &checks.ImageState{Ref: args[0], Config: res.Doc.Source.Config, OS: res.Doc.OS, Packages: len(res.Doc.Packages)}
 			for _, l := range res.Doc.Source.Layers {

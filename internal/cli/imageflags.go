@@ -79,6 +79,20 @@ func (f *imageFlags) open(ctx context.Context, e *env, refStr string) (*image.Im
 	return img, s, nil
 }
 
+// scan opens a reference and inventories it with the flags' settings.
+func (f *imageFlags) scan(ctx context.Context, e *env, refStr string) (*inventory.Result, error) {
+	img, scanner, err := f.open(ctx, e, refStr)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	res, err := scanner.Scan(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", refStr, err)
+	}
+	return res, nil
+}
+
 // documentTime is the timestamp written into SBOMs: the image creation
 // time, else SOURCE_DATE_EPOCH, else now.
 func documentTime(e *env, doc *sbom.Document) time.Time {

@@ -37,14 +37,9 @@ REF is one of:
 			if !slices.Contains(report.SBOMFormats, format) {
 				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(report.SBOMFormats, ", "))
 			}
-			img, scanner, err := flags.open(cmd.Context(), e, args[0])
+			res, err := flags.scan(cmd.Context(), e, args[0])
 			if err != nil {
 				return err
-			}
-			defer img.Close()
-			res, err := scanner.Scan(cmd.Context(), img)
-			if err != nil {
-				return fmt.Errorf("scan %s: %w", args[0], err)
 			}
 			opts := report.SBOMOptions{Timestamp: documentTime(e, res.Doc)}
 			return writeOutput(e, output, func(w io.Writer) error {

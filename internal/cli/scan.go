@@ -121,14 +121,9 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 }
 
 func inventoryOf(ctx context.Context, e *env, f *imageFlags, ref string) (*sbom.Document, error) {
-	img, scanner, err := f.open(ctx, e, ref)
+	res, err := f.scan(ctx, e, ref)
 	if err != nil {
 		return nil, err
-	}
-	defer img.Close()
-	res, err := scanner.Scan(ctx, img)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", ref, err)
 	}
 	return res.Doc, nil
 }
