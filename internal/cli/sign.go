@@ -346,15 +346,21 @@ func newAttestCommand(e *env) *cobra.Command {
 
 func newVerifyAttestationCommand(e *env) *cobra.Command {
 	var (
-		keyFiles []string
-		typ      string
-		maxAge   time.Duration
-		reg      registryFlags
+		keyFiles   []string
+		policyFile string
+		typ        string
+		maxAge     time.Duration
+		reg        registryFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "verify-attestation REF --type TYPE --key PUB...",
+		Use:   "verify-attestation REF --type TYPE (--key PUB... | --policy FILE)",
 		Short: "Verify that a trusted key attested TYPE about exactly this digest",
-		Args:  cobra.ExactArgs(1),
+		Long: `Exit 0 and print the in-toto statement only when an attestation of TYPE,
+signed by a trusted key, names exactly the digest REF names now; otherwise
+exit 1 with the reason. With --policy the trusted keys and the maximum age
+come from the rule covering the repository (--max-age overrides the age);
+a repository no rule covers is refused.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pt, err := sign.PredicateType(typ)
 			if err != nil {
@@ -364,22 +370,39 @@ func newVerifyAttestationCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keys, err := loadVerifiers(keyFiles)
-			if err != nil {
+			var keys []signature.Verifier
+			signer := func(i int) string { return keyFiles[i] }
+			if policyFile != "" {
+				p, err := sign.LoadPolicy(policyFile)
+				if err != nil {
+					return err
+				}
+				var age time.Duration
+				keys, age, err = p.Trusted(ref)
+				if err := verdict(e, err); err != nil {
+					return err
+				}
+				if !cmd.Flags().Changed("max-age") {
+					maxAge = age
+				}
+				signer = func(i int) string { return fmt.Sprintf("key %d of the policy rule", i+1) }
+			} else if keys, err = loadVerifiers(keyFiles); err != nil {
 				return err
 			}
 			a, err := sign.VerifyAttestation(cmd.Context(), ref, keys, pt, maxAge, time.Now(), reg.remote(cmd.Context())...)
 			if err := verdict(e, err); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Verified %s attestation signed by %s\n", a.Statement.PredicateType, keyFiles[a.Key])
+			fmt.Fprintf(e.stdout, "Verified %s attestation signed by %s\n", a.Statement.PredicateType, signer(a.Key))
 			return writeJSONTo(e.stdout, a.Statement)
 		},
 	}
 	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "trusted public key (repeatable)")
+	cmd.Flags().StringVar(&policyFile, "policy", "", "verification policy file (keys and maximum age per repository)")
 	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type (as for attest)")
 	cmd.Flags().DurationVar(&maxAge, "max-age", 0, "refuse attestations whose predicate timestamp is older than this")
 	reg.register(cmd)
-	cmd.MarkFlagRequired("key")
+	cmd.MarkFlagsOneRequired("key", "policy")
+	cmd.MarkFlagsMutuallyExclusive("key", "policy")
 	return cmd
 }

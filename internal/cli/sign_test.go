@@ -91,6 +91,31 @@ func TestKeySignVerifyCommands(t *testing.T) {
 	if code, _, errOut := run(t, nil, "verify", ref); code != ExitError || !strings.Contains(errOut, "at least one of the flags") {
 		t.Errorf("neither --policy nor --key: %d %s", code, errOut)
 	}
+
+	// Attestations under the same policy, with an age bound in the rule.
+	prov := filepath.Join(dir, "prov.json")
+	if err := os.WriteFile(prov, []byte(`{"metadata":{"buildFinishedOn":"2020-01-02T03:04:05Z"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, envPW, "attest", ref, "--key", prefix+".key", "--type", "slsaprovenance", "--predicate", prov); code != 0 {
+		t.Fatalf("attest: %d %s", code, errOut)
+	}
+	if code, out, errOut := run(t, nil, "verify-attestation", ref, "--type", "slsaprovenance", "--policy", policy); code != 0 || !strings.Contains(out, "key 1 of the policy rule") || !strings.Contains(out, "buildFinishedOn") {
+		t.Errorf("verify-attestation --policy: %d %s %s", code, out, errOut)
+	}
+	aged := filepath.Join(dir, "aged.yaml")
+	if err := os.WriteFile(aged, []byte(rules+"  maxAttestationAge: 720h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, nil, "verify-attestation", ref, "--type", "slsaprovenance", "--policy", aged); code != ExitFindings || !strings.Contains(errOut, "too old") {
+		t.Errorf("verify-attestation with the rule's age: %d %s", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, "verify-attestation", ref, "--type", "slsaprovenance", "--policy", aged, "--max-age", "87600h"); code != 0 {
+		t.Errorf("--max-age overriding the rule: %d %s", code, errOut)
+	}
+	if code, _, errOut := run(t, nil, "verify-attestation", uncovered, "--type", "slsaprovenance", "--policy", policy); code != ExitFindings || !strings.Contains(errOut, "no policy rule covers") {
+		t.Errorf("verify-attestation uncovered: %d %s", code, errOut)
+	}
 }
 
 // cosignBinary is the real cosign v2 that .ci/run installs (BULWARK_COSIGN).

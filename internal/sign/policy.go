@@ -157,10 +157,28 @@ func (v *Verifier) Check(ctx context.Context, d name.Digest) error {
 	return err
 }
 
+// Trusted returns the keys the policy trusts for ref's repository and the
+// rule's maximum attestation age; a repository no rule covers is refused.
+func (p *Policy) Trusted(ref name.Reference) ([]signature.Verifier, time.Duration, error) {
+	r, err := p.ruleFor(ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	return r.verifiers, r.maxAge, nil
+}
+
+func (p *Policy) ruleFor(ref name.Reference) (*PolicyRule, error) {
+	repo := ref.Context().Name()
+	if r := p.rule(repo); r != nil {
+		return r, nil
+	}
+	return nil, &VerifyError{Reason: UntrustedKey, Ref: ref.String(), Detail: "no policy rule covers " + repo + " (fail closed)"}
+}
+
 func (v *Verifier) check(ctx context.Context, d name.Digest) error {
-	r := v.policy.rule(d.Context().Name())
-	if r == nil {
-		return &VerifyError{Reason: UntrustedKey, Ref: d.String(), Detail: "no policy rule covers " + d.Context().Name() + " (fail closed)"}
+	r, err := v.policy.ruleFor(d)
+	if err != nil {
+		return err
 	}
 	if _, err := Verify(ctx, d, r.verifiers, v.opts...); err != nil {
 		return err
