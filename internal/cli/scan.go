@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,13 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
+	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/report"
 	"bulwark.dev/bulwark/internal/sbom"
 	"bulwark.dev/bulwark/internal/severity"
+	"bulwark.dev/bulwark/internal/sign"
 	"bulwark.dev/bulwark/internal/vulndb"
 )
 
@@ -34,6 +38,13 @@ type scanFlags struct {
 	ignoreFile    string
 	vex           []string
 	dbMaxAge      time.Duration
+
+	// attest (scan image only): sign the SBOM and the scan result and
+	// attach them to the scanned digest.
+	attest    bool
+	attestKey string
+	signer    sign.Signer
+	repo      name.Repository
 }
 
 func (f *scanFlags) register(cmd *cobra.Command, image bool) {
@@ -68,12 +79,18 @@ left after exceptions), N when findings remain, 2 on usage or input errors.`,
 		Short: "Scan an image (any reference syntax: registry, oci:, docker-archive:, docker:, ...)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := imgFlags.prepareAttest(e, args[0]); err != nil {
+				return err
+			}
 			return runScan(cmd.Context(), e, &imgFlags, func() (*sbom.Document, error) {
 				return inventoryOf(cmd.Context(), e, &imgFlags.image, args[0])
 			})
 		},
 	}
 	imgFlags.register(img, true)
+	img.Flags().BoolVar(&imgFlags.attest, "attest", false, "attach the SBOM (CycloneDX) and the scan result (cosign vuln predicate) to the scanned digest as signed attestations")
+	img.Flags().StringVar(&imgFlags.attestKey, "key", "", "private key for --attest (password from BULWARK_PASSWORD or COSIGN_PASSWORD)")
+	img.MarkFlagsRequiredTogether("attest", "key")
 	fsCmd := &cobra.Command{
 		Use:   "fs DIR",
 		Short: "Scan a root filesystem or directory",
@@ -235,10 +252,97 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 	if err := writeOutput(e, f.output, func(w io.Writer) error { return report.WriteScan(w, f.format, rep, opts) }); err != nil {
 		return err
 	}
+	if f.signer != nil {
+		if err := attestScan(ctx, e, f, rep, opts, now); err != nil {
+			return err
+		}
+	}
 	if f.exitCode != 0 && verdict.Failing > 0 {
 		return exitError{code: f.exitCode}
 	}
 	return nil
+}
+
+// prepareAttest checks --attest before the scan: the image must be in a
+// registry, and the key (and its password) must load, so a typo costs no
+// scan.
+func (f *scanFlags) prepareAttest(e *env, refStr string) error {
+	if !f.attest {
+		return nil
+	}
+	r, err := image.ParseRef(refStr)
+	if err != nil {
+		return err
+	}
+	if r.Kind != image.KindRegistry {
+		return fmt.Errorf("--attest: %s is not in a registry: attestations are stored beside the image, so push it first", refStr)
+	}
+	ref, err := f.registry().ref(r.Name)
+	if err != nil {
+		return err
+	}
+	f.repo = ref.Context()
+	f.signer, err = loadSigner(e, f.attestKey)
+	return err
+}
+
+// registry is how --attest reaches the registry: as the scan did.
+func (f *scanFlags) registry() *registryFlags { return &registryFlags{insecure: f.image.insecure} }
+
+// attestScan attaches the SBOM and the scan result to the digest that was
+// scanned (not to whatever the tag names now).
+func attestScan(ctx context.Context, e *env, f *scanFlags, rep *report.ScanReport, opts report.SBOMOptions, started time.Time) error {
+	if rep.Source.Digest == "" {
+		return fmt.Errorf("--attest: the scanned image has no manifest digest")
+	}
+	d := f.repo.Digest(rep.Source.Digest)
+	var bom bytes.Buffer
+	if err := report.WriteSBOM(&bom, "cyclonedx", rep.SBOM, opts); err != nil {
+		return err
+	}
+	var result bytes.Buffer
+	if err := report.WriteScan(&result, "json", rep, opts); err != nil {
+		return err
+	}
+	vuln, err := json.Marshal(vulnPredicate{
+		Scanner: vulnScanner{URI: "https://bulwark.dev", Version: Version(), Result: result.Bytes()},
+		Metadata: vulnMetadata{ScanStartedOn: started.UTC().Format(time.RFC3339),
+			ScanFinishedOn: time.Now().UTC().Format(time.RFC3339)},
+	})
+	if err != nil {
+		return err
+	}
+	remoteOpts := f.registry().remote(ctx)
+	for _, a := range []struct {
+		typ  string
+		body []byte
+	}{{"cyclonedx", bom.Bytes()}, {"vuln", vuln}} {
+		pt, _ := sign.PredicateType(a.typ)
+		if _, err := sign.Attest(ctx, d, f.signer, pt, a.body, remoteOpts...); err != nil {
+			return fmt.Errorf("--attest: %w", err)
+		}
+		fmt.Fprintf(e.stderr, "Attested %s (%s)\n", d, pt)
+	}
+	return nil
+}
+
+// vulnPredicate is cosign's vulnerability-scan predicate
+// (https://cosign.sigstore.dev/attestation/vuln/v1); the result is
+// bulwark's JSON scan report.
+type vulnPredicate struct {
+	Scanner  vulnScanner  `json:"scanner"`
+	Metadata vulnMetadata `json:"metadata"`
+}
+
+type vulnScanner struct {
+	URI     string          `json:"uri"`
+	Version string          `json:"version"`
+	Result  json.RawMessage `json:"result"`
+}
+
+type vulnMetadata struct {
+	ScanStartedOn  string `json:"scanStartedOn"`
+	ScanFinishedOn string `json:"scanFinishedOn"`
 }
 
 func writeJSONTo(w io.Writer, v any) error {

@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"bulwark.dev/bulwark/internal/report"
@@ -49,6 +52,10 @@ func scanJSON(t *testing.T, wantCode int, args ...string) *report.ScanReport {
 // goImage packs a Go binary built against vulnerable module versions into
 // an OCI layout.
 func goImage(t *testing.T) string {
+	return testenv.OCILayout(t, goImageOf(t))
+}
+
+func goImageOf(t *testing.T) v1.Image {
 	t.Helper()
 	bin, _ := testenv.BuildGoBinary(t, []testenv.GoModule{
 		{Path: "golang.org/x/text", Version: "v0.3.5", Import: "golang.org/x/text/language"},
@@ -65,7 +72,58 @@ func goImage(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testenv.OCILayout(t, img)
+	return img
+}
+
+// TestScanAttest scans an image in a registry with --attest: the SBOM and
+// the scan result are attached to the scanned digest, signed, and verify
+// with the public key; refusals come before the scan.
+func TestScanAttest(t *testing.T) {
+	db := importDB(t, testenv.CorpusPath(t, "osv", "go-vulndb"))
+	host := testRegistry(t)
+	ref := host + "/apps/go:1"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, goImageOf(t)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "ci")
+	pw := map[string]string{"BULWARK_PASSWORD": "pw"}
+	if code, _, errOut := run(t, pw, "key", "generate", "--output-prefix", prefix); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, _, errOut := run(t, pw, "scan", "image", "--no-cache", "--db", db, "--attest", "--key", prefix+".key", "--exit-code", "3", ref)
+	if code != 3 || strings.Count(errOut, "Attested "+host+"/apps/go@sha256:") != 2 {
+		t.Fatalf("scan --attest: exit %d (want 3: findings gate after attesting): %s", code, errOut)
+	}
+	for typ, want := range map[string]string{"vuln": "GO-2021-0113", "cyclonedx": "pkg:golang/golang.org/x/text@v0.3.5"} {
+		code, out, errOut := run(t, nil, "verify-attestation", ref, "--type", typ, "--key", prefix+".pub")
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("%s attestation: exit %d, %q not in it: %s", typ, code, want, errOut)
+		}
+	}
+	// cosign reads both as its own vuln and cyclonedx attestations.
+	t.Run("cosign", func(t *testing.T) {
+		bin := cosignBinary(t)
+		for _, typ := range []string{"vuln", "cyclonedx"} {
+			if out, err := cosign(t, bin, dir, "", "verify-attestation", "--key", "ci.pub", "--type", typ, "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref); err != nil {
+				t.Errorf("cosign verify-attestation --type %s: %v\n%s", typ, err, out)
+			}
+		}
+	})
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scan", "image", "--db", db, "--attest", "--key", prefix + ".key", goImage(t)}, "not in a registry"},
+		{[]string{"scan", "image", "--db", db, "--attest", ref}, "key"},
+		{[]string{"scan", "image", "--db", db, "--attest", "--key", filepath.Join(dir, "none.key"), ref}, "none.key"},
+	} {
+		code, _, errOut := run(t, pw, tc.args...)
+		if code != ExitError || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %s", tc.args, code, errOut)
+		}
+	}
 }
 
 // TestScanGates runs the gating paths on a real vulnerable Go binary and
