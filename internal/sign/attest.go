@@ -61,13 +61,17 @@ type Envelope struct {
 
 // Statement is an in-toto statement.
 type Statement struct {
-	Type          string `json:"_type"`
-	PredicateType string `json:"predicateType"`
-	Subject       []struct {
-		Name   string            `json:"name"`
-		Digest map[string]string `json:"digest"`
-	} `json:"subject"`
-	Predicate json.RawMessage `json:"predicate"`
+	Type          string          `json:"_type"`
+	PredicateType string          `json:"predicateType"`
+	Subject       []Subject       `json:"subject"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+// Subject is what an in-toto statement is about.
+type Subject struct {
+	Name        string            `json:"name,omitempty"`
+	Digest      map[string]string `json:"digest"`
+	Annotations map[string]any    `json:"annotations,omitempty"`
 }
 
 // pae is DSSE's pre-authentication encoding: what is actually signed.
@@ -112,10 +116,7 @@ func Attest(ctx context.Context, ref name.Reference, s Signer, predicateType str
 	h, _ := v1.NewHash(d.DigestStr())
 	var st Statement
 	st.Type, st.PredicateType, st.Predicate = InTotoStatementType, predicateType, predicate
-	st.Subject = append(st.Subject, struct {
-		Name   string            `json:"name"`
-		Digest map[string]string `json:"digest"`
-	}{d.Context().Name(), map[string]string{h.Algorithm: h.Hex}})
+	st.Subject = append(st.Subject, Subject{Name: d.Context().Name(), Digest: map[string]string{h.Algorithm: h.Hex}})
 	payload, err := json.Marshal(st)
 	if err != nil {
 		return name.Digest{}, err
@@ -155,6 +156,8 @@ func Attest(ctx context.Context, ref name.Reference, s Signer, predicateType str
 type Attestation struct {
 	Statement *Statement
 	Key       int
+	// Bundle says it came from a Sigstore bundle referrer (cosign v3).
+	Bundle bool
 }
 
 // VerifyAttestation finds an attestation of predicateType, signed by one
@@ -170,28 +173,77 @@ func VerifyAttestation(ctx context.Context, ref name.Reference, keys []signature
 	if err != nil {
 		return nil, err
 	}
-	if img == nil {
-		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "no attestation under " + AttestationTag(d.Context(), h).TagStr()}
+	c := &tally{}
+	if img != nil {
+		if a, err := verifyEnvelopes(img, h, keys, predicateType, maxAge, now, c); a != nil || err != nil {
+			return a, err
+		}
 	}
+	refs, err := referrers(d, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("verify attestation %s: %w", ref, err)
+	}
+	for _, desc := range refs {
+		if desc.ArtifactType == InTotoPayloadType {
+			// cosign attest --registry-referrers-mode=oci-1-1: DSSE
+			// layers, as under the .att tag.
+			img, err := referrerImage(d, desc, c, opts...)
+			if err != nil {
+				return nil, fmt.Errorf("verify attestation %s: %w", ref, err)
+			}
+			if img == nil {
+				continue
+			}
+			if a, err := verifyEnvelopes(img, h, keys, predicateType, maxAge, now, c); a != nil || err != nil {
+				return a, err
+			}
+			continue
+		}
+		st, k, err := bundleFor(d, h, desc, keys, predicateType, c, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("verify attestation %s: %w", ref, err)
+		}
+		if st == nil {
+			continue
+		}
+		if stale := staleness(st, maxAge, now); stale != "" {
+			c.note(Stale, "the bundle attestation "+stale)
+			continue
+		}
+		return &Attestation{Statement: st, Key: k, Bundle: true}, nil
+	}
+	if c.worst == "" {
+		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(),
+			Detail: fmt.Sprintf("no attestation of type %s under %s or among the referrers", predicateType, AttestationTag(d.Context(), h).TagStr())}
+	}
+	return nil, &VerifyError{Reason: c.worst, Ref: ref.String(), Detail: c.detail}
+}
+
+// verifyEnvelopes checks the DSSE layers of an attestation manifest for
+// one of predicateType, signed by a trusted key, about h, fresh enough.
+func verifyEnvelopes(img v1.Image, h v1.Hash, keys []signature.Verifier, predicateType string, maxAge time.Duration, now time.Time, c *tally) (*Attestation, error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, err
 	}
-	var last *VerifyError
 	for i, l := range layers {
 		body, err := readLayer(l)
 		if err != nil {
-			last = &VerifyError{Reason: TamperedPayload, Ref: ref.String(), Detail: err.Error()}
+			c.found++
+			c.note(TamperedPayload, fmt.Sprintf("attestation %d: %v", i, err))
 			continue
 		}
 		env, st, payload, err := ParseEnvelope(body)
 		if err != nil {
-			last = &VerifyError{Reason: TamperedPayload, Ref: ref.String(), Detail: fmt.Sprintf("attestation %d: %v", i, err)}
+			c.found++
+			c.note(TamperedPayload, fmt.Sprintf("attestation %d: %v", i, err))
 			continue
 		}
 		if st.PredicateType != predicateType {
 			continue
 		}
+		c.found++
+		trusted := false
 		for k, key := range keys {
 			ok := false
 			for _, s := range env.Signatures {
@@ -203,6 +255,7 @@ func VerifyAttestation(ctx context.Context, ref name.Reference, keys []signature
 			if !ok {
 				continue
 			}
+			trusted = true
 			match := false
 			for _, sub := range st.Subject {
 				if sub.Digest[h.Algorithm] == h.Hex {
@@ -210,26 +263,36 @@ func VerifyAttestation(ctx context.Context, ref name.Reference, keys []signature
 				}
 			}
 			if !match {
-				last = &VerifyError{Reason: DigestMismatch, Ref: ref.String(), Detail: fmt.Sprintf("attestation %d is about another digest", i)}
+				c.note(DigestMismatch, fmt.Sprintf("attestation %d is about another digest", i))
 				break
 			}
-			if maxAge > 0 {
-				ts, found := predicateTime(st.Predicate)
-				if !found || now.Sub(ts) > maxAge {
-					last = &VerifyError{Reason: Stale, Ref: ref.String(), Detail: fmt.Sprintf("attestation %d is older than %s (or carries no timestamp)", i, maxAge)}
-					break
-				}
+			if stale := staleness(st, maxAge, now); stale != "" {
+				c.note(Stale, fmt.Sprintf("attestation %d %s", i, stale))
+				break
 			}
 			return &Attestation{Statement: st, Key: k}, nil
 		}
-		if last == nil {
-			last = &VerifyError{Reason: UntrustedKey, Ref: ref.String(), Detail: fmt.Sprintf("a %s attestation exists but no trusted key signed it", predicateType)}
+		if !trusted {
+			c.note(UntrustedKey, fmt.Sprintf("a %s attestation exists but no trusted key signed it", predicateType))
 		}
 	}
-	if last == nil {
-		last = &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "no attestation of type " + predicateType}
+	return nil, nil
+}
+
+// staleness says why st is older than maxAge allows ("" when it is not,
+// or when maxAge is 0).
+func staleness(st *Statement, maxAge time.Duration, now time.Time) string {
+	if maxAge <= 0 {
+		return ""
 	}
-	return nil, last
+	ts, found := predicateTime(st.Predicate)
+	if !found {
+		return fmt.Sprintf("carries no timestamp, and a maximum age of %s is required", maxAge)
+	}
+	if now.Sub(ts) > maxAge {
+		return fmt.Sprintf("is from %s, older than %s", ts.Format(time.RFC3339), maxAge)
+	}
+	return ""
 }
 
 // Stale is the reason for an attestation older than the allowed age.

@@ -39,7 +39,7 @@ func writePolicy(t *testing.T, policy string, keys map[string][]byte) string {
 	return p
 }
 
-func publicPEM(t *testing.T) ([]byte, Signer) {
+func publicPEM(t testing.TB) ([]byte, Signer) {
 	t.Helper()
 	kp, err := GenerateKeyPair([]byte("pw"))
 	if err != nil {
@@ -93,14 +93,7 @@ func TestLoadPolicyErrors(t *testing.T) {
 // countingRegistry is a real registry that counts the requests it serves,
 // to tell cache hits from registry round trips.
 func countingRegistry(t *testing.T) (*fixture, *atomic.Int64) {
-	var n atomic.Int64
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return &fixture{host: strings.TrimPrefix(srv.URL, "http://"), ctx: context.Background()}, &n
+	return serveRegistry(t, func(*http.Request) bool { return true })
 }
 
 func TestPolicyVerifier(t *testing.T) {

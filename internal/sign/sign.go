@@ -105,14 +105,7 @@ func Sign(ctx context.Context, ref name.Reference, s Signer, annotations map[str
 		return name.Digest{}, err
 	}
 	if t, ok := ref.(name.Tag); ok {
-		// Remember the tag signed through, so verification can tell a
-		// moved tag from an unsigned image.
-		if annotations == nil {
-			annotations = map[string]any{}
-		}
-		if _, set := annotations["tag"]; !set {
-			annotations["tag"] = t.TagStr()
-		}
+		annotations = withTag(annotations, t)
 	}
 	var p Payload
 	p.Critical.Identity.DockerReference = d.Context().Name()
@@ -145,6 +138,18 @@ func Sign(ctx context.Context, ref name.Reference, s Signer, annotations map[str
 		return name.Digest{}, fmt.Errorf("push signature %s: %w", tag, err)
 	}
 	return d, nil
+}
+
+// withTag remembers the tag signed through, so verification can tell a
+// moved tag from an unsigned image.
+func withTag(annotations map[string]any, t name.Tag) map[string]any {
+	if annotations == nil {
+		annotations = map[string]any{}
+	}
+	if _, set := annotations["tag"]; !set {
+		annotations["tag"] = t.TagStr()
+	}
+	return annotations
 }
 
 // existing returns the current signature manifest, or an empty OCI image.

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,9 +29,23 @@ type fixture struct {
 }
 
 func newRegistry(t *testing.T) *fixture {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	f, _ := serveRegistry(t, func(*http.Request) bool { return false })
+	return f
+}
+
+// serveRegistry serves a real (in-memory) registry over HTTP and counts
+// the requests count selects.
+func serveRegistry(t *testing.T, count func(*http.Request) bool, opts ...registry.Option) (*fixture, *atomic.Int64) {
+	var n atomic.Int64
+	reg := registry.New(append(opts, registry.Logger(log.New(io.Discard, "", 0)))...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if count(r) {
+			n.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
-	return &fixture{host: strings.TrimPrefix(srv.URL, "http://"), ctx: context.Background()}
+	return &fixture{host: strings.TrimPrefix(srv.URL, "http://"), ctx: context.Background()}, &n
 }
 
 func (f *fixture) push(t *testing.T, ref string) name.Reference {
@@ -44,7 +60,7 @@ func (f *fixture) push(t *testing.T, ref string) name.Reference {
 	return r
 }
 
-func keyPair(t *testing.T) (Signer, signature.Verifier) {
+func keyPair(t testing.TB) (Signer, signature.Verifier) {
 	pub, s := publicPEM(t)
 	v, err := LoadPublicKey(pub)
 	if err != nil {

@@ -49,7 +49,7 @@ var reasonMessages = map[Reason]string{
 
 // reasonRank orders the reasons Verify can report when several
 // signatures fail: the most telling one wins.
-var reasonRank = map[Reason]int{UntrustedKey: 1, TamperedSignature: 2, TamperedPayload: 3, DigestMismatch: 4}
+var reasonRank = map[Reason]int{UntrustedKey: 1, TamperedSignature: 2, TamperedPayload: 3, DigestMismatch: 4, Stale: 5}
 
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("verify %s: %s: %s", e.Ref, reasonMessages[e.Reason], e.Detail)
@@ -61,11 +61,15 @@ type Verified struct {
 	Payload *Payload
 	// Key is the index of the trusted key that verified it.
 	Key int
+	// Bundle says the signature was a Sigstore bundle referrer (cosign
+	// v3), not a simple-signing payload under the .sig tag (Payload nil).
+	Bundle bool
 }
 
 // Verify checks that a signature by one of keys covers exactly the digest
-// ref names now. With no keys it refuses: there is no way to accept an
-// unsigned image by accident.
+// ref names now, in either place cosign keeps one: the sha256-<hex>.sig
+// tag (cosign v2) or a Sigstore bundle referrer (cosign v3). With no keys
+// it refuses: there is no way to accept an unsigned image by accident.
 func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, opts ...remote.Option) (*Verified, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("verify: no trusted key given")
@@ -75,29 +79,63 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 	if err != nil {
 		return nil, err
 	}
-	if sigs == nil {
+	c := &tally{}
+	if sigs != nil {
+		if v, err := verifyTagged(sigs, d, keys, c); v != nil || err != nil {
+			return v, err
+		}
+	}
+	refs, err := referrers(d, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", ref, err)
+	}
+	for _, desc := range refs {
+		if desc.ArtifactType == CosignSigArtifactType {
+			img, err := referrerImage(d, desc, c, opts...)
+			if err != nil {
+				return nil, fmt.Errorf("verify %s: %w", ref, err)
+			}
+			if img == nil {
+				continue
+			}
+			if v, err := verifyTagged(img, d, keys, c); v != nil || err != nil {
+				return v, err
+			}
+			continue
+		}
+		st, k, err := bundleFor(d, h, desc, keys, CosignSignPredicate, c, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s: %w", ref, err)
+		}
+		if st != nil {
+			return &Verified{Digest: d, Key: k, Bundle: true}, nil
+		}
+	}
+	if c.worst != "" {
+		return nil, &VerifyError{Reason: c.worst, Ref: ref.String(), Detail: c.detail}
+	}
+	if c.found == 0 {
 		if t, ok := ref.(name.Tag); ok {
 			if signed, found := signedDigestForTag(ctx, t, opts...); found {
 				return nil, &VerifyError{Reason: TagMoved, Ref: ref.String(),
 					Detail: fmt.Sprintf("%s was signed as %s but now points to %s, which is unsigned", t.TagStr(), signed, d.DigestStr())}
 			}
 		}
-		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "nothing is stored under " + SignatureTag(d.Context(), h).TagStr()}
 	}
+	return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(),
+		Detail: "no simple-signing payload under " + SignatureTag(d.Context(), h).TagStr() + " and no signature referrer or Sigstore bundle"}
+}
+
+// verifyTagged checks the simple-signing payloads of a cosign signature
+// manifest, noting failures in c.
+func verifyTagged(sigs v1.Image, d name.Digest, keys []signature.Verifier, c *tally) (*Verified, error) {
 	m, err := sigs.Manifest()
 	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", ref, err)
+		return nil, fmt.Errorf("verify %s: %w", d, err)
 	}
 	layers, err := sigs.Layers()
 	if err != nil {
 		return nil, err
-	}
-	var worst Reason
-	var detail string
-	note := func(r Reason, msg string) {
-		if reasonRank[r] > reasonRank[worst] {
-			worst, detail = r, msg
-		}
 	}
 	for i, l := range layers {
 		if i >= len(m.Layers) {
@@ -106,15 +144,16 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 		if mt := string(m.Layers[i].MediaType); mt != SimpleSigningMediaType && mt != AltSimpleSigningMediaType {
 			continue
 		}
+		c.found++
 		body, err := readLayer(l)
 		if err != nil {
-			note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, err))
+			c.note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, err))
 			continue
 		}
 		sigB64 := m.Layers[i].Annotations[SignatureAnnotation]
 		sig, err := base64.StdEncoding.DecodeString(sigB64)
 		if err != nil || len(sig) == 0 {
-			note(TamperedSignature, fmt.Sprintf("signature %d is not base64", i))
+			c.note(TamperedSignature, fmt.Sprintf("signature %d is not base64", i))
 			continue
 		}
 		p, perr := ParsePayload(body)
@@ -123,25 +162,22 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 				continue
 			}
 			if perr != nil {
-				note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, perr))
+				c.note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, perr))
 				break
 			}
 			if p.Critical.Image.DockerManifestDigest != d.DigestStr() {
-				note(DigestMismatch, fmt.Sprintf("trusted signature %d covers %s, the image is %s", i, p.Critical.Image.DockerManifestDigest, d.DigestStr()))
+				c.note(DigestMismatch, fmt.Sprintf("trusted signature %d covers %s, the image is %s", i, p.Critical.Image.DockerManifestDigest, d.DigestStr()))
 				break
 			}
 			return &Verified{Digest: d, Payload: p, Key: k}, nil
 		}
 		if perr != nil {
-			note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, perr))
+			c.note(TamperedPayload, fmt.Sprintf("signature %d: %v", i, perr))
 		} else {
-			note(UntrustedKey, fmt.Sprintf("%d signature(s) found, none verifies with the %d trusted key(s)", len(layers), len(keys)))
+			c.note(UntrustedKey, fmt.Sprintf("%d signature(s) found, none verifies with the %d trusted key(s)", len(layers), len(keys)))
 		}
 	}
-	if worst == "" {
-		return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(), Detail: "the signature manifest holds no simple-signing payload"}
-	}
-	return nil, &VerifyError{Reason: worst, Ref: ref.String(), Detail: detail}
+	return nil, nil
 }
 
 // sidecar resolves ref and reads the manifest cosign keeps beside its
@@ -166,13 +202,24 @@ func sidecar(ref name.Reference, tagFor func(name.Repository, v1.Hash) name.Tag,
 	return d, h, img, nil
 }
 
-func readLayer(l v1.Layer) ([]byte, error) {
+func readLayer(l v1.Layer) ([]byte, error) { return readLayerMax(l, maxBundle) }
+
+// readLayerMax reads a signature or attestation layer, refusing (not
+// truncating) one larger than max.
+func readLayerMax(l v1.Layer, max int64) ([]byte, error) {
 	rc, err := l.Compressed()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, 1<<20))
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("layer exceeds the %d-byte limit", max)
+	}
+	return b, nil
 }
 
 // signedDigestForTag looks through the repository's signatures for one
