@@ -43,6 +43,7 @@ type scanFlags struct {
 	// attach them to the scanned digest.
 	attest    bool
 	attestKey string
+	store     storeFlag
 	signer    sign.Signer
 	repo      name.Repository
 }
@@ -90,6 +91,7 @@ left after exceptions), N when findings remain, 2 on usage or input errors.`,
 	imgFlags.register(img, true)
 	img.Flags().BoolVar(&imgFlags.attest, "attest", false, "attach the SBOM (CycloneDX) and the scan result (cosign vuln predicate) to the scanned digest as signed attestations")
 	img.Flags().StringVar(&imgFlags.attestKey, "key", "", "private key for --attest (password from BULWARK_PASSWORD or COSIGN_PASSWORD)")
+	imgFlags.store.register(img)
 	img.MarkFlagsRequiredTogether("attest", "key")
 	fsCmd := &cobra.Command{
 		Use:   "fs DIR",
@@ -282,6 +284,9 @@ func (f *scanFlags) prepareAttest(e *env, refStr string) error {
 		return err
 	}
 	f.repo = ref.Context()
+	if err := f.store.check(); err != nil {
+		return err
+	}
 	f.signer, err = loadSigner(e, f.attestKey)
 	return err
 }
@@ -318,7 +323,7 @@ func attestScan(ctx context.Context, e *env, f *scanFlags, rep *report.ScanRepor
 		body []byte
 	}{{"cyclonedx", bom.Bytes()}, {"vuln", vuln}} {
 		pt, _ := sign.PredicateType(a.typ)
-		if _, err := sign.Attest(ctx, d, f.signer, pt, a.body, remoteOpts...); err != nil {
+		if _, err := f.store.attest(ctx, d, f.signer, pt, a.body, remoteOpts...); err != nil {
 			return fmt.Errorf("--attest: %w", err)
 		}
 		fmt.Fprintf(e.stderr, "Attested %s (%s)\n", d, pt)

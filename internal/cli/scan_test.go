@@ -102,15 +102,18 @@ func TestScanAttest(t *testing.T) {
 			t.Errorf("%s attestation: exit %d, %q not in it: %s", typ, code, want, errOut)
 		}
 	}
-	// cosign reads both as its own vuln and cyclonedx attestations.
-	t.Run("cosign", func(t *testing.T) {
-		bin := cosignBinary(t)
-		for _, typ := range []string{"vuln", "cyclonedx"} {
-			if out, err := cosign(t, bin, dir, "", "verify-attestation", "--key", "ci.pub", "--type", typ, "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref); err != nil {
-				t.Errorf("cosign verify-attestation --type %s: %v\n%s", typ, err, out)
+	// cosign v2 (the .att tag) and v3 (the bundle referrers) read both as
+	// their own vuln and cyclonedx attestations.
+	for _, env := range []string{"BULWARK_COSIGN", "BULWARK_COSIGN3"} {
+		t.Run(env, func(t *testing.T) {
+			bin := cosignBinary(t, env)
+			for _, typ := range []string{"vuln", "cyclonedx"} {
+				if out, err := cosign(t, bin, dir, "", append([]string{"verify-attestation", "--key", "ci.pub", "--type", typ, "--allow-http-registry", ref}, cosignOffline(t, dir)...)...); err != nil {
+					t.Errorf("cosign verify-attestation --type %s: %v\n%s", typ, err, out)
+				}
 			}
-		}
-	})
+		})
+	}
 	for _, tc := range []struct {
 		args []string
 		want string

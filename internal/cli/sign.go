@@ -131,32 +131,24 @@ func newSignCommand(e *env) *cobra.Command {
 		keyFile string
 		annots  []string
 		reg     registryFlags
+		store   storeFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "sign REF --key KEY",
 		Short: "Sign an image's digest in its registry (cosign-compatible)",
 		Long: `Sign the digest REF names (a tag is resolved first and the digest printed).
-The signature is stored as cosign stores it, under sha256-<hex>.sig in the
-same repository, appended to any existing signatures.`,
+The signature is stored as cosign stores it, appended to any existing
+signatures: under the tag sha256-<hex>.sig in the same repository (cosign
+v2), and as a Sigstore bundle referring to the image through the OCI 1.1
+referrers API, or the referrers tag schema where the registry has none
+(cosign v3's default). --store picks one of them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := reg.ref(args[0])
 			if err != nil {
 				return err
 			}
-			b, err := os.ReadFile(keyFile)
-			if err != nil {
-				return fmt.Errorf("--key: %w", err)
-			}
-			pw, err := password(e, false)
-			if err != nil {
-				return err
-			}
-			priv, err := sign.LoadPrivateKey(b, pw)
-			if err != nil {
-				return fmt.Errorf("--key %s: %w", keyFile, err)
-			}
-			s, err := sign.NewKeySigner(priv)
+			s, err := loadSigner(e, keyFile)
 			if err != nil {
 				return err
 			}
@@ -171,7 +163,7 @@ same repository, appended to any existing signatures.`,
 			if len(a) == 0 {
 				a = nil
 			}
-			d, err := sign.Sign(cmd.Context(), ref, s, a, reg.remote(cmd.Context())...)
+			d, err := store.sign(cmd.Context(), ref, s, a, reg.remote(cmd.Context())...)
 			if err != nil {
 				return err
 			}
@@ -179,6 +171,7 @@ same repository, appended to any existing signatures.`,
 			return nil
 		},
 	}
+	store.register(cmd)
 	cmd.Flags().StringVar(&keyFile, "key", "", "private key file (bulwark or cosign format; password from BULWARK_PASSWORD or COSIGN_PASSWORD)")
 	cmd.Flags().StringArrayVarP(&annots, "annotation", "a", nil, "annotation key=value for the signature payload (repeatable)")
 	reg.register(cmd)
@@ -220,7 +213,14 @@ is refused.`,
 				if err != nil {
 					return err
 				}
-				if err := verdict(e, sign.NewVerifier(p, 0, opts...).Check(cmd.Context(), d)); err != nil {
+				err = sign.NewVerifier(p, 0, opts...).Check(cmd.Context(), d)
+				var ve *sign.VerifyError
+				if t, isTag := ref.(name.Tag); isTag && errors.As(err, &ve) && ve.Reason == sign.NoSignature {
+					if moved := sign.CheckTagMoved(cmd.Context(), t, d, opts...); moved != nil {
+						err = moved
+					}
+				}
+				if err := verdict(e, err); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "Verified %s: satisfies %s\n", d, policyFile)
@@ -273,6 +273,62 @@ func (f *registryFlags) remote(ctx context.Context) []remote.Option {
 	return image.RemoteOptions(ctx, image.Options{Insecure: f.insecure})
 }
 
+// storeFlag is --store: where signatures and attestations are written.
+type storeFlag struct{ v string }
+
+func (f *storeFlag) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.v, "store", "both", "where to write: tag (sha256-<hex>.sig/.att tags, cosign v2), bundle (a Sigstore bundle as an OCI 1.1 referrer, cosign v3) or both")
+}
+
+func (f storeFlag) check() error {
+	switch f.v {
+	case "tag", "bundle", "both":
+		return nil
+	}
+	return fmt.Errorf("--store %q: want tag, bundle or both", f.v)
+}
+
+func (f storeFlag) sign(ctx context.Context, ref name.Reference, s sign.Signer, a map[string]any, opts ...remote.Option) (name.Digest, error) {
+	if err := f.check(); err != nil {
+		return name.Digest{}, err
+	}
+	var d name.Digest
+	var err error
+	if f.v != "bundle" {
+		if d, err = sign.Sign(ctx, ref, s, a, opts...); err != nil {
+			return d, err
+		}
+		// The bundle signs the digest just signed, even if the tag moves
+		// in between.
+		if t, ok := ref.(name.Tag); ok {
+			a = sign.WithTag(a, t)
+		}
+		ref = d
+	}
+	if f.v != "tag" {
+		d, err = sign.SignBundle(ctx, ref, s, a, opts...)
+	}
+	return d, err
+}
+
+func (f storeFlag) attest(ctx context.Context, ref name.Reference, s sign.Signer, pt string, body []byte, opts ...remote.Option) (name.Digest, error) {
+	if err := f.check(); err != nil {
+		return name.Digest{}, err
+	}
+	var d name.Digest
+	var err error
+	if f.v != "bundle" {
+		if d, err = sign.Attest(ctx, ref, s, pt, body, opts...); err != nil {
+			return d, err
+		}
+		ref = d
+	}
+	if f.v != "tag" {
+		d, err = sign.AttestBundle(ctx, ref, s, pt, body, opts...)
+	}
+	return d, err
+}
+
 func loadSigner(e *env, keyFile string) (sign.Signer, error) {
 	b, err := os.ReadFile(keyFile)
 	if err != nil {
@@ -305,6 +361,7 @@ func newAttestCommand(e *env) *cobra.Command {
 	var (
 		keyFile, predicate, typ string
 		reg                     registryFlags
+		store                   storeFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "attest REF --predicate FILE --type TYPE --key KEY",
@@ -327,7 +384,7 @@ func newAttestCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := sign.Attest(cmd.Context(), ref, s, pt, body, reg.remote(cmd.Context())...)
+			d, err := store.attest(cmd.Context(), ref, s, pt, body, reg.remote(cmd.Context())...)
 			if err != nil {
 				return err
 			}
@@ -335,6 +392,7 @@ func newAttestCommand(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	store.register(cmd)
 	cmd.Flags().StringVar(&keyFile, "key", "", "private key file")
 	cmd.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file (an SBOM, a scan result, provenance...)")
 	cmd.Flags().StringVar(&typ, "type", "custom", "cyclonedx, spdx, openvex, vuln, slsaprovenance, custom or a predicate type URI")

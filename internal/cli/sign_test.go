@@ -80,6 +80,16 @@ func TestKeySignVerifyCommands(t *testing.T) {
 	if code, _, errOut := run(t, nil, "verify", unsigned, "--policy", policy); code != ExitFindings || !strings.Contains(errOut, "no signature") {
 		t.Errorf("verify --policy unsigned: %d %s", code, errOut)
 	}
+	// A tag that moved to an unsigned image after signing says so, with
+	// --key and with --policy.
+	moving := pushRandom(t, host, "shop/api:moving")
+	run(t, envPW, "sign", moving, "--key", prefix+".key")
+	pushRandom(t, host, "shop/api:moving")
+	for _, how := range [][]string{{"--key", prefix + ".pub"}, {"--policy", policy}} {
+		if code, _, errOut := run(t, nil, append([]string{"verify", moving}, how...)...); code != ExitFindings || !strings.Contains(errOut, "the tag moved since it was signed") {
+			t.Errorf("verify %v of a moved tag: %d %s", how, code, errOut)
+		}
+	}
 	uncovered := pushRandom(t, host, "misc/app:1")
 	run(t, envPW, "sign", uncovered, "--key", prefix+".key")
 	if code, _, errOut := run(t, nil, "verify", uncovered, "--policy", policy); code != ExitFindings || !strings.Contains(errOut, "no policy rule covers") {
@@ -118,19 +128,29 @@ func TestKeySignVerifyCommands(t *testing.T) {
 	}
 }
 
-// cosignBinary is the real cosign v2 that .ci/run installs (BULWARK_COSIGN).
-func cosignBinary(t *testing.T) string {
-	if p := os.Getenv("BULWARK_COSIGN"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("cosign"); err == nil {
+// cosignBinary finds the cosign of one major version: BULWARK_COSIGN
+// (v2) or BULWARK_COSIGN3 (v3), which .ci/run sets.
+func cosignBinary(t *testing.T, envVar string) string {
+	if p := os.Getenv(envVar); p != "" {
 		return p
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("BULWARK_COSIGN is not set: .ci/run installs cosign")
+		t.Fatalf("%s is not set: .ci/run installs cosign", envVar)
 	}
-	t.Skip("cosign not installed (.ci/run installs it and sets BULWARK_COSIGN)")
+	t.Skipf("cosign not installed (.ci/run installs it and sets %s)", envVar)
 	return ""
+}
+
+// cosignOffline are the flags cosign verifies with here, offline, by key
+// only: no transparency log, and an empty trusted root, which cosign
+// v2.6 requires as soon as it sees a Sigstore bundle (otherwise it
+// fetches one from the public TUF repository).
+func cosignOffline(t *testing.T, dir string) []string {
+	root := filepath.Join(dir, "trusted-root.json")
+	if err := os.WriteFile(root, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--insecure-ignore-tlog=true", "--offline=true", "--trusted-root", root}
 }
 
 func cosign(t *testing.T, bin, dir, pw string, args ...string) (string, error) {
@@ -142,42 +162,72 @@ func cosign(t *testing.T, bin, dir, pw string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// TestCosignInterop: cosign verifies bulwark's signatures with the key
-// bulwark generated, and bulwark verifies signatures cosign made with its
-// own (encrypted) key, which bulwark can also import.
+// TestCosignInterop: cosign v2 and v3 verify bulwark's signatures and
+// attestations with the key bulwark generated, and bulwark verifies those
+// cosign made with its own (encrypted) key, which bulwark can also import.
+// cosign v2 stores them under .sig/.att tags, v3 as Sigstore bundle
+// referrers; bulwark writes both by default.
 func TestCosignInterop(t *testing.T) {
-	bin := cosignBinary(t)
+	for _, v := range []struct {
+		name, env string
+		// noTlog is how this cosign signs without a transparency log.
+		noTlog []string
+		store  string
+	}{
+		{"v2", "BULWARK_COSIGN", []string{"--tlog-upload=false"}, "tag"},
+		{"v3", "BULWARK_COSIGN3", []string{"--signing-config", "sc.json"}, "bundle"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			cosignInterop(t, cosignBinary(t, v.env), v.noTlog, v.store)
+		})
+	}
+}
+
+func cosignInterop(t *testing.T, bin string, noTlog []string, store string) {
 	host := testRegistry(t)
 	dir := t.TempDir()
+	if out, err := cosign(t, bin, dir, "", "signing-config", "create", "--out", "sc.json"); err != nil && noTlog[0] == "--signing-config" {
+		t.Fatalf("cosign signing-config create: %v\n%s", err, out)
+	}
+	verifyFlags := append([]string{"--allow-http-registry"}, cosignOffline(t, dir)...)
+	signFlags := append([]string{"--allow-http-registry", "--yes"}, noTlog...)
 
-	// bulwark signs, cosign verifies.
+	// bulwark signs, cosign verifies: the default (both places), then
+	// only the place this cosign reads.
 	envPW := map[string]string{"BULWARK_PASSWORD": "pw-bulwark"}
 	run(t, envPW, "key", "generate", "--output-prefix", filepath.Join(dir, "bw"))
+	for _, flags := range [][]string{nil, {"--store", store}} {
+		ref := pushRandom(t, host, "interop/a:1")
+		if code, _, errOut := run(t, envPW, append([]string{"sign", ref, "--key", filepath.Join(dir, "bw.key")}, flags...)...); code != 0 {
+			t.Fatalf("bulwark sign %v: %s", flags, errOut)
+		}
+		if out, err := cosign(t, bin, dir, "", append([]string{"verify", "--key", "bw.pub", ref}, verifyFlags...)...); err != nil {
+			t.Errorf("cosign verify of bulwark's signature (%v): %v\n%s", flags, err, out)
+		}
+	}
 	ref := pushRandom(t, host, "interop/a:1")
-	if code, _, errOut := run(t, envPW, "sign", ref, "--key", filepath.Join(dir, "bw.key")); code != 0 {
-		t.Fatalf("bulwark sign: %s", errOut)
-	}
-	if out, err := cosign(t, bin, dir, "", "verify", "--key", "bw.pub", "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref); err != nil {
-		t.Errorf("cosign verify of bulwark's signature: %v\n%s", err, out)
-	}
+	run(t, envPW, "sign", ref, "--key", filepath.Join(dir, "bw.key"))
 
 	// cosign signs with its own key, bulwark verifies.
 	if out, err := cosign(t, bin, dir, "pw-cosign", "generate-key-pair"); err != nil {
 		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
 	}
 	ref2 := pushRandom(t, host, "interop/b:1")
-	if out, err := cosign(t, bin, dir, "pw-cosign", "sign", "--key", "cosign.key", "--tlog-upload=false", "--allow-http-registry", "--yes", ref2); err != nil {
+	if out, err := cosign(t, bin, dir, "pw-cosign", append([]string{"sign", "--key", "cosign.key", ref2}, signFlags...)...); err != nil {
 		t.Fatalf("cosign sign: %v\n%s", err, out)
 	}
 	if code, out, errOut := run(t, nil, "verify", ref2, "--key", filepath.Join(dir, "cosign.pub")); code != 0 {
 		t.Errorf("bulwark verify of cosign's signature: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, nil, "verify", ref2, "--key", filepath.Join(dir, "bw.pub")); code != ExitFindings || !strings.Contains(errOut, "not signed by a trusted key") {
+		t.Errorf("bulwark verify of cosign's signature with another key: %d %s", code, errOut)
 	}
 	// bulwark signs with cosign's key directly (COSIGN_PASSWORD works).
 	ref3 := pushRandom(t, host, "interop/c:1")
 	if code, _, errOut := run(t, map[string]string{"COSIGN_PASSWORD": "pw-cosign"}, "sign", ref3, "--key", filepath.Join(dir, "cosign.key")); code != 0 {
 		t.Fatalf("bulwark sign with cosign's key: %s", errOut)
 	}
-	if out, err := cosign(t, bin, dir, "", "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref3); err != nil {
+	if out, err := cosign(t, bin, dir, "", append([]string{"verify", "--key", "cosign.pub", ref3}, verifyFlags...)...); err != nil {
 		t.Errorf("cosign verify: %v\n%s", err, out)
 	}
 	// Attestations both ways: bulwark attests, cosign verifies; cosign
@@ -187,10 +237,10 @@ func TestCosignInterop(t *testing.T) {
 	if code, _, errOut := run(t, envPW, "attest", ref, "--predicate", sbomFile, "--type", "cyclonedx", "--key", filepath.Join(dir, "bw.key")); code != 0 {
 		t.Fatalf("bulwark attest: %s", errOut)
 	}
-	if out, err := cosign(t, bin, dir, "", "verify-attestation", "--key", "bw.pub", "--type", "cyclonedx", "--insecure-ignore-tlog=true", "--offline=true", "--allow-http-registry", ref); err != nil {
+	if out, err := cosign(t, bin, dir, "", append([]string{"verify-attestation", "--key", "bw.pub", "--type", "cyclonedx", ref}, verifyFlags...)...); err != nil {
 		t.Errorf("cosign verify-attestation of bulwark's attestation: %v\n%s", err, out)
 	}
-	if out, err := cosign(t, bin, dir, "pw-cosign", "attest", "--key", "cosign.key", "--type", "cyclonedx", "--predicate", "sbom.json", "--tlog-upload=false", "--allow-http-registry", "--yes", ref2); err != nil {
+	if out, err := cosign(t, bin, dir, "pw-cosign", append([]string{"attest", "--key", "cosign.key", "--type", "cyclonedx", "--predicate", "sbom.json", ref2}, signFlags...)...); err != nil {
 		t.Fatalf("cosign attest: %v\n%s", err, out)
 	}
 	if code, out, errOut := run(t, nil, "verify-attestation", ref2, "--type", "cyclonedx", "--key", filepath.Join(dir, "cosign.pub")); code != 0 || !strings.Contains(out, "https://cyclonedx.org/bom") {

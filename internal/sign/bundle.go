@@ -62,7 +62,7 @@ func SignBundle(ctx context.Context, ref name.Reference, s Signer, annotations m
 		return name.Digest{}, err
 	}
 	if t, ok := ref.(name.Tag); ok {
-		annotations = withTag(annotations, t)
+		annotations = WithTag(annotations, t)
 	}
 	if _, err := writeBundle(ctx, d, s, CosignSignPredicate, []byte("{}"), annotations, opts...); err != nil {
 		return name.Digest{}, err

@@ -105,7 +105,7 @@ func Sign(ctx context.Context, ref name.Reference, s Signer, annotations map[str
 		return name.Digest{}, err
 	}
 	if t, ok := ref.(name.Tag); ok {
-		annotations = withTag(annotations, t)
+		annotations = WithTag(annotations, t)
 	}
 	var p Payload
 	p.Critical.Identity.DockerReference = d.Context().Name()
@@ -140,9 +140,9 @@ func Sign(ctx context.Context, ref name.Reference, s Signer, annotations map[str
 	return d, nil
 }
 
-// withTag remembers the tag signed through, so verification can tell a
+// WithTag remembers the tag signed through, so verification can tell a
 // moved tag from an unsigned image.
-func withTag(annotations map[string]any, t name.Tag) map[string]any {
+func WithTag(annotations map[string]any, t name.Tag) map[string]any {
 	if annotations == nil {
 		annotations = map[string]any{}
 	}

@@ -114,12 +114,9 @@ func Verify(ctx context.Context, ref name.Reference, keys []signature.Verifier, 
 	if c.worst != "" {
 		return nil, &VerifyError{Reason: c.worst, Ref: ref.String(), Detail: c.detail}
 	}
-	if c.found == 0 {
-		if t, ok := ref.(name.Tag); ok {
-			if signed, found := signedDigestForTag(ctx, t, opts...); found {
-				return nil, &VerifyError{Reason: TagMoved, Ref: ref.String(),
-					Detail: fmt.Sprintf("%s was signed as %s but now points to %s, which is unsigned", t.TagStr(), signed, d.DigestStr())}
-			}
+	if t, ok := ref.(name.Tag); ok && c.found == 0 {
+		if err := CheckTagMoved(ctx, t, d, opts...); err != nil {
+			return nil, err
 		}
 	}
 	return nil, &VerifyError{Reason: NoSignature, Ref: ref.String(),
@@ -220,6 +217,19 @@ func readLayerMax(l v1.Layer, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("layer exceeds the %d-byte limit", max)
 	}
 	return b, nil
+}
+
+// CheckTagMoved tells an unsigned digest d that tag t names now from a tag
+// that moved: it returns a TagMoved error when a signature made through t
+// names another digest, and nil otherwise. Callers that verify a resolved
+// digest (a policy Verifier) use it to explain a NoSignature.
+func CheckTagMoved(ctx context.Context, t name.Tag, d name.Digest, opts ...remote.Option) error {
+	signed, found := signedDigestForTag(ctx, t, append(opts, remote.WithContext(ctx))...)
+	if !found || signed == d.DigestStr() {
+		return nil
+	}
+	return &VerifyError{Reason: TagMoved, Ref: t.String(),
+		Detail: fmt.Sprintf("%s was signed as %s but now points to %s, which is unsigned", t.TagStr(), signed, d.DigestStr())}
 }
 
 // signedDigestForTag looks through the repository's signatures for one

@@ -21,13 +21,14 @@ import (
 
 func main() {
 	repo := flag.String("repo", "bench/app:1", "repository and tag of the image to push")
+	referrers := flag.Bool("referrers", true, "serve the OCI 1.1 referrers API")
 	flag.Parse()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fail(err)
 	}
 	go func() {
-		fail(http.Serve(ln, registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
+		fail(http.Serve(ln, registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(*referrers))))
 	}()
 	ref, err := name.ParseReference(ln.Addr().String() + "/" + *repo)
 	if err != nil {
