@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Manifest is a stored manifest and what the registry needs to know about
+// it without parsing it again.
+type Manifest struct {
+	Repo, Digest, MediaType string
+	Content                 []byte
+	// Subject is the digest of the manifest this one refers to (OCI 1.1).
+	Subject      string
+	ArtifactType string
+	Annotations  map[string]string
+	Created      time.Time
+	// Refs are the digests it references: config, layers, child manifests.
+	Refs []string
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// LinkBlob records that repo holds the blob (after an upload or a mount).
+func (s *Store) LinkBlob(ctx context.Context, repo, digest string, size int64) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO repo_blobs (repo, digest, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`),
+		repo, digest, size, millis(time.Now()))
+	if err != nil {
+		return fmt.Errorf("link blob %s to %s: %w", digest, repo, err)
+	}
+	return nil
+}
+
+// BlobSize returns the size of a blob repo holds, or ErrNotFound.
+func (s *Store) BlobSize(ctx context.Context, repo, digest string) (int64, error) {
+	var size int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT size FROM repo_blobs WHERE repo = ? AND digest = ?`), repo, digest).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return size, err
+}
+
+// UnlinkBlob removes a blob from repo; the bytes stay until garbage
+// collection finds no repository holding them.
+func (s *Store) UnlinkBlob(ctx context.Context, repo, digest string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM repo_blobs WHERE repo = ? AND digest = ?`), repo, digest)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// PutManifest stores a manifest (idempotently) and, when tag is set,
+// points the tag at it, in one transaction.
+func (s *Store) PutManifest(ctx context.Context, m *Manifest, tag string) error {
+	annotations := ""
+	if len(m.Annotations) > 0 {
+		b, err := json.Marshal(m.Annotations)
+		if err != nil {
+			return err
+		}
+		annotations = string(b)
+	}
+	now := millis(time.Now())
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO manifests (repo, digest, media_type, content, subject, artifact_type, annotations, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`),
+			m.Repo, m.Digest, m.MediaType, m.Content, m.Subject, m.ArtifactType, annotations, now)
+		if err != nil {
+			return fmt.Errorf("store manifest %s@%s: %w", m.Repo, m.Digest, err)
+		}
+		for _, r := range m.Refs {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO manifest_refs (repo, manifest, ref) VALUES (?, ?, ?) ON CONFLICT (repo, manifest, ref) DO NOTHING`), m.Repo, m.Digest, r); err != nil {
+				return err
+			}
+		}
+		if tag == "" {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (repo, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`), m.Repo, tag, m.Digest, now)
+		if err != nil {
+			return fmt.Errorf("tag %s:%s: %w", m.Repo, tag, err)
+		}
+		return nil
+	})
+}
+
+// GetManifest returns a manifest by digest, or ErrNotFound.
+func (s *Store) GetManifest(ctx context.Context, repo, digest string) (*Manifest, error) {
+	m := &Manifest{Repo: repo, Digest: digest}
+	var annotations string
+	var created int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT media_type, content, subject, artifact_type, annotations, created_at FROM manifests WHERE repo = ? AND digest = ?`), repo, digest).
+		Scan(&m.MediaType, &m.Content, &m.Subject, &m.ArtifactType, &annotations, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.Created = time.UnixMilli(created)
+	if annotations != "" {
+		if err := json.Unmarshal([]byte(annotations), &m.Annotations); err != nil {
+			return nil, fmt.Errorf("manifest %s@%s: annotations: %w", repo, digest, err)
+		}
+	}
+	return m, nil
+}
+
+// ResolveTag returns the digest a tag points to, or ErrNotFound.
+func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (string, error) {
+	var d string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT digest FROM tags WHERE repo = ? AND name = ?`), repo, tag).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return d, err
+}
+
+// DeleteManifest removes a manifest and every tag pointing to it.
+func (s *Store) DeleteManifest(ctx context.Context, repo, digest string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM manifests WHERE repo = ? AND digest = ?`), repo, digest)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		for _, q := range []string{`DELETE FROM tags WHERE repo = ? AND digest = ?`, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`} {
+			if _, err := tx.ExecContext(ctx, s.q(q), repo, digest); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteTag removes a tag (not the manifest).
+func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM tags WHERE repo = ? AND name = ?`), repo, tag)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Tags lists repo's tags in lexical order after last, at most n (n <= 0:
+// all). more says whether tags remain after the page.
+func (s *Store) Tags(ctx context.Context, repo, last string, n int) (tags []string, more bool, err error) {
+	return s.page(ctx, `SELECT name FROM tags WHERE repo = ? AND name > ? ORDER BY name`, []any{repo, last}, n)
+}
+
+// Repositories lists repositories holding a manifest, in lexical order
+// after last, at most n.
+func (s *Store) Repositories(ctx context.Context, last string, n int) (repos []string, more bool, err error) {
+	return s.page(ctx, `SELECT DISTINCT repo FROM manifests WHERE repo > ? ORDER BY repo`, []any{last}, n)
+}
+
+// RepoExists says whether repo holds anything at all.
+func (s *Store) RepoExists(ctx context.Context, repo string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT (SELECT COUNT(*) FROM manifests WHERE repo = ?) + (SELECT COUNT(*) FROM repo_blobs WHERE repo = ?)`), repo, repo).Scan(&n)
+	return n > 0, err
+}
+
+func (s *Store) page(ctx context.Context, query string, args []any, n int) ([]string, bool, error) {
+	if n > 0 {
+		query += fmt.Sprintf(" LIMIT %d", n+1)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, false, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if n > 0 && len(out) > n {
+		return out[:n], true, nil
+	}
+	return out, false, nil
+}
+
+// Referrers returns the manifests of repo whose subject is digest.
+func (s *Store) Referrers(ctx context.Context, repo, digest string) ([]*Manifest, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest FROM manifests WHERE repo = ? AND subject = ? ORDER BY created_at, digest`), repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	var digests []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		digests = append(digests, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []*Manifest
+	for _, d := range digests {
+		m, err := s.GetManifest(ctx, repo, d)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// StartUpload records an upload session so garbage collection spares it.
+func (s *Store) StartUpload(ctx context.Context, id, repo string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO uploads (id, repo, started_at) VALUES (?, ?, ?)`), id, repo, millis(time.Now()))
+	return err
+}
+
+// UploadRepo returns the repository of an upload session, or ErrNotFound.
+func (s *Store) UploadRepo(ctx context.Context, id string) (string, error) {
+	var repo string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT repo FROM uploads WHERE id = ?`), id).Scan(&repo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return repo, err
+}
+
+// EndUpload forgets an upload session (completed or cancelled).
+func (s *Store) EndUpload(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM uploads WHERE id = ?`), id)
+	return err
+}
