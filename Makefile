@@ -6,8 +6,11 @@ GO        ?= go
 STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME  ?= 5s
 export BULWARK_CORPUS ?= $(abspath ../shared/corpus)
+# The PostgreSQL that scripts/deps.sh starts; every store test runs on it
+# and on SQLite.
+export BULWARK_TEST_POSTGRES ?= postgres://bulwark:bulwark@127.0.0.1:5432/bulwark
 
-.PHONY: build demo test deps lint unit race fuzz bench clean
+.PHONY: build demo test deps lint unit race fuzz conformance bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o dist/bulwark ./cmd/bulwark
@@ -17,8 +20,9 @@ demo: build
 	$(GO) run ./tools/demoimage -out dist/demo -bin dist/bulwark
 	./dist/bulwark sbom oci:dist/demo:demo
 
-## test: everything CI runs: lint, unit and corpus tests, brief fuzzing.
-test: deps lint unit race fuzz
+## test: everything CI runs: lint, unit and corpus tests, brief fuzzing,
+## the OCI conformance suite against bulwark serve (SQLite and PostgreSQL).
+test: deps lint unit race fuzz conformance
 
 deps:
 	bash scripts/deps.sh
@@ -31,9 +35,16 @@ lint:
 unit:
 	$(GO) test -count=1 -timeout 25m ./...
 
-# The concurrent layer and cataloger pipeline under the race detector.
+# The concurrent layer and cataloger pipeline, the registry and the store
+# under the race detector.
 race:
-	$(GO) test -count=1 -race ./internal/image/... ./internal/inventory/...
+	$(GO) test -count=1 -race ./internal/image/... ./internal/inventory/... ./internal/registry/... ./internal/store/... ./internal/server/...
+
+# The OCI distribution-spec conformance suite against `bulwark serve`, on
+# each store.
+conformance:
+	bash scripts/conformance.sh
+	DATABASE=$(BULWARK_TEST_POSTGRES) bash scripts/conformance.sh
 
 # Every fuzz target runs briefly; a crash fails the build.
 fuzz:

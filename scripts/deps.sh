@@ -20,6 +20,9 @@ ls /usr/share/maven/lib/maven-artifact*.jar >/dev/null 2>&1 || need+=(maven)
 # distributions and Java libraries.
 [ -d /usr/lib/python3/dist-packages/attrs-22.2.0.dist-info ] || ls /usr/lib/python3/dist-packages/*.dist-info >/dev/null 2>&1 || need+=(python3-attr python3-yaml)
 ls /usr/share/java/*.jar >/dev/null 2>&1 || need+=(libcommons-io-java libcommons-lang3-java)
+# The store tests and the registry conformance run: PostgreSQL, curl.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2
@@ -27,4 +30,17 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Start PostgreSQL (whatever version Debian ships) and create the test
+# role and database once. The tests use BULWARK_TEST_POSTGRES.
+if [ "$(id -u)" = 0 ]; then
+  ver=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  pg_lsclusters -h 2>/dev/null | grep -q "^$ver main" || pg_createcluster "$ver" main >/dev/null
+  pg_lsclusters -h | grep -q "^$ver main .* online" || pg_ctlcluster "$ver" main start
+  for _ in $(seq 30); do su postgres -c 'pg_isready -q' && break; sleep 0.5; done
+  su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='bulwark'\"" | grep -q 1 ||
+    su postgres -c "psql -qc \"CREATE ROLE bulwark LOGIN SUPERUSER PASSWORD 'bulwark'\""
+  su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='bulwark'\"" | grep -q 1 ||
+    su postgres -c "createdb -O bulwark bulwark"
 fi

@@ -69,6 +69,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newAttestCommand(e),
 		newVerifyAttestationCommand(e),
 		newDBCommand(e),
+		newServeCommand(e),
 		newVersionCommand(e),
 	)
 	err := root.ExecuteContext(ctx)

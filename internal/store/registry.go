@@ -45,6 +45,24 @@ func (s *Store) BlobSize(ctx context.Context, repo, digest string) (int64, error
 	return size, err
 }
 
+// BlobHolders lists the repositories that hold a blob.
+func (s *Store) BlobHolders(ctx context.Context, digest string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repo FROM repo_blobs WHERE digest = ? ORDER BY repo`), digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // UnlinkBlob removes a blob from repo; the bytes stay until garbage
 // collection finds no repository holding them.
 func (s *Store) UnlinkBlob(ctx context.Context, repo, digest string) error {
@@ -58,9 +76,9 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo, digest string) error {
 	return nil
 }
 
-// PutManifest stores a manifest (idempotently) and, when tag is set,
-// points the tag at it, in one transaction.
-func (s *Store) PutManifest(ctx context.Context, m *Manifest, tag string) error {
+// PutManifest stores a manifest (idempotently) and points the tags at it,
+// in one transaction.
+func (s *Store) PutManifest(ctx context.Context, m *Manifest, tags ...string) error {
 	annotations := ""
 	if len(m.Annotations) > 0 {
 		b, err := json.Marshal(m.Annotations)
@@ -82,13 +100,12 @@ func (s *Store) PutManifest(ctx context.Context, m *Manifest, tag string) error 
 				return err
 			}
 		}
-		if tag == "" {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
+		for _, tag := range tags {
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (repo, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`), m.Repo, tag, m.Digest, now)
-		if err != nil {
-			return fmt.Errorf("tag %s:%s: %w", m.Repo, tag, err)
+			if err != nil {
+				return fmt.Errorf("tag %s:%s: %w", m.Repo, tag, err)
+			}
 		}
 		return nil
 	})

@@ -34,7 +34,7 @@ func TestRegistryMetadata(t *testing.T) {
 		}
 		sig := &store.Manifest{Repo: "a/b", Digest: "sha256:s1", MediaType: img.MediaType, Content: []byte(`{}`),
 			Subject: "sha256:m1", ArtifactType: "application/example", Annotations: map[string]string{"k": "v"}}
-		if err := s.PutManifest(ctx, sig, ""); err != nil {
+		if err := s.PutManifest(ctx, sig); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.GetManifest(ctx, "a/b", "sha256:m1")

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"bulwark.dev/bulwark/internal/server"
+)
+
+func newServeCommand(e *env) *cobra.Command {
+	var addr, data, database string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the bulwark server: a policy-enforcing OCI registry with its API",
+		Long: `Serve an OCI Distribution registry (/v2/), health (/healthz), readiness
+(/readyz) and Prometheus metrics (/metrics) on --addr. State lives in
+--data: blobs and, unless --database names a PostgreSQL URL, the SQLite
+database. Several replicas may share one PostgreSQL database and one blob
+directory. SIGINT or SIGTERM stops it gracefully.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Logger: e.logger})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("--addr %s: %w", addr, err)
+			}
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+			fmt.Fprintf(e.stderr, "bulwark serving on http://%s (data in %s)\n", ln.Addr(), data)
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:5000", "address to listen on")
+	cmd.Flags().StringVar(&data, "data", "bulwark-data", "data directory (blobs, SQLite database)")
+	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://…); default: SQLite in --data")
+	return cmd
+}

@@ -1,0 +1,219 @@
+// Package registry serves the OCI Distribution API (v1.1: referrers,
+// subjects, sha512) over bulwark's store: blobs in a content-addressed
+// blob store, manifests, tags and which repository holds what in the
+// database. It exposes hooks for the policy gate, the audit trail and
+// scan on push, so the registry itself holds no policy.
+package registry
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Digest is a validated content digest: sha256 or sha512, lower-case hex.
+type Digest struct{ Algorithm, Hex string }
+
+func (d Digest) String() string { return d.Algorithm + ":" + d.Hex }
+
+var digestRE = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
+
+// ParseDigest validates a digest string; other algorithms are refused.
+func ParseDigest(s string) (Digest, error) {
+	if !digestRE.MatchString(s) {
+		return Digest{}, fmt.Errorf("digest %q: want sha256:<64 hex> or sha512:<128 hex>", s)
+	}
+	alg, hx, _ := strings.Cut(s, ":")
+	return Digest{alg, hx}, nil
+}
+
+func (d Digest) hasher() hash.Hash {
+	if d.Algorithm == "sha512" {
+		return sha512.New()
+	}
+	return sha256.New()
+}
+
+// Sum digests b with d's algorithm.
+func (d Digest) Sum(b []byte) Digest {
+	h := d.hasher()
+	h.Write(b)
+	return Digest{d.Algorithm, hex.EncodeToString(h.Sum(nil))}
+}
+
+// SHA256 is the digest of b the registry uses when the client names none.
+func SHA256(b []byte) Digest { return Digest{Algorithm: "sha256"}.Sum(b) }
+
+// ErrBlobUnknown is a missing blob or upload.
+var ErrBlobUnknown = errors.New("blob unknown")
+
+// ErrDigestMismatch is an upload whose content has another digest.
+var ErrDigestMismatch = errors.New("the uploaded content does not match the digest")
+
+// FSBlobs is a content-addressed blob store in a directory:
+// blobs/<alg>/<2 hex>/<hex> and uploads/<id>. A blob appears only by an
+// atomic rename of a verified upload, so a crash leaves either nothing or
+// the whole blob.
+type FSBlobs struct{ root string }
+
+// NewFSBlobs opens (creating) a blob store under dir.
+func NewFSBlobs(dir string) (*FSBlobs, error) {
+	for _, d := range []string{"blobs", "uploads"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
+			return nil, fmt.Errorf("blob store %s: %w", dir, err)
+		}
+	}
+	return &FSBlobs{root: dir}, nil
+}
+
+func (b *FSBlobs) path(d Digest) string {
+	return filepath.Join(b.root, "blobs", d.Algorithm, d.Hex[:2], d.Hex)
+}
+
+var uploadIDRE = regexp.MustCompile(`^[a-f0-9]{32}$`)
+
+func (b *FSBlobs) uploadPath(id string) (string, error) {
+	if !uploadIDRE.MatchString(id) {
+		return "", ErrBlobUnknown
+	}
+	return filepath.Join(b.root, "uploads", id), nil
+}
+
+// Stat returns a blob's size, or ErrBlobUnknown.
+func (b *FSBlobs) Stat(d Digest) (int64, error) {
+	fi, err := os.Stat(b.path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrBlobUnknown
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Open opens a blob for reading.
+func (b *FSBlobs) Open(d Digest) (*os.File, error) {
+	f, err := os.Open(b.path(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrBlobUnknown
+	}
+	return f, err
+}
+
+// NewUpload starts an empty upload and returns its ID.
+func (b *FSBlobs) NewUpload() (string, error) {
+	r := make([]byte, 16)
+	if _, err := rand.Read(r); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(r)
+	p, _ := b.uploadPath(id)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return "", err
+	}
+	return id, f.Close()
+}
+
+// UploadSize returns how many bytes an upload holds.
+func (b *FSBlobs) UploadSize(id string) (int64, error) {
+	p, err := b.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrBlobUnknown
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Append adds r to an upload, at most max bytes in all, and returns the
+// new size.
+func (b *FSBlobs) Append(id string, r io.Reader, max int64) (int64, error) {
+	p, err := b.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrBlobUnknown
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, io.LimitReader(r, max-fi.Size()+1))
+	size := fi.Size() + n
+	if err != nil {
+		return size, err
+	}
+	if size > max {
+		return size, fmt.Errorf("blob exceeds the %d-byte limit", max)
+	}
+	return size, f.Sync()
+}
+
+// Commit verifies that an upload has digest d and moves it into place.
+// On a mismatch the upload is discarded.
+func (b *FSBlobs) Commit(id string, d Digest) (int64, error) {
+	p, err := b.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, ErrBlobUnknown
+	}
+	if err != nil {
+		return 0, err
+	}
+	h := d.hasher()
+	n, err := io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return 0, err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != d.Hex {
+		os.Remove(p)
+		return 0, ErrDigestMismatch
+	}
+	dst := b.path(d)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(p, dst); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Cancel discards an upload.
+func (b *FSBlobs) Cancel(id string) error {
+	p, err := b.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); errors.Is(err, fs.ErrNotExist) {
+		return ErrBlobUnknown
+	} else {
+		return err
+	}
+}

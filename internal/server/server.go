@@ -1,0 +1,92 @@
+// Package server wires bulwark's packages to HTTP: the OCI registry under
+// /v2/, health and readiness probes, Prometheus metrics. No policy lives
+// here; it only connects the store, the registry, the gate and the audit
+// trail.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"bulwark.dev/bulwark/internal/registry"
+	"bulwark.dev/bulwark/internal/store"
+)
+
+// Config is what `bulwark serve` is started with.
+type Config struct {
+	// DataDir holds the blob store and, by default, the SQLite database.
+	DataDir string
+	// Database is a PostgreSQL URL; empty means SQLite in DataDir.
+	Database string
+	Logger   *slog.Logger
+}
+
+// Server is a running bulwark server's state.
+type Server struct {
+	cfg     Config
+	store   *store.Store
+	blobs   *registry.FSBlobs
+	metrics *metrics
+	handler http.Handler
+}
+
+// New opens the store and the blob store and builds the HTTP handler.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("--data %s: %w", cfg.DataDir, err)
+	}
+	dsn := cfg.Database
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "bulwark.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := registry.NewFSBlobs(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, blobs: blobs, metrics: newMetrics()}
+	reg := &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent}
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", reg)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /metrics", s.metrics.serve)
+	s.handler = s.metrics.wrap(mux)
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's store (for commands that act on it directly).
+func (s *Server) Store() *store.Store { return s.store }
+
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) onEvent(ctx context.Context, e registry.Event) {
+	s.metrics.event(e)
+	s.cfg.Logger.Debug("registry", "action", e.Action, "kind", e.Kind, "repo", e.Repo, "digest", e.Digest, "tag", e.Tag)
+}

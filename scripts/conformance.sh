@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the OCI distribution-spec conformance suite against `bulwark serve`
+# with every optional API and data type switched on but one, and fails
+# unless every test passes (none failed, none skipped). The one left off
+# is sparse image manifests (layers never pushed): bulwark refuses a
+# manifest whose blobs it does not hold, since it scans what it serves
+# (sparse indexes, whose platforms may be missing, are accepted).
+#   CONFORMANCE  the suite's binary; by default it is built once per
+#                version into $BULWARK_TOOLS (/var/cache/bulwark-peers)
+#   DATABASE     optional PostgreSQL URL for the server's store
+set -euo pipefail
+version=v0.0.0-20260831232431-97274622c111
+if [ -z "${CONFORMANCE:-}" ]; then
+  dir=${BULWARK_TOOLS:-/var/cache/bulwark-peers}/oci-conformance-$version
+  [ -x "$dir/conformance" ] || GOBIN=$dir go install github.com/opencontainers/distribution-spec/conformance@$version
+  CONFORMANCE=$dir/conformance
+fi
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+go build -o "$work/bulwark" ./cmd/bulwark
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+args=(serve --addr "127.0.0.1:$port" --data "$work/data")
+[ -n "${DATABASE:-}" ] && args+=(--database "$DATABASE")
+"$work/bulwark" "${args[@]}" 2>"$work/serve.log" &
+pid=$!
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+mkdir -p "$work/results"
+set +e
+OCI_REGISTRY=127.0.0.1:$port OCI_TLS=disabled OCI_REPO1=conformance/repo1 OCI_REPO2=conformance/repo2 \
+OCI_RESULTS_DIR="$work/results" OCI_HIDE_SKIPPED_WORKFLOWS=false \
+OCI_API_BLOBS_UPLOAD_CANCEL=true OCI_API_BLOBS_MOUNT_ANONYMOUS=true OCI_API_MANIFESTS_TAG_PARAM=true \
+OCI_DATA_SPARSE=false \
+  "$CONFORMANCE" >"$work/out.txt" 2>&1
+rc=$?
+set -e
+summary=$(grep -o '<testsuite [^>]*>' "$work/results/junit.xml" | head -1)
+echo "conformance: $summary"
+if [ $rc -ne 0 ] || ! grep -q 'failures="0"' <<<"$summary" || grep -q 'skipped="[1-9]' <<<"$summary"; then
+  grep -E 'FAIL|Skip' "$work/out.txt" | head -40
+  echo "--- server log"; tail -20 "$work/serve.log"
+  exit 1
+fi
