@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the OCI distribution-spec conformance suite against `bulwark serve`
+# Runs the OCI distribution-spec conformance suite against `bulwark serve`,
+# authentication on,
 # with every optional API and data type switched on but one, and fails
 # unless every test passes (none failed, none skipped). The one left off
 # is sparse image manifests (layers never pushed): bulwark refuses a
@@ -21,12 +22,14 @@ go build -o "$work/bulwark" ./cmd/bulwark
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 args=(serve --addr "127.0.0.1:$port" --data "$work/data")
 [ -n "${DATABASE:-}" ] && args+=(--database "$DATABASE")
-"$work/bulwark" "${args[@]}" 2>"$work/serve.log" &
+# Authentication on: the suite logs in as the administrator.
+password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+BULWARK_ADMIN_PASSWORD=$password "$work/bulwark" "${args[@]}" 2>"$work/serve.log" &
 pid=$!
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 mkdir -p "$work/results"
 set +e
-OCI_REGISTRY=127.0.0.1:$port OCI_TLS=disabled OCI_REPO1=conformance/repo1 OCI_REPO2=conformance/repo2 \
+OCI_USERNAME=admin OCI_PASSWORD=$password OCI_REGISTRY=127.0.0.1:$port OCI_TLS=disabled OCI_REPO1=conformance/repo1 OCI_REPO2=conformance/repo2 \
 OCI_RESULTS_DIR="$work/results" OCI_HIDE_SKIPPED_WORKFLOWS=false \
 OCI_API_BLOBS_UPLOAD_CANCEL=true OCI_API_BLOBS_MOUNT_ANONYMOUS=true OCI_API_MANIFESTS_TAG_PARAM=true \
 OCI_DATA_SPARSE=false \

@@ -24,12 +24,21 @@ func newServeCommand(e *env) *cobra.Command {
 (/readyz) and Prometheus metrics (/metrics) on --addr. State lives in
 --data: blobs and, unless --database names a PostgreSQL URL, the SQLite
 database. Several replicas may share one PostgreSQL database and one blob
-directory. SIGINT or SIGTERM stops it gracefully.`,
+directory. SIGINT or SIGTERM stops it gracefully.
+
+On the first start it creates the administrator "admin", with the
+password in BULWARK_ADMIN_PASSWORD or a generated one printed once.
+Registry clients log in with docker login (bearer tokens from
+/auth/token) or send Basic credentials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Logger: e.logger})
+			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Logger: e.logger,
+				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
+				OnAdminPassword: func(pw string) {
+					fmt.Fprintf(e.stderr, "First start: created the administrator \"admin\" with the password\n\n    %s\n\nIt is shown only this once. Set BULWARK_ADMIN_PASSWORD for unattended installs.\n", pw)
+				}})
 			if err != nil {
 				return err
 			}

@@ -41,6 +41,7 @@ type Event struct {
 	MediaType string
 	Subject   string
 	Remote    string
+	Actor     string
 }
 
 // Gate decides whether a manifest may be served. A non-nil error is a
@@ -116,8 +117,16 @@ func (h *Handler) log() *slog.Logger {
 func (h *Handler) event(ctx context.Context, r *http.Request, e Event) {
 	if h.OnEvent != nil {
 		e.Remote = r.RemoteAddr
+		e.Actor, _ = ctx.Value(actorKey{}).(string)
 		h.OnEvent(ctx, e)
 	}
+}
+
+type actorKey struct{}
+
+// WithActor names who makes the requests on ctx, for the events.
+func WithActor(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, actorKey{}, name)
 }
 
 // ServeHTTP routes /v2/ requests.
@@ -154,20 +163,11 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) error {
 	if p == "/v2/_catalog" {
 		return h.catalog(w, r)
 	}
-	for _, rt := range routes {
-		m := rt.re.FindStringSubmatch(p)
-		if m == nil {
-			continue
-		}
-		repo := m[1]
+	if repo, kind, arg, ok := ParsePath(p); ok {
 		if !nameRE.MatchString(repo) || len(repo) > 255 {
 			return errorf(http.StatusBadRequest, "NAME_INVALID", "invalid repository name %q", repo)
 		}
-		arg := ""
-		if len(m) > 2 {
-			arg = m[2]
-		}
-		switch rt.kind {
+		switch kind {
 		case "manifest":
 			switch r.Method {
 			case http.MethodGet, http.MethodHead:
@@ -211,6 +211,24 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusMethodNotAllowed, "UNSUPPORTED", "%s is not supported on %s", r.Method, p)
 	}
 	return errorf(http.StatusNotFound, "NOT_FOUND", "no such endpoint: %s", p)
+}
+
+// ParsePath splits a repository request path into the repository, the
+// kind of endpoint (manifest, uploads, upload, blob, tags, referrers) and
+// its argument. Authorization uses it too, so the repository checked is
+// always the repository acted on.
+func ParsePath(p string) (repo, kind, arg string, ok bool) {
+	for _, rt := range routes {
+		m := rt.re.FindStringSubmatch(p)
+		if m == nil {
+			continue
+		}
+		if len(m) > 2 {
+			arg = m[2]
+		}
+		return m[1], rt.kind, arg, true
+	}
+	return "", "", "", false
 }
 
 // resolve turns a tag or digest into the stored manifest.

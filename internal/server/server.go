@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/store"
 )
@@ -24,6 +26,11 @@ type Config struct {
 	// Database is a PostgreSQL URL; empty means SQLite in DataDir.
 	Database string
 	Logger   *slog.Logger
+	// AdminPassword is the first start's admin password
+	// (BULWARK_ADMIN_PASSWORD); empty: generated and given to
+	// OnAdminPassword once.
+	AdminPassword   string
+	OnAdminPassword func(password string)
 }
 
 // Server is a running bulwark server's state.
@@ -33,6 +40,10 @@ type Server struct {
 	blobs   *registry.FSBlobs
 	metrics *metrics
 	handler http.Handler
+	auth    *identity.Authenticator
+	tokens  *identity.Tokens
+	// projects known to exist, so pushes skip the insert.
+	projects sync.Map
 }
 
 // New opens the store and the blob store and builds the HTTP handler.
@@ -56,10 +67,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, blobs: blobs, metrics: newMetrics()}
-	reg := &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent}
+	s := &Server{cfg: cfg, store: st, blobs: blobs, metrics: newMetrics(), auth: &identity.Authenticator{Store: st}}
+	secret, err := tokenSecret(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.tokens = &identity.Tokens{Secret: secret, Service: "bulwark"}
+	generated, err := s.auth.Bootstrap(ctx, cfg.AdminPassword)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if generated != "" && cfg.OnAdminPassword != nil {
+		cfg.OnAdminPassword(generated)
+	}
+	reg := &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead}
 	mux := http.NewServeMux()
-	mux.Handle("/v2/", reg)
+	mux.Handle("/v2/", s.registryAuth(reg))
+	mux.HandleFunc("GET /auth/token", s.token)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /metrics", s.metrics.serve)
@@ -88,5 +114,5 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 	s.metrics.event(e)
-	s.cfg.Logger.Debug("registry", "action", e.Action, "kind", e.Kind, "repo", e.Repo, "digest", e.Digest, "tag", e.Tag)
+	s.cfg.Logger.Debug("registry", "action", e.Action, "kind", e.Kind, "repo", e.Repo, "digest", e.Digest, "tag", e.Tag, "actor", e.Actor)
 }

@@ -1,0 +1,256 @@
+// Package identity authenticates registry and API callers (users with
+// passwords, robot accounts with tokens, Docker registry bearer tokens)
+// and decides what they may do: projects are the first path segment of a
+// repository, and a role in a project grants actions on it.
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"bulwark.dev/bulwark/internal/store"
+)
+
+// Actions on a repository.
+const (
+	Pull   = "pull"
+	Push   = "push"
+	Delete = "delete"
+)
+
+// Roles grant actions in a project, each including the ones before.
+var Roles = map[string][]string{
+	"guest":      {Pull},
+	"developer":  {Pull, Push},
+	"maintainer": {Pull, Push, Delete},
+	"admin":      {Pull, Push, Delete},
+}
+
+// RobotPrefix starts every robot account name, so a robot can never be
+// mistaken for (or named like) a user.
+const RobotPrefix = "robot$"
+
+// Principal is an authenticated caller. A nil *Principal is anonymous.
+type Principal struct {
+	Name  string
+	Admin bool
+	// Robot accounts act only within Scopes ("project:pull,push").
+	Robot  bool
+	Scopes []string
+}
+
+// ErrUnauthorized is a failed login: unknown user, wrong password,
+// expired or unknown robot token. It never says which.
+var ErrUnauthorized = errors.New("invalid username or password")
+
+// Project is the project a repository belongs to: its first path segment.
+func Project(repo string) string {
+	p, _, _ := strings.Cut(repo, "/")
+	return p
+}
+
+// HashPassword hashes a password for storage (bcrypt).
+func HashPassword(pw string) (string, error) {
+	if len(pw) < 8 {
+		return "", errors.New("a password needs at least 8 characters")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	return string(h), err
+}
+
+// RandomSecret returns n random bytes, base64url-encoded (passwords,
+// robot tokens, signing keys).
+func RandomSecret(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TokenHash is how a robot token is stored: its SHA-256 (the token is
+// random and long, so a slow hash adds nothing).
+func TokenHash(token string) string {
+	s := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(s[:])
+}
+
+// Authenticator checks credentials against the store. Successful logins
+// are remembered briefly (by a hash of the credentials, never the
+// password), because registry clients send Basic credentials on every
+// request and bcrypt is deliberately slow.
+type Authenticator struct {
+	Store *store.Store
+	// CacheTTL bounds how long a password change or deletion can go
+	// unnoticed; default one minute.
+	CacheTTL time.Duration
+
+	mu    sync.Mutex
+	cache map[[32]byte]cachedLogin
+}
+
+type cachedLogin struct {
+	p       *Principal
+	expires time.Time
+}
+
+// Login authenticates a user name and password (or a robot name and
+// token).
+func (a *Authenticator) Login(ctx context.Context, name, secret string) (*Principal, error) {
+	key := sha256.Sum256([]byte(name + "\x00" + secret))
+	now := time.Now()
+	a.mu.Lock()
+	if c, ok := a.cache[key]; ok && now.Before(c.expires) {
+		a.mu.Unlock()
+		return c.p, nil
+	}
+	a.mu.Unlock()
+	p, err := a.login(ctx, name, secret, now)
+	if err != nil {
+		return nil, err
+	}
+	ttl := a.CacheTTL
+	if ttl == 0 {
+		ttl = time.Minute
+	}
+	a.mu.Lock()
+	if a.cache == nil || len(a.cache) > 10000 {
+		a.cache = map[[32]byte]cachedLogin{}
+	}
+	a.cache[key] = cachedLogin{p, now.Add(ttl)}
+	a.mu.Unlock()
+	return p, nil
+}
+
+func (a *Authenticator) login(ctx context.Context, name, secret string, now time.Time) (*Principal, error) {
+	if strings.HasPrefix(name, RobotPrefix) {
+		r, err := a.Store.GetRobot(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrUnauthorized
+		}
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare([]byte(TokenHash(secret)), []byte(r.TokenHash)) != 1 || now.After(r.Expires) {
+			return nil, ErrUnauthorized
+		}
+		return &Principal{Name: name, Robot: true, Scopes: r.Scopes}, nil
+	}
+	u, err := a.Store.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		// Spend the same time as a wrong password, so a response time
+		// does not tell which user names exist.
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(secret))
+		return nil, ErrUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(secret)) != nil {
+		return nil, ErrUnauthorized
+	}
+	return &Principal{Name: u.Name, Admin: u.Admin}, nil
+}
+
+// Lookup returns the principal a token subject names, as it stands now
+// (a deleted user, an expired robot: ErrUnauthorized).
+func (a *Authenticator) Lookup(ctx context.Context, name string) (*Principal, error) {
+	if strings.HasPrefix(name, RobotPrefix) {
+		r, err := a.Store.GetRobot(ctx, name)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && time.Now().After(r.Expires)) {
+			return nil, ErrUnauthorized
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Principal{Name: name, Robot: true, Scopes: r.Scopes}, nil
+	}
+	u, err := a.Store.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Name: u.Name, Admin: u.Admin}, nil
+}
+
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+
+// Allowed returns the subset of actions p may take on repo.
+func (a *Authenticator) Allowed(ctx context.Context, p *Principal, repo string, actions []string) ([]string, error) {
+	project := Project(repo)
+	var granted []string
+	switch {
+	case p != nil && p.Admin:
+		granted = []string{Pull, Push, Delete}
+	case p != nil && p.Robot:
+		for _, s := range p.Scopes {
+			proj, acts, _ := strings.Cut(s, ":")
+			if proj == project || proj == "*" {
+				granted = append(granted, strings.Split(acts, ",")...)
+			}
+		}
+	case p != nil:
+		role, err := a.Store.Role(ctx, project, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		granted = Roles[role]
+	}
+	if !slices.Contains(granted, Pull) {
+		public, err := a.Store.ProjectPublic(ctx, project)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if public {
+			granted = append(granted, Pull)
+		}
+	}
+	var out []string
+	for _, act := range actions {
+		if slices.Contains(granted, act) {
+			out = append(out, act)
+		}
+	}
+	return out, nil
+}
+
+// Bootstrap creates the admin account on a first start (no users yet):
+// its password is password when given (BULWARK_ADMIN_PASSWORD), otherwise
+// generated and returned so the caller prints it once. It returns "" when
+// users already exist.
+func (a *Authenticator) Bootstrap(ctx context.Context, password string) (generated string, err error) {
+	n, err := a.Store.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	pw := password
+	if pw == "" {
+		pw = RandomSecret(18)
+		generated = pw
+	}
+	hash, err := HashPassword(pw)
+	if err != nil {
+		return "", fmt.Errorf("BULWARK_ADMIN_PASSWORD: %w", err)
+	}
+	if err := a.Store.CreateUser(ctx, store.User{Name: "admin", PasswordHash: hash, Admin: true}); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return "", nil // another replica won the race
+		}
+		return "", err
+	}
+	return generated, nil
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"bulwark.dev/bulwark/internal/identity"
+	"bulwark.dev/bulwark/internal/store"
+	"bulwark.dev/bulwark/internal/store/storetest"
+)
+
+const adminPW = "admin-password-for-tests"
+
+type testServer struct {
+	*Server
+	url, host string
+}
+
+func start(t *testing.T, dsn string) *testServer {
+	t.Helper()
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Database: dsn, AdminPassword: adminPW})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+	return &testServer{Server: s, url: hs.URL, host: strings.TrimPrefix(hs.URL, "http://")}
+}
+
+func (ts *testServer) user(t *testing.T, name, pw, project, role string) {
+	t.Helper()
+	h, err := identity.HashPassword(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ts.store.CreateUser(ctx, store.User{Name: name, PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+	if role != "" {
+		if err := ts.store.SetMember(ctx, project, name, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func status(err error) int {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode
+	}
+	if err == nil {
+		return 200
+	}
+	return -1
+}
+
+// TestRegistryAccess drives the registry the way docker and crane do
+// (bearer tokens from /auth/token after a 401 challenge) and checks each
+// role, a robot account, anonymous access and bad credentials.
+func TestRegistryAccess(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ts := start(t, dsn)
+		ts.user(t, "dev", "dev-password-1", "shop", "developer")
+		ts.user(t, "guest", "guest-password", "shop", "guest")
+		ts.user(t, "outsider", "outsider-pass", "", "")
+		robotToken := identity.RandomSecret(24)
+		ctx := context.Background()
+		ts.store.CreateRobot(ctx, store.Robot{Name: "robot$ci", TokenHash: identity.TokenHash(robotToken), Scopes: []string{"shop:pull,push"}, Expires: time.Now().Add(time.Hour)})
+		ts.store.CreateRobot(ctx, store.Robot{Name: "robot$old", TokenHash: identity.TokenHash(robotToken), Scopes: []string{"shop:pull,push"}, Expires: time.Now().Add(-time.Hour)})
+		img, _ := random.Image(512, 2)
+		as := func(user, pw string) remote.Option {
+			if user == "" {
+				return remote.WithAuth(authn.Anonymous)
+			}
+			return remote.WithAuth(&authn.Basic{Username: user, Password: pw})
+		}
+		ref := func(r string) name.Reference {
+			n, err := name.ParseReference(ts.host + "/" + r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		tests := []struct {
+			name, user, pw, op, repo string
+			want                     int
+		}{
+			{"admin pushes anywhere", "admin", adminPW, "push", "shop/app:1", 200},
+			{"developer pushes to its project", "dev", "dev-password-1", "push", "shop/app:2", 200},
+			{"developer pulls", "dev", "dev-password-1", "pull", "shop/app:1", 200},
+			{"developer cannot push elsewhere", "dev", "dev-password-1", "push", "other/app:1", 401},
+			{"guest pulls", "guest", "guest-password", "pull", "shop/app:1", 200},
+			{"guest cannot push", "guest", "guest-password", "push", "shop/app:3", 401},
+			{"outsider cannot pull", "outsider", "outsider-pass", "pull", "shop/app:1", 401},
+			{"anonymous cannot pull a private project", "", "", "pull", "shop/app:1", 401},
+			{"wrong password", "dev", "wrong-password", "pull", "shop/app:1", 401},
+			{"unknown user", "nobody", "whatever-pass", "pull", "shop/app:1", 401},
+			{"robot within scope", "robot$ci", robotToken, "push", "shop/robot:1", 200},
+			{"robot outside scope", "robot$ci", robotToken, "push", "other/robot:1", 401},
+			{"expired robot", "robot$old", robotToken, "pull", "shop/app:1", 401},
+		}
+		for _, tc := range tests {
+			var err error
+			switch tc.op {
+			case "push":
+				err = remote.Write(ref(tc.repo), img, as(tc.user, tc.pw))
+			case "pull":
+				_, err = remote.Image(ref(tc.repo), as(tc.user, tc.pw))
+			}
+			if got := status(err); got != tc.want {
+				t.Errorf("%s: status %d (%v), want %d", tc.name, got, err, tc.want)
+			}
+		}
+		// Public projects are pullable anonymously, still not pushable.
+		ts.store.EnsureProject(ctx, "pub", true)
+		if err := remote.Write(ref("pub/base:1"), img, as("admin", adminPW)); err != nil {
+			t.Fatal(err)
+		}
+		ts.store.SetPublic(ctx, "pub", true)
+		if _, err := remote.Image(ref("pub/base:1"), as("", "")); err != nil {
+			t.Errorf("anonymous pull of a public project: %v", err)
+		}
+		if err := remote.Write(ref("pub/base:2"), img, as("", "")); status(err) != 401 {
+			t.Errorf("anonymous push to a public project: %v", err)
+		}
+	})
+}
+
+// TestBasicAndBearerDirect: Basic credentials work on every request;
+// 403 DENIED (not 401) tells a logged-in user the role is missing; a
+// forged token is refused.
+func TestBasicAndBearerDirect(t *testing.T) {
+	ts := start(t, t.TempDir()+"/bulwark.db")
+	ts.user(t, "guest", "guest-password", "shop", "guest")
+	do := func(method, path string, set func(*http.Request)) *http.Response {
+		req, _ := http.NewRequest(method, ts.url+path, nil)
+		set(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	resp := do("GET", "/v2/", func(*http.Request) {})
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `realm="`+ts.url+`/auth/token"`) {
+		t.Errorf("anonymous /v2/: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if resp := do("GET", "/v2/", func(r *http.Request) { r.SetBasicAuth("admin", adminPW) }); resp.StatusCode != 200 {
+		t.Errorf("admin /v2/: %d", resp.StatusCode)
+	}
+	if resp := do("POST", "/v2/shop/app/blobs/uploads/", func(r *http.Request) { r.SetBasicAuth("guest", "guest-password") }); resp.StatusCode != 403 {
+		t.Errorf("guest push with Basic: %d, want 403", resp.StatusCode)
+	}
+	if resp := do("GET", "/v2/_catalog", func(r *http.Request) { r.SetBasicAuth("guest", "guest-password") }); resp.StatusCode != 403 {
+		t.Errorf("guest catalog: %d", resp.StatusCode)
+	}
+	forged, _ := (&identity.Tokens{Secret: []byte(strings.Repeat("k", 43)), Service: "bulwark"}).Issue(&identity.Principal{Name: "admin", Admin: true},
+		[]identity.Access{{Type: "repository", Name: "shop/app", Actions: []string{"push"}}}, time.Now())
+	if resp := do("POST", "/v2/shop/app/blobs/uploads/", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+forged) }); resp.StatusCode != 401 {
+		t.Errorf("forged token: %d", resp.StatusCode)
+	}
+	if resp := do("GET", "/auth/token?scope=repository:shop/app:pull", func(r *http.Request) { r.SetBasicAuth("guest", "wrong") }); resp.StatusCode != 401 {
+		t.Errorf("token with a wrong password: %d", resp.StatusCode)
+	}
+}
+
+// TestBootstrapOnce: the first start creates admin (password generated
+// when none is given, reported once); a restart creates nothing.
+func TestBootstrapOnce(t *testing.T) {
+	dir := t.TempDir()
+	var shown []string
+	for i := 0; i < 2; i++ {
+		s, err := New(context.Background(), Config{DataDir: dir, OnAdminPassword: func(pw string) { shown = append(shown, pw) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	if len(shown) != 1 || len(shown[0]) < 20 {
+		t.Fatalf("generated passwords shown: %q", shown)
+	}
+	s, err := New(context.Background(), Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.auth.Login(context.Background(), "admin", shown[0]); err != nil {
+		t.Errorf("the generated password does not log in: %v", err)
+	}
+}
