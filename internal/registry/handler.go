@@ -58,7 +58,9 @@ type Handler struct {
 	MaxBlob int64
 	// Gate is consulted on every manifest GET and HEAD.
 	Gate Gate
-	// OnEvent is called after each successful change or pull.
+	// OnEvent is called for each successful change before the client is
+	// told it succeeded (so an audit record is committed first), and
+	// after each pull.
 	OnEvent func(context.Context, Event)
 	// CanRead says whether the request's caller may pull from repo; a
 	// blob is mounted from another repository only if so. Nil: anyone.
@@ -410,8 +412,8 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 	}
 	w.Header().Set("Location", "/v2/"+repo+"/manifests/"+m.Digest)
 	w.Header().Set("Docker-Content-Digest", m.Digest)
-	w.WriteHeader(http.StatusCreated)
 	h.event(ctx, r, Event{Action: "push", Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Subject: m.Subject})
+	w.WriteHeader(http.StatusCreated)
 	return nil
 }
 
@@ -424,8 +426,8 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, repo, r
 		if err := h.Store.DeleteTag(ctx, repo, ref); err != nil {
 			return notFound(err, "MANIFEST_UNKNOWN", "%s:%s is not known", repo, ref)
 		}
-		w.WriteHeader(http.StatusAccepted)
 		h.event(ctx, r, Event{Action: "delete", Kind: "tag", Repo: repo, Tag: ref})
+		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
 	if _, err := ParseDigest(ref); err != nil {
@@ -434,8 +436,8 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, repo, r
 	if err := h.Store.DeleteManifest(ctx, repo, ref); err != nil {
 		return notFound(err, "MANIFEST_UNKNOWN", "%s@%s is not known", repo, ref)
 	}
-	w.WriteHeader(http.StatusAccepted)
 	h.event(ctx, r, Event{Action: "delete", Kind: "manifest", Repo: repo, Digest: ref})
+	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
 
@@ -501,8 +503,8 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, repo strin
 			}
 			w.Header().Set("Location", "/v2/"+repo+"/blobs/"+d.String())
 			w.Header().Set("Docker-Content-Digest", d.String())
-			w.WriteHeader(http.StatusCreated)
 			h.event(ctx, r, Event{Action: "mount", Kind: "blob", Repo: repo, Digest: d.String(), Tag: "from " + from})
+			w.WriteHeader(http.StatusCreated)
 			return nil
 		}
 		// Not mountable: an ordinary upload, as the spec says.
@@ -664,8 +666,8 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, repo, id, dg st
 	h.Store.EndUpload(ctx, id)
 	w.Header().Set("Location", "/v2/"+repo+"/blobs/"+d.String())
 	w.Header().Set("Docker-Content-Digest", d.String())
-	w.WriteHeader(http.StatusCreated)
 	h.event(ctx, r, Event{Action: "push", Kind: "blob", Repo: repo, Digest: d.String()})
+	w.WriteHeader(http.StatusCreated)
 	return nil
 }
 

@@ -101,6 +101,8 @@ func (s *Server) registryAuth(next http.Handler) http.Handler {
 		w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 		p, c, err := s.authenticate(r)
 		if err != nil {
+			user, _, _ := r.BasicAuth()
+			s.record(r.Context(), user, "auth.login", "registry", "failure", map[string]any{"remote": r.RemoteAddr})
 			s.challenge(w, r, "", "invalid_token")
 			return
 		}
@@ -134,6 +136,7 @@ func (s *Server) registryAuth(next http.Handler) http.Handler {
 					s.challenge(w, r, scope, "insufficient_scope")
 					return
 				}
+				s.record(r.Context(), p.Name, "auth.deny", repo, "denied", map[string]any{"action": action, "remote": r.RemoteAddr})
 				denied(w, fmt.Sprintf("%s may not %s %s: ask a project administrator for a role in project %s", p.Name, action, repo, identity.Project(repo)))
 				return
 			}
@@ -195,6 +198,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := r.BasicAuth(); ok {
 		var err error
 		if p, _, err = s.authenticate(r); err != nil {
+			user, _, _ := r.BasicAuth()
+			s.record(r.Context(), user, "auth.login", "token", "failure", map[string]any{"remote": r.RemoteAddr})
 			w.Header().Set("WWW-Authenticate", `Basic realm="bulwark"`)
 			writeJSONError(w, http.StatusUnauthorized, "UNAUTHORIZED", err.Error())
 			return

@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"bulwark.dev/bulwark/internal/audit"
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/store"
@@ -42,6 +44,7 @@ type Server struct {
 	handler http.Handler
 	auth    *identity.Authenticator
 	tokens  *identity.Tokens
+	audit   *audit.Log
 	// projects known to exist, so pushes skip the insert.
 	projects sync.Map
 }
@@ -74,11 +77,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.tokens = &identity.Tokens{Secret: secret, Service: "bulwark"}
-	generated, err := s.auth.Bootstrap(ctx, cfg.AdminPassword)
-	if err != nil {
+	if s.audit, err = audit.Open(ctx, st, filepath.Join(cfg.DataDir, "audit.key"), cfg.Logger); err != nil {
 		st.Close()
 		return nil, err
 	}
+	generated, err := s.auth.Bootstrap(ctx, cfg.AdminPassword)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if generated != "" || cfg.AdminPassword != "" {
+		s.record(ctx, "system", "user.create", "admin", "success", map[string]any{"admin": true, "generated": generated != ""})
+	}
+	s.record(ctx, "system", "server.start", dsnKind(dsn), "success", map[string]any{"data": cfg.DataDir})
 	if generated != "" && cfg.OnAdminPassword != nil {
 		cfg.OnAdminPassword(generated)
 	}
@@ -99,8 +110,33 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Store is the server's store (for commands that act on it directly).
 func (s *Server) Store() *store.Store { return s.store }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close commits the audit trail (with a final signed checkpoint) and
+// releases the store.
+func (s *Server) Close() error {
+	var err error
+	if s.audit != nil {
+		err = s.audit.Close()
+	}
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// record appends to the audit trail; a failure is logged, since the
+// action it describes has already happened.
+func (s *Server) record(ctx context.Context, actor, action, object, outcome string, detail map[string]any) {
+	if err := s.audit.Record(ctx, audit.Entry{Actor: actor, Action: action, Object: object, Outcome: outcome, Detail: detail}); err != nil {
+		s.cfg.Logger.Error("audit record failed", "action", action, "object", object, "err", err)
+	}
+}
+
+func dsnKind(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres") {
+		return "postgres"
+	}
+	return "sqlite"
+}
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -114,5 +150,19 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 	s.metrics.event(e)
+	object := e.Repo
+	switch {
+	case e.Digest != "":
+		object += "@" + e.Digest
+	case e.Tag != "":
+		object += ":" + e.Tag
+	}
+	detail := map[string]any{"kind": e.Kind, "remote": e.Remote}
+	for k, v := range map[string]string{"tag": e.Tag, "media_type": e.MediaType, "subject": e.Subject} {
+		if v != "" {
+			detail[k] = v
+		}
+	}
+	s.record(ctx, e.Actor, "registry."+e.Action, object, "success", detail)
 	s.cfg.Logger.Debug("registry", "action", e.Action, "kind", e.Kind, "repo", e.Repo, "digest", e.Digest, "tag", e.Tag, "actor", e.Actor)
 }

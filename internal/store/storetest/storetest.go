@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"bulwark.dev/bulwark/internal/store"
@@ -83,4 +84,22 @@ func PostgresDSN(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Exec runs a statement on dsn's database directly, around the store:
+// how tests tamper with data on purpose. Placeholders are written $1, $2.
+func Exec(t testing.TB, dsn, query string, args ...any) {
+	t.Helper()
+	driver, src := "pgx", dsn
+	if !strings.HasPrefix(dsn, "postgres") {
+		driver, src = "sqlite", "file:"+dsn
+	}
+	db, err := sql.Open(driver, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
 }
