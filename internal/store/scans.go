@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Scan is the stored result of scanning one manifest digest. Findings is
+// the matcher's findings as JSON; the pull gate applies each project's
+// exceptions to them at pull time.
+type Scan struct {
+	Digest, Repo string
+	ScannedAt    time.Time
+	// DBUpdated is when the vulnerability database used was updated.
+	DBUpdated                            time.Time
+	Critical, High, Medium, Low, Unknown int
+	Findings                             string
+}
+
+// PutScan stores (replaces) a digest's scan result. Until it is called,
+// the previous result stays in force: a rescan never makes an approved
+// digest unpullable while it runs.
+func (s *Store) PutScan(ctx context.Context, sc *Scan) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO scans (digest, repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (digest) DO UPDATE SET repo = excluded.repo, scanned_at = excluded.scanned_at, db_updated = excluded.db_updated,
+		critical = excluded.critical, high = excluded.high, medium = excluded.medium, low = excluded.low, unknown = excluded.unknown, findings = excluded.findings`),
+		sc.Digest, sc.Repo, millis(sc.ScannedAt), millis(sc.DBUpdated), sc.Critical, sc.High, sc.Medium, sc.Low, sc.Unknown, sc.Findings)
+	return err
+}
+
+// GetScan returns a digest's scan, or ErrNotFound.
+func (s *Store) GetScan(ctx context.Context, digest string) (*Scan, error) {
+	sc := &Scan{Digest: digest}
+	var at, dbu int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings FROM scans WHERE digest = ?`), digest).
+		Scan(&sc.Repo, &at, &dbu, &sc.Critical, &sc.High, &sc.Medium, &sc.Low, &sc.Unknown, &sc.Findings)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	sc.ScannedAt, sc.DBUpdated = time.UnixMilli(at), time.UnixMilli(dbu)
+	return sc, err
+}
+
+// ImageManifests lists (repo, digest) of every stored manifest whose
+// artifact type is an image configuration: what a rescan covers.
+func (s *Store) ImageManifests(ctx context.Context) ([][2]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT repo, digest FROM manifests WHERE artifact_type IN ('application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json') ORDER BY repo, digest`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var r [2]string
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ProjectPolicy returns a project's pull policy JSON ("" when unset or
+// the project does not exist).
+func (s *Store) ProjectPolicy(ctx context.Context, project string) (string, error) {
+	var p string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT policy FROM projects WHERE name = ?`), project).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return p, err
+}
+
+// SetProjectPolicy stores a project's pull policy JSON, creating the
+// project if needed.
+func (s *Store) SetProjectPolicy(ctx context.Context, project, policy string) error {
+	if err := s.EnsureProject(ctx, project, false); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE projects SET policy = ? WHERE name = ?`), policy, project)
+	return err
+}
