@@ -59,11 +59,10 @@ func TestVerifyFindsTampering(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				d := dsn
+				// A fresh database per case, of the same kind as dsn.
+				d := filepath.Join(t.TempDir(), "bulwark.db")
 				if strings.HasPrefix(dsn, "postgres") {
 					d = storetest.PostgresDSN(t)
-				} else {
-					d = filepath.Join(t.TempDir(), "bulwark.db")
 				}
 				_, keys, st := trail(t, d, 10)
 				for _, q := range tc.tamper {
