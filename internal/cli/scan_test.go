@@ -15,10 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"bulwark.dev/bulwark/internal/report"
 	"bulwark.dev/bulwark/internal/testenv"
@@ -55,25 +52,7 @@ func goImage(t *testing.T) string {
 	return testenv.OCILayout(t, goImageOf(t))
 }
 
-func goImageOf(t *testing.T) v1.Image {
-	t.Helper()
-	bin, _ := testenv.BuildGoBinary(t, []testenv.GoModule{
-		{Path: "golang.org/x/text", Version: "v0.3.5", Import: "golang.org/x/text/language"},
-	})
-	layerTar := filepath.Join(t.TempDir(), "layer.tar")
-	if out, err := exec.Command("tar", "-cf", layerTar, "--transform", "s|.*app$|usr/local/bin/app|", "-C", filepath.Dir(bin), "app").CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v %s", err, out)
-	}
-	l, err := tarball.LayerFromFile(layerTar)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
+func goImageOf(t *testing.T) v1.Image { return testenv.VulnerableGoImage(t) }
 
 // TestScanAttest scans an image in a registry with --attest: the SBOM and
 // the scan result are attached to the scanned digest, signed, and verify

@@ -16,7 +16,9 @@ import (
 )
 
 func newServeCommand(e *env) *cobra.Command {
-	var addr, data, database string
+	var addr, data, database, configFile string
+	var workers int
+	var db dbFlag
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the bulwark server: a policy-enforcing OCI registry with its API",
@@ -34,7 +36,20 @@ Registry clients log in with docker login (bearer tokens from
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			dbPath, err := db.resolve(e)
+			if err != nil {
+				return err
+			}
+			defaultPolicy := ""
+			if configFile != "" {
+				fc, err := server.LoadConfig(configFile)
+				if err != nil {
+					return err
+				}
+				defaultPolicy = string(fc.PullPolicy)
+			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Logger: e.logger,
+				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
 					fmt.Fprintf(e.stderr, "First start: created the administrator \"admin\" with the password\n\n    %s\n\nIt is shown only this once. Set BULWARK_ADMIN_PASSWORD for unattended installs.\n", pw)
@@ -43,6 +58,7 @@ Registry clients log in with docker login (bearer tokens from
 				return err
 			}
 			defer srv.Close()
+			srv.Start(ctx)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("--addr %s: %w", addr, err)
@@ -67,5 +83,8 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:5000", "address to listen on")
 	cmd.Flags().StringVar(&data, "data", "bulwark-data", "data directory (blobs, SQLite database)")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://…); default: SQLite in --data")
+	cmd.Flags().IntVar(&workers, "scan-workers", 1, "scans run at once on this replica")
+	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML): the default pull policy")
+	db.register(cmd)
 	return cmd
 }

@@ -260,3 +260,15 @@ func pickDescriptor(cands []v1.Descriptor, plat *v1.Platform) (*v1.Descriptor, e
 	}
 	return choosePlatform(&v1.IndexManifest{Manifests: cands}, plat)
 }
+
+// FromV1 opens an image given as a go-containerregistry image, such as
+// one bulwark's registry stores; name is its repository.
+func FromV1(v1img v1.Image, name string) (*Image, error) {
+	img, err := fromV1(v1img)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	img.Name = name
+	img.Ref = Ref{Kind: KindRegistry, Raw: name + "@" + img.Digest, Name: name + "@" + img.Digest}
+	return img, nil
+}

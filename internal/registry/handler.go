@@ -46,7 +46,7 @@ type Event struct {
 
 // Gate decides whether a manifest may be served. A non-nil error is a
 // refusal, answered as DENIED with the error's message.
-type Gate func(ctx context.Context, repo, digest, mediaType string) error
+type Gate func(ctx context.Context, m *store.Manifest) error
 
 // Handler is the OCI Distribution API. Zero hooks mean: everything is
 // allowed and nothing is recorded.
@@ -56,7 +56,7 @@ type Handler struct {
 	Log   *slog.Logger
 	// MaxBlob caps one blob upload (bytes).
 	MaxBlob int64
-	// Gate is consulted on every manifest GET and HEAD.
+	// Gate is consulted on every manifest GET.
 	Gate Gate
 	// OnEvent is called for each successful change before the client is
 	// told it succeeded (so an audit record is committed first), and
@@ -262,8 +262,10 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 	if err != nil {
 		return err
 	}
-	if h.Gate != nil {
-		if err := h.Gate(r.Context(), repo, m.Digest, m.MediaType); err != nil {
+	// HEAD is not gated: it tells a digest, not the layers, and signing
+	// a refused image (to make it pullable) starts by resolving its tag.
+	if h.Gate != nil && r.Method == http.MethodGet {
+		if err := h.Gate(r.Context(), m); err != nil {
 			return errorf(http.StatusForbidden, "DENIED", "%v", err)
 		}
 	}

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,8 +17,12 @@ import (
 	"time"
 
 	"bulwark.dev/bulwark/internal/audit"
+	"sigs.k8s.io/yaml"
+
 	"bulwark.dev/bulwark/internal/identity"
+	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/registry"
+	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/store"
 )
 
@@ -33,6 +38,40 @@ type Config struct {
 	// OnAdminPassword once.
 	AdminPassword   string
 	OnAdminPassword func(password string)
+	// VulnDB is the vulnerability database scans use.
+	VulnDB string
+	// Workers is how many scans run at once on this replica (default 1).
+	Workers int
+	// Version is bulwark's version, recorded in scan results.
+	Version string
+	// DefaultPolicy is the pull policy (JSON) of projects without their
+	// own; empty means policy.DefaultPullPolicy.
+	DefaultPolicy string
+}
+
+// FileConfig is the --config file: settings that are not flags.
+type FileConfig struct {
+	// PullPolicy applies to every project without its own.
+	PullPolicy json.RawMessage `json:"pullPolicy,omitempty"`
+}
+
+// LoadConfig reads a --config file (YAML or JSON; unknown keys are
+// errors) and checks the policy in it.
+func LoadConfig(file string) (*FileConfig, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	var c FileConfig
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return nil, fmt.Errorf("--config %s: %w", file, err)
+	}
+	if len(c.PullPolicy) > 0 {
+		if _, err := policy.ParsePullPolicy(c.PullPolicy); err != nil {
+			return nil, fmt.Errorf("--config %s: %w", file, err)
+		}
+	}
+	return &c, nil
 }
 
 // Server is a running bulwark server's state.
@@ -45,6 +84,9 @@ type Server struct {
 	auth    *identity.Authenticator
 	tokens  *identity.Tokens
 	audit   *audit.Log
+	reg     *registry.Handler
+	scanner *scanner.Scanner
+	gate    *pullGate
 	// projects known to exist, so pushes skip the insert.
 	projects sync.Map
 }
@@ -93,7 +135,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if generated != "" && cfg.OnAdminPassword != nil {
 		cfg.OnAdminPassword(generated)
 	}
-	reg := &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead}
+	s.gate = &pullGate{s: s, now: time.Now}
+	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check}
+	reg := s.reg
+	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
+		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned}
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", s.registryAuth(reg))
 	mux.HandleFunc("GET /auth/token", s.token)
@@ -102,6 +148,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /metrics", s.metrics.serve)
 	s.handler = s.metrics.wrap(mux)
 	return s, nil
+}
+
+// Start runs the background work until ctx ends: scan workers and the
+// vulnerability database watch that requeues every image when it
+// changes.
+func (s *Server) Start(ctx context.Context) {
+	n := s.cfg.Workers
+	if n <= 0 {
+		n = 1
+	}
+	for i := 0; i < n; i++ {
+		go s.scanner.Run(ctx)
+	}
+	if s.cfg.VulnDB != "" {
+		go s.scanner.WatchDB(ctx, time.Minute)
+	}
+}
+
+func (s *Server) onScanned(ctx context.Context, sc *store.Scan) {
+	s.gate.invalidate()
+	s.record(ctx, "system", "scan.result", sc.Repo+"@"+sc.Digest, "success", map[string]any{
+		"critical": sc.Critical, "high": sc.High, "medium": sc.Medium, "low": sc.Low, "unknown": sc.Unknown,
+		"db_updated": sc.DBUpdated.UTC().Format(time.RFC3339)})
 }
 
 // Handler is the server's HTTP handler.
@@ -164,5 +233,13 @@ func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 		}
 	}
 	s.record(ctx, e.Actor, "registry."+e.Action, object, "success", detail)
+	if e.Action == "push" && e.Kind == "manifest" {
+		m, err := s.store.GetManifest(ctx, e.Repo, e.Digest)
+		if err == nil && registry.IsImage(m) {
+			if err := s.scanner.Enqueue(ctx, e.Repo, e.Digest); err != nil {
+				s.cfg.Logger.Error("queue scan", "repo", e.Repo, "digest", e.Digest, "err", err)
+			}
+		}
+	}
 	s.cfg.Logger.Debug("registry", "action", e.Action, "kind", e.Kind, "repo", e.Repo, "digest", e.Digest, "tag", e.Tag, "actor", e.Actor)
 }

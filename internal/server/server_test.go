@@ -30,11 +30,17 @@ type testServer struct {
 
 func start(t *testing.T, dsn string) *testServer {
 	t.Helper()
-	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Database: dsn, AdminPassword: adminPW})
+	// Access control only: the gate lets every image through.
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Database: dsn, AdminPassword: adminPW,
+		DefaultPolicy: `{"blockSeverity":"none","unscanned":"allow"}`})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	return serveHTTP(t, s)
+}
+
+func serveHTTP(t *testing.T, s *Server) *testServer {
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{Server: s, url: hs.URL, host: strings.TrimPrefix(hs.URL, "http://")}

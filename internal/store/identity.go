@@ -166,6 +166,12 @@ func (s *Store) InitSetting(ctx context.Context, name, value string) (string, er
 	return s.Setting(ctx, name)
 }
 
+// PutSetting stores a server setting.
+func (s *Store) PutSetting(ctx context.Context, name, value string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`), name, value)
+	return err
+}
+
 func isUniqueViolation(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value") || strings.Contains(msg, "SQLSTATE 23505")

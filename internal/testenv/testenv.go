@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -239,4 +241,27 @@ func OCILayout(t testing.TB, img v1.Image) string {
 		t.Fatal(err)
 	}
 	return "oci:" + dir
+}
+
+// VulnerableGoImage is a one-layer image holding a Go binary built
+// against golang.org/x/text v0.3.5, which the corpus's Go vulnerability
+// database (osv/go-vulndb) flags (GO-2021-0113, high).
+func VulnerableGoImage(t testing.TB) v1.Image {
+	t.Helper()
+	bin, _ := BuildGoBinary(t, []GoModule{
+		{Path: "golang.org/x/text", Version: "v0.3.5", Import: "golang.org/x/text/language"},
+	})
+	layerTar := filepath.Join(t.TempDir(), "layer.tar")
+	if out, err := exec.Command("tar", "-cf", layerTar, "--transform", "s|.*app$|usr/local/bin/app|", "-C", filepath.Dir(bin), "app").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	l, err := tarball.LayerFromFile(layerTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

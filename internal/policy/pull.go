@@ -1,0 +1,115 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"bulwark.dev/bulwark/internal/match"
+	"bulwark.dev/bulwark/internal/severity"
+)
+
+// PullPolicy is a project's rule for serving images from the registry.
+type PullPolicy struct {
+	// BlockSeverity blocks an image with a vulnerability at or above it
+	// (critical, high, medium, low) that no exception covers; "none"
+	// never blocks on vulnerabilities.
+	BlockSeverity string `json:"blockSeverity"`
+	// IgnoreUnfixed does not block on vulnerabilities without a fix.
+	IgnoreUnfixed bool `json:"ignoreUnfixed,omitempty"`
+	// Unscanned is "block" (the default) or "allow": what to do with an
+	// image whose scan has not finished (or failed).
+	Unscanned string `json:"unscanned"`
+	// RequireSignature blocks images not signed by one of Keys (PEM
+	// public keys, cosign format).
+	RequireSignature bool     `json:"requireSignature,omitempty"`
+	Keys             []string `json:"keys,omitempty"`
+	// Exceptions are accepted vulnerabilities, as in an ignore file.
+	Exceptions []IgnoreEntry `json:"exceptions,omitempty"`
+}
+
+// DefaultPullPolicy applies to a project without a policy: critical
+// vulnerabilities and unscanned images are refused.
+var DefaultPullPolicy = PullPolicy{BlockSeverity: "critical", Unscanned: "block"}
+
+// ParsePullPolicy decodes a policy strictly (unknown keys are errors) and
+// fills defaults.
+func ParsePullPolicy(b []byte) (*PullPolicy, error) {
+	p := DefaultPullPolicy
+	if len(bytes.TrimSpace(b)) == 0 {
+		return &p, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("pull policy: %w", err)
+	}
+	if p.BlockSeverity == "" {
+		p.BlockSeverity = DefaultPullPolicy.BlockSeverity
+	}
+	if p.BlockSeverity != "none" {
+		if _, err := severity.Parse(p.BlockSeverity); err != nil {
+			return nil, fmt.Errorf("pull policy: blockSeverity: %w", err)
+		}
+	}
+	switch p.Unscanned {
+	case "":
+		p.Unscanned = "block"
+	case "block", "allow":
+	default:
+		return nil, fmt.Errorf("pull policy: unscanned %q: want block or allow", p.Unscanned)
+	}
+	if p.RequireSignature && len(p.Keys) == 0 {
+		return nil, fmt.Errorf("pull policy: requireSignature needs at least one key")
+	}
+	for i, e := range p.Exceptions {
+		if e.ID == "" || e.Reason == "" {
+			return nil, fmt.Errorf("pull policy: exception %d: id and reason are required", i)
+		}
+		if e.Expires != "" {
+			if _, err := time.Parse(time.DateOnly, e.Expires); err != nil {
+				return nil, fmt.Errorf("pull policy: exception %s: expires %q: want YYYY-MM-DD", e.ID, e.Expires)
+			}
+		}
+	}
+	return &p, nil
+}
+
+// Vulnerabilities applies the policy to a scan's findings. It returns the
+// findings that block (none: the image may be served).
+func (p *PullPolicy) Vulnerabilities(findings []match.Finding, subject string, now time.Time) []match.Finding {
+	if p.BlockSeverity == "none" {
+		return nil
+	}
+	min, _ := severity.Parse(p.BlockSeverity)
+	g := &Gate{Severities: SeveritiesAtOrAbove(min), IgnoreUnfixed: p.IgnoreUnfixed, Subject: subject, Now: now,
+		Ignore: &IgnoreFile{Path: "project policy", Entries: p.Exceptions, Now: func() time.Time { return now }}}
+	var out []match.Finding
+	for _, r := range g.Apply(findings).Results {
+		if r.Suppressed == nil {
+			out = append(out, r.Finding)
+		}
+	}
+	return out
+}
+
+// DescribeBlocking says which findings block, most severe first, briefly.
+func DescribeBlocking(fs []match.Finding, max int) string {
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
+	var parts []string
+	for i, f := range fs {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("and %d more", len(fs)-max))
+			break
+		}
+		fix := "no fix yet"
+		if len(f.Fixed) > 0 {
+			fix = "fixed in " + strings.Join(f.Fixed, ", ")
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s) in %s %s, %s", f.ID, f.Severity, f.Package.Name, f.Package.Version, fix))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,280 @@
+// Package scanner scans what is pushed to bulwark's registry: a worker
+// takes scan jobs from the store's queue, inventories the stored image
+// and matches it against the vulnerability database, and stores the
+// findings per digest. It also requeues every stored image when the
+// vulnerability database changes.
+package scanner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/inventory"
+	"bulwark.dev/bulwark/internal/inventory/catalog"
+	"bulwark.dev/bulwark/internal/match"
+	"bulwark.dev/bulwark/internal/registry"
+	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/severity"
+	"bulwark.dev/bulwark/internal/store"
+	"bulwark.dev/bulwark/internal/vulndb"
+)
+
+// JobKind is the job queue kind of scan jobs; their key is the digest.
+const JobKind = "scan"
+
+// ErrNoDatabase means no vulnerability database is installed.
+var ErrNoDatabase = errors.New("no vulnerability database")
+
+// Scanner runs scan jobs.
+type Scanner struct {
+	Store    *store.Store
+	Registry *registry.Handler
+	// DBPath is the vulnerability database (bulwark db import/update).
+	DBPath string
+	// CacheDir holds the per-layer inventory cache ("" disables it).
+	CacheDir string
+	Logger   *slog.Logger
+	Version  string
+	// Lease is how long a claimed job stays with this worker without a
+	// heartbeat; a killed worker's job is taken again after it lapses.
+	Lease time.Duration
+	// Poll is how often an idle worker looks for jobs.
+	Poll time.Duration
+	// OnScanned is told of every stored result.
+	OnScanned func(ctx context.Context, sc *store.Scan)
+
+	wake chan struct{}
+}
+
+type payload struct {
+	Repo string `json:"repo"`
+}
+
+func (s *Scanner) init() {
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+	if s.Lease == 0 {
+		s.Lease = 2 * time.Minute
+	}
+	if s.Poll == 0 {
+		s.Poll = time.Second
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Enqueue queues a scan of a stored manifest (deduplicated per digest).
+func (s *Scanner) Enqueue(ctx context.Context, repo, digest string) error {
+	s.init()
+	b, _ := json.Marshal(payload{Repo: repo})
+	if _, err := s.Store.Enqueue(ctx, JobKind, digest, string(b)); err != nil {
+		return err
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run works the queue until ctx ends.
+func (s *Scanner) Run(ctx context.Context) {
+	s.init()
+	for ctx.Err() == nil {
+		j, err := s.Store.Claim(ctx, s.Lease)
+		if errors.Is(err, store.ErrNotFound) {
+			select {
+			case <-ctx.Done():
+			case <-s.wake:
+			case <-time.After(s.Poll):
+			}
+			continue
+		}
+		if err != nil {
+			s.Logger.Error("scan queue", "err", err)
+			time.Sleep(s.Poll)
+			continue
+		}
+		s.work(ctx, j)
+	}
+}
+
+func (s *Scanner) work(ctx context.Context, j *store.Job) {
+	var p payload
+	err := json.Unmarshal([]byte(j.Payload), &p)
+	if err == nil {
+		hb, stop := context.WithCancel(ctx)
+		go s.heartbeat(hb, j.ID)
+		_, err = s.ScanDigest(ctx, p.Repo, j.Key)
+		stop()
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the lease lapses and the job is taken again
+	}
+	if err != nil {
+		s.Logger.Warn("scan failed", "repo", p.Repo, "digest", j.Key, "attempt", j.Attempts, "err", err)
+	}
+	if ferr := s.Store.Finish(context.Background(), j, err, 3, 30*time.Second); ferr != nil {
+		s.Logger.Error("scan queue", "err", ferr)
+	}
+}
+
+func (s *Scanner) heartbeat(ctx context.Context, id int64) {
+	t := time.NewTicker(s.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Store.Extend(ctx, id, s.Lease)
+		}
+	}
+}
+
+// ScanDigest scans one stored image now and stores the result.
+func (s *Scanner) ScanDigest(ctx context.Context, repo, digest string) (*store.Scan, error) {
+	if _, err := os.Stat(s.DBPath); err != nil {
+		return nil, fmt.Errorf("%w at %s: import advisories with 'bulwark db import' or 'bulwark db update'", ErrNoDatabase, s.DBPath)
+	}
+	db, err := vulndb.Open(s.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	_, updated, err := db.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v1img, err := s.Registry.Image(ctx, repo, digest)
+	if err != nil {
+		return nil, fmt.Errorf("read %s@%s: %w", repo, digest, err)
+	}
+	img, err := image.FromV1(v1img, repo)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	exts := catalog.All()
+	inv := &inventory.Scanner{Extractors: exts, Limits: image.DefaultLimits, MaxFileSize: inventory.DefaultMaxFileSize,
+		Logger: s.Logger, Tool: sbom.Tool{Name: "bulwark", Version: s.Version}}
+	if s.CacheDir != "" {
+		if inv.Cache, err = inventory.OpenCache(s.CacheDir, exts, inv.MaxFileSize); err != nil {
+			return nil, err
+		}
+	}
+	res, err := inv.Scan(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("inventory %s@%s: %w", repo, digest, err)
+	}
+	findings, err := match.Match(ctx, db, res.Doc)
+	if err != nil {
+		return nil, err
+	}
+	if findings == nil {
+		findings = []match.Finding{}
+	}
+	body, err := json.Marshal(findings)
+	if err != nil {
+		return nil, err
+	}
+	sc := &store.Scan{Digest: digest, Repo: repo, ScannedAt: time.Now(), DBUpdated: updated, Findings: string(body)}
+	for _, f := range findings {
+		switch f.Severity {
+		case severity.Critical:
+			sc.Critical++
+		case severity.High:
+			sc.High++
+		case severity.Medium:
+			sc.Medium++
+		case severity.Low:
+			sc.Low++
+		default:
+			sc.Unknown++
+		}
+	}
+	if err := s.Store.PutScan(ctx, sc); err != nil {
+		return nil, err
+	}
+	if s.OnScanned != nil {
+		s.OnScanned(ctx, sc)
+	}
+	return sc, nil
+}
+
+// RescanAll queues every stored image for scanning.
+func (s *Scanner) RescanAll(ctx context.Context) (int, error) {
+	ms, err := s.Store.ImageManifests(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rd := range ms {
+		m, err := s.Store.GetManifest(ctx, rd[0], rd[1])
+		if err != nil || !registry.IsImage(m) {
+			continue
+		}
+		if err := s.Enqueue(ctx, rd[0], rd[1]); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// WatchDB requeues every stored image whenever the vulnerability
+// database's update time changes (checked every interval). The last seen
+// time is kept in the store, so a restart does not rescan for nothing
+// and replicas agree.
+func (s *Scanner) WatchDB(ctx context.Context, every time.Duration) {
+	s.init()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := s.checkDB(ctx); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.Logger.Warn("vulnerability database watch", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Scanner) checkDB(ctx context.Context) error {
+	if _, err := os.Stat(s.DBPath); err != nil {
+		return err
+	}
+	db, err := vulndb.Open(s.DBPath)
+	if err != nil {
+		return err
+	}
+	_, updated, err := db.Info(ctx)
+	db.Close()
+	if err != nil || updated.IsZero() {
+		return err
+	}
+	stamp := updated.UTC().Format(time.RFC3339Nano)
+	seen, err := s.Store.Setting(ctx, "scanned_db_updated")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if seen == stamp {
+		return nil
+	}
+	n, err := s.RescanAll(ctx)
+	if err != nil {
+		return err
+	}
+	s.Logger.Info("vulnerability database changed: rescanning", "images", n, "updated", stamp)
+	return s.Store.PutSetting(ctx, "scanned_db_updated", stamp)
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"bulwark.dev/bulwark/internal/identity"
+	"bulwark.dev/bulwark/internal/match"
+	"bulwark.dev/bulwark/internal/policy"
+	"bulwark.dev/bulwark/internal/registry"
+	"bulwark.dev/bulwark/internal/scanner"
+	"bulwark.dev/bulwark/internal/sign"
+	"bulwark.dev/bulwark/internal/store"
+)
+
+// pullGate decides, per project and digest, whether the registry may
+// serve an image. Decisions are cached; a new scan result or policy on
+// this replica invalidates them at once, other replicas' changes within
+// gateTTL.
+type pullGate struct {
+	s     *Server
+	gen   atomic.Int64
+	mu    sync.Mutex
+	cache map[string]gateDecision
+	now   func() time.Time
+}
+
+type gateDecision struct {
+	err error
+	gen int64
+	at  time.Time
+}
+
+const gateTTL = 10 * time.Second
+
+// invalidate drops every cached decision (a scan finished, a policy
+// changed).
+func (g *pullGate) invalidate() { g.gen.Add(1) }
+
+func (g *pullGate) check(ctx context.Context, m *store.Manifest) error {
+	// Only images are gated: indexes resolve to images that are, and
+	// signatures, attestations and SBOMs must stay readable to verify
+	// the images.
+	if !registry.IsImage(m) {
+		return nil
+	}
+	key := identity.Project(m.Repo) + "\x00" + m.Digest
+	gen := g.gen.Load()
+	now := g.now()
+	g.mu.Lock()
+	d, ok := g.cache[key]
+	g.mu.Unlock()
+	if ok && d.gen == gen && now.Sub(d.at) < gateTTL {
+		return d.err
+	}
+	err := g.decide(ctx, m, now)
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	g.mu.Lock()
+	if g.cache == nil || len(g.cache) > 100000 {
+		g.cache = map[string]gateDecision{}
+	}
+	g.cache[key] = gateDecision{err: err, gen: gen, at: now}
+	g.mu.Unlock()
+	if err != nil {
+		g.s.record(ctx, actorOf(ctx), "policy.deny", m.Repo+"@"+m.Digest, "denied", map[string]any{"reason": err.Error()})
+	}
+	return err
+}
+
+// decide evaluates the project's policy. Any failure to evaluate it
+// refuses the pull: the gate fails closed.
+func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time) error {
+	project := identity.Project(m.Repo)
+	raw, err := g.s.store.ProjectPolicy(ctx, project)
+	if err != nil {
+		return fmt.Errorf("the pull policy of project %s cannot be read (%v): try again", project, err)
+	}
+	if raw == "" {
+		raw = g.s.cfg.DefaultPolicy
+	}
+	pol, err := policy.ParsePullPolicy([]byte(raw))
+	if err != nil {
+		return fmt.Errorf("project %s has an invalid pull policy (%v): an administrator must fix it", project, err)
+	}
+	ref := m.Repo + "@" + m.Digest
+	sc, err := g.s.store.GetScan(ctx, m.Digest)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if pol.Unscanned != "allow" {
+			state, lastErr, _ := g.s.store.JobState(ctx, scanner.JobKind, m.Digest)
+			why := "no scan is queued"
+			switch state {
+			case "queued", "running":
+				why = "its scan is " + state
+			case "failed":
+				why = "its scan failed: " + lastErr
+			}
+			return fmt.Errorf("%s has not been scanned yet (%s) and project %s blocks unscanned images: retry once the scan finishes (GET /api/v1/scans/%s)", ref, why, project, m.Digest)
+		}
+	case err != nil:
+		return fmt.Errorf("the scan result of %s cannot be read (%v): try again", ref, err)
+	default:
+		var findings []match.Finding
+		if err := json.Unmarshal([]byte(sc.Findings), &findings); err != nil {
+			return fmt.Errorf("the scan result of %s is unreadable (%v): rescan it", ref, err)
+		}
+		if blocking := pol.Vulnerabilities(findings, m.Digest, now); len(blocking) > 0 {
+			return fmt.Errorf("%s has %d vulnerabilities at or above %s that project %s does not accept: %s. Rebuild with the fixed versions, or add an exception to the project's pull policy",
+				ref, len(blocking), pol.BlockSeverity, project, policy.DescribeBlocking(blocking, 3))
+		}
+	}
+	if pol.RequireSignature {
+		var keys []signature.Verifier
+		for i, k := range pol.Keys {
+			v, err := sign.LoadPublicKey([]byte(k))
+			if err != nil {
+				return fmt.Errorf("key %d of project %s's pull policy is unreadable (%v): an administrator must fix it", i, project, err)
+			}
+			keys = append(keys, v)
+		}
+		d, err := name.NewDigest("bulwark.internal/"+ref, name.Insecure)
+		if err != nil {
+			return err
+		}
+		if _, err := sign.Verify(ctx, d, keys, remote.WithTransport(g.s.reg.Transport())); err != nil {
+			var ve *sign.VerifyError
+			if errors.As(err, &ve) {
+				return fmt.Errorf("%s is %s by a key project %s trusts (%s): sign it with 'bulwark sign' or cosign", ref, reasonPhrase(ve.Reason), project, ve.Detail)
+			}
+			return fmt.Errorf("the signatures of %s cannot be checked (%v): try again", ref, err)
+		}
+	}
+	return nil
+}
+
+func reasonPhrase(r sign.Reason) string {
+	if r == sign.NoSignature {
+		return "not signed"
+	}
+	return "not validly signed (" + string(r) + ")"
+}
+
+func actorOf(ctx context.Context) string {
+	p, c := caller(ctx)
+	switch {
+	case p != nil:
+		return p.Name
+	case c != nil:
+		return c.Subject
+	}
+	return "anonymous"
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"bulwark.dev/bulwark/internal/policy"
+	"bulwark.dev/bulwark/internal/sign"
+	"bulwark.dev/bulwark/internal/store"
+	"bulwark.dev/bulwark/internal/store/storetest"
+	"bulwark.dev/bulwark/internal/testenv"
+	"bulwark.dev/bulwark/internal/vulndb"
+)
+
+// goVulnDB imports the corpus's Go vulnerability database.
+func goVulnDB(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vuln.db")
+	db, err := vulndb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Import(context.Background(), []string{testenv.CorpusPath(t, "osv", "go-vulndb")}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func startScanning(t *testing.T, dsn, vulnDB string) *testServer {
+	t.Helper()
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Database: dsn, AdminPassword: adminPW, VulnDB: vulnDB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.scanner.Poll = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s.Start(ctx)
+	ts := serveHTTP(t, s)
+	return ts
+}
+
+func deniedBecause(err error) string {
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == 403 && len(te.Errors) > 0 && te.Errors[0].Code == transport.DeniedErrorCode {
+		return te.Errors[0].Message
+	}
+	return ""
+}
+
+// waitScanned waits for the scan of digest to be stored.
+func waitScanned(t *testing.T, st *store.Store, digest string) *store.Scan {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		if sc, err := st.GetScan(context.Background(), digest); err == nil {
+			return sc
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s was never scanned", digest)
+	return nil
+}
+
+// TestPullGate: a vulnerable image is scanned on push and refused on pull
+// with a DENIED message naming the vulnerability and the fix; an
+// exception in the project's policy lets it through; an unsigned image
+// is refused where a signature is required and served once signed; the
+// gate stays open for an approved digest while it is rescanned.
+func TestPullGate(t *testing.T) {
+	vdb := goVulnDB(t)
+	img := testenv.VulnerableGoImage(t)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ts := startScanning(t, dsn, vdb)
+		ctx := context.Background()
+		admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
+		ref, _ := name.ParseReference(ts.host + "/shop/api:1")
+		setPolicy := func(p policy.PullPolicy) {
+			b, _ := json.Marshal(p)
+			if err := ts.store.SetProjectPolicy(ctx, "shop", string(b)); err != nil {
+				t.Fatal(err)
+			}
+			ts.gate.invalidate()
+		}
+		// The Go database rates nothing: "unknown" blocks every finding.
+		setPolicy(policy.PullPolicy{BlockSeverity: "unknown", Unscanned: "block"})
+		if err := remote.Write(ref, img, admin); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		sc := waitScanned(t, ts.store, d.String())
+		if sc.Unknown+sc.Low+sc.Medium+sc.High+sc.Critical < 2 || !strings.Contains(sc.Findings, "GO-2021-0113") {
+			t.Fatalf("scan: %+v", sc)
+		}
+		_, err := remote.Image(ref, admin)
+		msg := deniedBecause(err)
+		for _, want := range []string{"GO-2021-0113", "golang.org/x/text", "fixed in", "add an exception"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("denial %q lacks %q (err %v)", msg, want, err)
+			}
+		}
+		// An exception for it: served.
+		var exceptions []policy.IgnoreEntry
+		for _, id := range []string{"GO-2021-0113", "GO-2022-1059", "GO-2026-5970"} {
+			exceptions = append(exceptions, policy.IgnoreEntry{ID: id, Reason: "not reachable: language tags come from our own config"})
+		}
+		setPolicy(policy.PullPolicy{BlockSeverity: "unknown", Unscanned: "block", Exceptions: exceptions})
+		if _, err := remote.Image(ref, admin); err != nil {
+			if m := deniedBecause(err); m != "" {
+				t.Fatalf("denied despite exceptions: %s", m)
+			}
+			t.Fatal(err)
+		}
+		// A rescan is running (queued): the approved digest stays pullable.
+		if err := ts.scanner.Enqueue(ctx, "shop/api", d.String()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := remote.Image(ref, admin); err != nil {
+			t.Errorf("pull during a rescan: %v", err)
+		}
+		// A signature is required: unsigned is refused, signed is served.
+		kp, _ := sign.GenerateKeyPair([]byte("pw"))
+		priv, _ := sign.LoadPrivateKey(kp.PrivatePEM, []byte("pw"))
+		signer, _ := sign.NewKeySigner(priv)
+		p := policy.PullPolicy{BlockSeverity: "none", Unscanned: "block", RequireSignature: true, Keys: []string{string(kp.PublicPEM)}}
+		setPolicy(p)
+		_, err = remote.Image(ref, admin)
+		if msg := deniedBecause(err); !strings.Contains(msg, "not signed") || !strings.Contains(msg, "bulwark sign") {
+			t.Errorf("unsigned: %q (%v)", msg, err)
+		}
+		if _, err := sign.Sign(ctx, ref, signer, nil, admin); err != nil {
+			t.Fatal(err)
+		}
+		ts.gate.invalidate()
+		if _, err := remote.Image(ref, admin); err != nil {
+			t.Errorf("signed image refused: %v", err)
+		}
+		// The signature itself is not gated (cosign must read it).
+		if _, err := sign.Verify(ctx, ref, mustVerifier(t, kp.PublicPEM), admin); err != nil {
+			t.Errorf("verify through the registry: %v", err)
+		}
+	})
+}
+
+// TestUnscannedBlocked: with no vulnerability database nothing can be
+// scanned; the default policy refuses the new digest and says why.
+func TestUnscannedBlocked(t *testing.T) {
+	ts := startScanning(t, filepath.Join(t.TempDir(), "bulwark.db"), filepath.Join(t.TempDir(), "missing.db"))
+	admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
+	ref, _ := name.ParseReference(ts.host + "/team/app:1")
+	if err := remote.Write(ref, testenv.VulnerableGoImage(t), admin); err != nil {
+		t.Fatal(err)
+	}
+	_, err := remote.Image(ref, admin)
+	if msg := deniedBecause(err); !strings.Contains(msg, "has not been scanned yet") {
+		t.Errorf("unscanned: %q (%v)", msg, err)
+	}
+}
+
+func mustVerifier(t *testing.T, pub []byte) []signature.Verifier {
+	v, err := sign.LoadPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []signature.Verifier{v}
+}
