@@ -1,0 +1,374 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"bulwark.dev/bulwark/internal/identity"
+	"bulwark.dev/bulwark/internal/policy"
+	"bulwark.dev/bulwark/internal/store"
+)
+
+// The REST API under /api/v1, documented in docs/openapi.yaml. Callers
+// authenticate with Basic credentials (a user's password or a robot's
+// token); every change is recorded in the audit trail.
+
+var (
+	projectNameRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+	userNameRE    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$`)
+)
+
+// router is what routeAPI registers on (an *http.ServeMux; a recorder in
+// the test that keeps docs/openapi.yaml in step).
+type router interface {
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
+func (s *Server) routeAPI(mux router) {
+	mux.HandleFunc("GET /api/v1/scans/{digest}", s.api(s.getScan))
+	mux.HandleFunc("GET /api/v1/projects/{project}/policy", s.api(s.getPolicy))
+	mux.HandleFunc("PUT /api/v1/projects/{project}/policy", s.api(s.putPolicy))
+	mux.HandleFunc("PUT /api/v1/projects/{project}/members/{user}", s.api(s.putMember))
+	mux.HandleFunc("POST /api/v1/users", s.api(s.createUser))
+	mux.HandleFunc("POST /api/v1/robots", s.api(s.createRobot))
+	mux.HandleFunc("POST /api/v1/rescan", s.api(s.rescan))
+}
+
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func apiErrorf(status int, format string, args ...any) error {
+	return &apiError{status, fmt.Sprintf(format, args...)}
+}
+
+// api authenticates the caller (Basic only) and renders errors as JSON.
+func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, p *identity.Principal) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var p *identity.Principal
+		if _, _, ok := r.BasicAuth(); ok {
+			var err error
+			if p, err = s.auth.Login(r.Context(), basicUser(r), basicPass(r)); err != nil {
+				s.record(r.Context(), basicUser(r), "auth.login", "api", "failure", map[string]any{"remote": r.RemoteAddr})
+				w.Header().Set("WWW-Authenticate", `Basic realm="bulwark"`)
+				writeAPIError(w, http.StatusUnauthorized, err.Error())
+				return
+			}
+		}
+		err := h(w, r, p)
+		if err == nil {
+			return
+		}
+		var ae *apiError
+		if errors.As(err, &ae) {
+			if ae.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Basic realm="bulwark"`)
+			}
+			writeAPIError(w, ae.status, ae.msg)
+			return
+		}
+		s.cfg.Logger.Error("api", "path", r.URL.Path, "err", err)
+		writeAPIError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func basicUser(r *http.Request) string { u, _, _ := r.BasicAuth(); return u }
+func basicPass(r *http.Request) string { _, p, _ := r.BasicAuth(); return p }
+
+func writeAPIError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func writeAPI(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body strictly (unknown fields are errors).
+func decode(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apiErrorf(http.StatusBadRequest, "request body: %v", err)
+	}
+	return nil
+}
+
+func needLogin(p *identity.Principal) error {
+	if p == nil {
+		return apiErrorf(http.StatusUnauthorized, "log in (Basic credentials)")
+	}
+	return nil
+}
+
+func needAdmin(p *identity.Principal) error {
+	if err := needLogin(p); err != nil {
+		return err
+	}
+	if !p.Admin {
+		return apiErrorf(http.StatusForbidden, "%s is not an administrator", p.Name)
+	}
+	return nil
+}
+
+// needProjectAdmin allows administrators and the project's admins.
+func (s *Server) needProjectAdmin(r *http.Request, p *identity.Principal, project string) error {
+	if err := needLogin(p); err != nil {
+		return err
+	}
+	if p.Admin {
+		return nil
+	}
+	if !p.Robot {
+		role, err := s.store.Role(r.Context(), project, p.Name)
+		if err != nil {
+			return err
+		}
+		if role == "admin" {
+			return nil
+		}
+	}
+	return apiErrorf(http.StatusForbidden, "%s is not an administrator of project %s", p.Name, project)
+}
+
+func (s *Server) project(r *http.Request) (string, error) {
+	project := r.PathValue("project")
+	if !projectNameRE.MatchString(project) {
+		return "", apiErrorf(http.StatusBadRequest, "invalid project name %q", project)
+	}
+	return project, nil
+}
+
+// scanView is a scan result as the API shows it.
+type scanView struct {
+	Digest    string          `json:"digest"`
+	Repo      string          `json:"repository"`
+	ScannedAt time.Time       `json:"scannedAt"`
+	DBUpdated time.Time       `json:"databaseUpdated"`
+	Summary   map[string]int  `json:"summary"`
+	Findings  json.RawMessage `json:"findings"`
+}
+
+func (s *Server) getScan(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	digest := r.PathValue("digest")
+	sc, err := s.store.GetScan(r.Context(), digest)
+	if errors.Is(err, store.ErrNotFound) {
+		state, lastErr, jerr := s.store.JobState(r.Context(), "scan", digest)
+		if jerr != nil {
+			return jerr
+		}
+		if state == "" {
+			return apiErrorf(http.StatusNotFound, "no scan of %s", digest)
+		}
+		return writeAPI(w, http.StatusAccepted, map[string]string{"digest": digest, "state": state, "error": lastErr})
+	}
+	if err != nil {
+		return err
+	}
+	if ok, err := s.may(r.Context(), p, nil, sc.Repo, identity.Pull); err != nil {
+		return err
+	} else if !ok {
+		if p == nil {
+			return apiErrorf(http.StatusUnauthorized, "log in to read the scans of %s", sc.Repo)
+		}
+		return apiErrorf(http.StatusForbidden, "%s may not read %s", p.Name, sc.Repo)
+	}
+	return writeAPI(w, http.StatusOK, scanView{Digest: sc.Digest, Repo: sc.Repo, ScannedAt: sc.ScannedAt.UTC(), DBUpdated: sc.DBUpdated.UTC(),
+		Summary:  map[string]int{"critical": sc.Critical, "high": sc.High, "medium": sc.Medium, "low": sc.Low, "unknown": sc.Unknown},
+		Findings: json.RawMessage(sc.Findings)})
+}
+
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	project, err := s.project(r)
+	if err != nil {
+		return err
+	}
+	if ok, err := s.may(r.Context(), p, nil, project+"/x", identity.Pull); err != nil {
+		return err
+	} else if !ok {
+		return apiErrorf(http.StatusForbidden, "no access to project %s", project)
+	}
+	raw, err := s.store.ProjectPolicy(r.Context(), project)
+	if err != nil {
+		return err
+	}
+	source := "project"
+	if raw == "" {
+		raw, source = s.cfg.DefaultPolicy, "server default"
+	}
+	pol, err := policy.ParsePullPolicy([]byte(raw))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Bulwark-Policy-Source", source)
+	return writeAPI(w, http.StatusOK, pol)
+}
+
+func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	project, err := s.project(r)
+	if err != nil {
+		return err
+	}
+	if err := s.needProjectAdmin(r, p, project); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	pol, err := policy.ParsePullPolicy(b)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%v", err)
+	}
+	norm, _ := json.Marshal(pol)
+	if err := s.store.SetProjectPolicy(r.Context(), project, string(norm)); err != nil {
+		return err
+	}
+	s.gate.invalidate()
+	s.record(r.Context(), p.Name, "policy.change", project, "success", map[string]any{"policy": json.RawMessage(norm)})
+	return writeAPI(w, http.StatusOK, pol)
+}
+
+func (s *Server) putMember(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	project, err := s.project(r)
+	if err != nil {
+		return err
+	}
+	if err := s.needProjectAdmin(r, p, project); err != nil {
+		return err
+	}
+	var body struct {
+		Role string `json:"role"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if _, ok := identity.Roles[body.Role]; !ok {
+		return apiErrorf(http.StatusBadRequest, "role %q: want guest, developer, maintainer or admin", body.Role)
+	}
+	user := r.PathValue("user")
+	if _, err := s.store.GetUser(r.Context(), user); errors.Is(err, store.ErrNotFound) {
+		return apiErrorf(http.StatusNotFound, "no user %q", user)
+	} else if err != nil {
+		return err
+	}
+	if err := s.store.EnsureProject(r.Context(), project, false); err != nil {
+		return err
+	}
+	if err := s.store.SetMember(r.Context(), project, user, body.Role); err != nil {
+		return err
+	}
+	s.record(r.Context(), p.Name, "member.set", project, "success", map[string]any{"user": user, "role": body.Role})
+	return writeAPI(w, http.StatusOK, map[string]string{"project": project, "user": user, "role": body.Role})
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	if err := needAdmin(p); err != nil {
+		return err
+	}
+	var body struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+		Admin    bool   `json:"admin"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if !userNameRE.MatchString(body.Name) || strings.HasPrefix(body.Name, identity.RobotPrefix) {
+		return apiErrorf(http.StatusBadRequest, "invalid user name %q", body.Name)
+	}
+	hash, err := identity.HashPassword(body.Password)
+	if err != nil {
+		return apiErrorf(http.StatusBadRequest, "%v", err)
+	}
+	if err := s.store.CreateUser(r.Context(), store.User{Name: body.Name, PasswordHash: hash, Admin: body.Admin}); errors.Is(err, store.ErrExists) {
+		return apiErrorf(http.StatusConflict, "user %s exists", body.Name)
+	} else if err != nil {
+		return err
+	}
+	s.record(r.Context(), p.Name, "user.create", body.Name, "success", map[string]any{"admin": body.Admin})
+	return writeAPI(w, http.StatusCreated, map[string]any{"name": body.Name, "admin": body.Admin})
+}
+
+// createRobot makes a robot account and returns its token, once. An
+// administrator may scope it to any project; a project admin only to
+// projects they administer.
+func (s *Server) createRobot(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	if err := needLogin(p); err != nil {
+		return err
+	}
+	var body struct {
+		Name      string   `json:"name"`
+		Scopes    []string `json:"scopes"`
+		ExpiresIn string   `json:"expiresIn"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if !userNameRE.MatchString(body.Name) {
+		return apiErrorf(http.StatusBadRequest, "invalid robot name %q", body.Name)
+	}
+	ttl, err := time.ParseDuration(body.ExpiresIn)
+	if err != nil || ttl <= 0 || ttl > 366*24*time.Hour {
+		return apiErrorf(http.StatusBadRequest, "expiresIn %q: want a duration up to 8784h (a year), such as 720h", body.ExpiresIn)
+	}
+	if len(body.Scopes) == 0 {
+		return apiErrorf(http.StatusBadRequest, "a robot needs at least one scope, such as \"shop:pull,push\"")
+	}
+	for _, sc := range body.Scopes {
+		project, actions, ok := strings.Cut(sc, ":")
+		if !ok || (!projectNameRE.MatchString(project) && !(project == "*" && p.Admin)) {
+			return apiErrorf(http.StatusBadRequest, "scope %q: want PROJECT:ACTION[,ACTION]", sc)
+		}
+		for _, a := range strings.Split(actions, ",") {
+			if a != identity.Pull && a != identity.Push && a != identity.Delete {
+				return apiErrorf(http.StatusBadRequest, "scope %q: action %q: want pull, push or delete", sc, a)
+			}
+		}
+		if project != "*" {
+			if err := s.needProjectAdmin(r, p, project); err != nil {
+				return err
+			}
+		}
+	}
+	robot := identity.RobotPrefix + body.Name
+	token := identity.RandomSecret(32)
+	expires := time.Now().Add(ttl).UTC().Truncate(time.Second)
+	if err := s.store.CreateRobot(r.Context(), store.Robot{Name: robot, TokenHash: identity.TokenHash(token), Scopes: body.Scopes, Expires: expires}); errors.Is(err, store.ErrExists) {
+		return apiErrorf(http.StatusConflict, "robot %s exists", robot)
+	} else if err != nil {
+		return err
+	}
+	s.record(r.Context(), p.Name, "robot.create", robot, "success", map[string]any{"scopes": body.Scopes, "expires": expires.Format(time.RFC3339)})
+	return writeAPI(w, http.StatusCreated, map[string]any{"name": robot, "token": token, "scopes": body.Scopes, "expires": expires})
+}
+
+func (s *Server) rescan(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	if err := needAdmin(p); err != nil {
+		return err
+	}
+	n, err := s.scanner.RescanAll(r.Context())
+	if err != nil {
+		return err
+	}
+	s.record(r.Context(), p.Name, "scan.rescan", "all", "success", map[string]any{"images": n})
+	return writeAPI(w, http.StatusAccepted, map[string]string{"queued": strconv.Itoa(n)})
+}
