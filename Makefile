@@ -1,4 +1,4 @@
-# bulwark: the two commands the README starts with are `make demo` and
+# bulwark: the two commands the README starts with are `make serve` and
 # `make test`. Both work on a fresh Debian machine with Go; `make test`
 # installs what the tests need (as root) through scripts/deps.sh.
 
@@ -10,10 +10,15 @@ export BULWARK_CORPUS ?= $(abspath ../shared/corpus)
 # and on SQLite.
 export BULWARK_TEST_POSTGRES ?= postgres://bulwark:bulwark@127.0.0.1:5432/bulwark
 
-.PHONY: build demo test deps lint unit race fuzz conformance bench clean
+.PHONY: build serve demo test deps lint unit race fuzz conformance bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o dist/bulwark ./cmd/bulwark
+
+## serve: bulwark's main job: the registry with scan on push and the pull
+## gate, on 127.0.0.1:5000, state in dist/serve-data.
+serve: build
+	./dist/bulwark serve --addr 127.0.0.1:5000 --data dist/serve-data
 
 ## demo: build bulwark, pack a real image from this machine, list its software.
 demo: build

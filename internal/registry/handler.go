@@ -44,9 +44,10 @@ type Event struct {
 	Actor     string
 }
 
-// Gate decides whether a manifest may be served. A non-nil error is a
-// refusal, answered as DENIED with the error's message.
-type Gate func(ctx context.Context, m *store.Manifest) error
+// Gate decides whether a manifest may be served (head: only its digest
+// and size, for a HEAD request). A non-nil error is a refusal, answered
+// as DENIED with the error's message.
+type Gate func(ctx context.Context, m *store.Manifest, head bool) error
 
 // Handler is the OCI Distribution API. Zero hooks mean: everything is
 // allowed and nothing is recorded.
@@ -56,7 +57,7 @@ type Handler struct {
 	Log   *slog.Logger
 	// MaxBlob caps one blob upload (bytes).
 	MaxBlob int64
-	// Gate is consulted on every manifest GET.
+	// Gate is consulted on every manifest GET and HEAD.
 	Gate Gate
 	// OnEvent is called for each successful change before the client is
 	// told it succeeded (so an audit record is committed first), and
@@ -262,10 +263,8 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 	if err != nil {
 		return err
 	}
-	// HEAD is not gated: it tells a digest, not the layers, and signing
-	// a refused image (to make it pullable) starts by resolving its tag.
-	if h.Gate != nil && r.Method == http.MethodGet {
-		if err := h.Gate(r.Context(), m); err != nil {
+	if h.Gate != nil {
+		if err := h.Gate(r.Context(), m, r.Method == http.MethodHead); err != nil {
 			return errorf(http.StatusForbidden, "DENIED", "%v", err)
 		}
 	}

@@ -244,7 +244,7 @@ func TestMountNeedsReadAccess(t *testing.T) {
 }
 
 // TestGateDenies: a refusing gate answers DENIED with its reason on GET;
-// HEAD (the digest, for signing) and blob reads are unaffected.
+// the gate is told a HEAD apart; blob reads are unaffected.
 func TestGateDenies(t *testing.T) {
 	f := serve(t, storetestSQLite(t))
 	img, _ := random.Image(256, 1)
@@ -252,7 +252,10 @@ func TestGateDenies(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	f.h.Gate = func(_ context.Context, m *store.Manifest) error {
+	f.h.Gate = func(_ context.Context, m *store.Manifest, head bool) error {
+		if head {
+			return nil // the gate's choice: this one lets HEAD through
+		}
 		return fmt.Errorf("%s@%s has 2 critical vulnerabilities", m.Repo, m.Digest)
 	}
 	_, err := remote.Image(ref)

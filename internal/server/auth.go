@@ -168,13 +168,19 @@ func catalogGrant(c *identity.Claims) bool {
 // canRead is the registry's mount check: the caller must be able to pull
 // the repository a blob is mounted from.
 func (s *Server) canRead(r *http.Request, repo string) bool {
-	p, c := caller(r.Context())
-	ok, err := s.may(r.Context(), p, c, repo, identity.Pull)
+	return s.callerMay(r.Context(), repo, identity.Pull)
+}
+
+// callerMay says whether the request's caller may take action on repo:
+// by the token's grants, or, for what a token was not scoped to, by its
+// subject's rights as they stand now (a mount's source, a HEAD by a
+// pusher).
+func (s *Server) callerMay(ctx context.Context, repo, action string) bool {
+	p, c := caller(ctx)
+	ok, err := s.may(ctx, p, c, repo, action)
 	if err == nil && !ok && c != nil && c.Subject != "" {
-		// A token scoped to the target repository only: the source is
-		// judged by its subject's rights as they stand now.
-		if sp, lerr := s.auth.Lookup(r.Context(), c.Subject); lerr == nil {
-			ok, err = s.may(r.Context(), sp, nil, repo, identity.Pull)
+		if sp, lerr := s.auth.Lookup(ctx, c.Subject); lerr == nil {
+			ok, err = s.may(ctx, sp, nil, repo, action)
 		}
 	}
 	return err == nil && ok

@@ -46,11 +46,19 @@ const gateTTL = 10 * time.Second
 // changed).
 func (g *pullGate) invalidate() { g.gen.Add(1) }
 
-func (g *pullGate) check(ctx context.Context, m *store.Manifest) error {
+func (g *pullGate) check(ctx context.Context, m *store.Manifest, head bool) error {
 	// Only images are gated: indexes resolve to images that are, and
 	// signatures, attestations and SBOMs must stay readable to verify
 	// the images.
 	if !registry.IsImage(m) {
+		return nil
+	}
+	// HEAD tells only the digest, but a docker that pulled the image
+	// before needs nothing more: it takes the manifest from its cache
+	// and fetches the layers. So HEAD is gated too, except for callers
+	// who may push there: signing a refused image (to make it pullable)
+	// starts by resolving its tag.
+	if head && g.s.callerMay(ctx, m.Repo, identity.Push) {
 		return nil
 	}
 	key := identity.Project(m.Repo) + "\x00" + m.Digest
@@ -103,6 +111,9 @@ func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time)
 			switch state {
 			case "queued", "running":
 				why = "its scan is " + state
+				if lastErr != "" {
+					why += "; the last attempt failed: " + lastErr
+				}
 			case "failed":
 				why = "its scan failed: " + lastErr
 			}
