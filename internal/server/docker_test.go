@@ -79,4 +79,3 @@ func TestDockerCLI(t *testing.T) {
 		t.Errorf("docker pull of a blocked image: %v\n%s", err, out)
 	}
 }
-
