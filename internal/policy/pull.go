@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,30 @@ type PullPolicy struct {
 	Keys             []string `json:"keys,omitempty"`
 	// Exceptions are accepted vulnerabilities, as in an ignore file.
 	Exceptions []IgnoreEntry `json:"exceptions,omitempty"`
+	// ImmutableTags are tag patterns (path.Match globs, such as "v*")
+	// that, once pushed, never move to another digest and are never
+	// deleted.
+	ImmutableTags []string `json:"immutableTags,omitempty"`
+	// Retention removes old tags (never immutable ones).
+	Retention *Retention `json:"retention,omitempty"`
+}
+
+// Retention keeps, in each repository, the KeepLast most recently pushed
+// tags and every tag pulled within PulledWithinDays; the rest are removed,
+// with their manifests when nothing else refers to them.
+type Retention struct {
+	KeepLast         int `json:"keepLast"`
+	PulledWithinDays int `json:"pulledWithinDays,omitempty"`
+}
+
+// Immutable says whether a tag matches one of the immutable patterns.
+func (p *PullPolicy) Immutable(tag string) bool {
+	for _, pat := range p.ImmutableTags {
+		if ok, _ := path.Match(pat, tag); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultPullPolicy applies to a project without a policy: critical
@@ -64,6 +89,14 @@ func ParsePullPolicy(b []byte) (*PullPolicy, error) {
 	}
 	if p.RequireSignature && len(p.Keys) == 0 {
 		return nil, fmt.Errorf("pull policy: requireSignature needs at least one key")
+	}
+	for _, pat := range p.ImmutableTags {
+		if _, err := path.Match(pat, "x"); err != nil || pat == "" {
+			return nil, fmt.Errorf("pull policy: immutableTags: bad pattern %q", pat)
+		}
+	}
+	if r := p.Retention; r != nil && (r.KeepLast < 1 || r.PulledWithinDays < 0) {
+		return nil, fmt.Errorf("pull policy: retention: keepLast must be at least 1 and pulledWithinDays not negative")
 	}
 	for i, e := range p.Exceptions {
 		if e.ID == "" || e.Reason == "" {

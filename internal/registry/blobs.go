@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Digest is a validated content digest: sha256 or sha512, lower-case hex.
@@ -202,6 +203,10 @@ func (b *FSBlobs) Commit(id string, d Digest) (int64, error) {
 	if err := os.Rename(p, dst); err != nil {
 		return 0, err
 	}
+	// A fresh time tells garbage collection this blob is in use even if
+	// its upload's last bytes came long ago.
+	now := time.Now()
+	os.Chtimes(dst, now, now)
 	return n, nil
 }
 

@@ -63,6 +63,9 @@ type Handler struct {
 	// told it succeeded (so an audit record is committed first), and
 	// after each pull.
 	OnEvent func(context.Context, Event)
+	// Immutable says whether a tag may never move or be deleted. Nil:
+	// no tag is.
+	Immutable func(ctx context.Context, repo, tag string) bool
 	// CanRead says whether the request's caller may pull from repo; a
 	// blob is mounted from another repository only if so. Nil: anyone.
 	CanRead func(r *http.Request, repo string) bool
@@ -214,6 +217,30 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusMethodNotAllowed, "UNSUPPORTED", "%s is not supported on %s", r.Method, p)
 	}
 	return errorf(http.StatusNotFound, "NOT_FOUND", "no such endpoint: %s", p)
+}
+
+// checkImmutable refuses to move an immutable tag to another digest
+// (pushing the same digest again is allowed).
+func (h *Handler) checkImmutable(ctx context.Context, repo string, tags []string, digest string) error {
+	if h.Immutable == nil {
+		return nil
+	}
+	for _, t := range tags {
+		if !h.Immutable(ctx, repo, t) {
+			continue
+		}
+		cur, err := h.Store.ResolveTag(ctx, repo, t)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if cur != digest {
+			return errorf(http.StatusForbidden, "DENIED", "tag %s:%s is immutable (project policy) and points to %s: push under a new tag", repo, t, cur)
+		}
+	}
+	return nil
 }
 
 // ParsePath splits a repository request path into the repository, the
@@ -402,6 +429,9 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 		}
 		m.Subject = mb.Subject.Digest
 	}
+	if err := h.checkImmutable(ctx, repo, tags, m.Digest); err != nil {
+		return err
+	}
 	if err := h.Store.PutManifest(ctx, m, tags...); err != nil {
 		return err
 	}
@@ -424,6 +454,9 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, repo, r
 		if !tagRE.MatchString(ref) {
 			return errorf(http.StatusBadRequest, "TAG_INVALID", "invalid tag %q", ref)
 		}
+		if h.Immutable != nil && h.Immutable(ctx, repo, ref) {
+			return errorf(http.StatusForbidden, "DENIED", "tag %s:%s is immutable (project policy): it cannot be deleted", repo, ref)
+		}
 		if err := h.Store.DeleteTag(ctx, repo, ref); err != nil {
 			return notFound(err, "MANIFEST_UNKNOWN", "%s:%s is not known", repo, ref)
 		}
@@ -433,6 +466,17 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, repo, r
 	}
 	if _, err := ParseDigest(ref); err != nil {
 		return errorf(http.StatusBadRequest, "DIGEST_INVALID", "%v", err)
+	}
+	if h.Immutable != nil {
+		tags, err := h.Store.TagsOf(ctx, repo, ref)
+		if err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if h.Immutable(ctx, repo, t) {
+				return errorf(http.StatusForbidden, "DENIED", "%s@%s carries the immutable tag %s (project policy): it cannot be deleted", repo, ref, t)
+			}
+		}
 	}
 	if err := h.Store.DeleteManifest(ctx, repo, ref); err != nil {
 		return notFound(err, "MANIFEST_UNKNOWN", "%s@%s is not known", repo, ref)

@@ -40,6 +40,8 @@ func (s *Server) routeAPI(mux router) {
 	mux.HandleFunc("POST /api/v1/users", s.api(s.createUser))
 	mux.HandleFunc("POST /api/v1/robots", s.api(s.createRobot))
 	mux.HandleFunc("POST /api/v1/rescan", s.api(s.rescan))
+	mux.HandleFunc("POST /api/v1/projects/{project}/retention", s.api(s.runRetention))
+	mux.HandleFunc("POST /api/v1/gc", s.api(s.runGC))
 }
 
 type apiError struct {

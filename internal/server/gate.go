@@ -90,16 +90,9 @@ func (g *pullGate) check(ctx context.Context, m *store.Manifest, head bool) erro
 // refuses the pull: the gate fails closed.
 func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time) error {
 	project := identity.Project(m.Repo)
-	raw, err := g.s.store.ProjectPolicy(ctx, project)
+	pol, err := g.s.projectPolicy(ctx, project)
 	if err != nil {
-		return fmt.Errorf("the pull policy of project %s cannot be read (%v): try again", project, err)
-	}
-	if raw == "" {
-		raw = g.s.cfg.DefaultPolicy
-	}
-	pol, err := policy.ParsePullPolicy([]byte(raw))
-	if err != nil {
-		return fmt.Errorf("project %s has an invalid pull policy (%v): an administrator must fix it", project, err)
+		return fmt.Errorf("the pull policy of project %s cannot be used (%v): an administrator must fix it", project, err)
 	}
 	ref := m.Repo + "@" + m.Digest
 	sc, err := g.s.store.GetScan(ctx, m.Digest)

@@ -89,6 +89,7 @@ type Server struct {
 	gate    *pullGate
 	// projects known to exist, so pushes skip the insert.
 	projects sync.Map
+	touches  pullTouches
 }
 
 // New opens the store and the blob store and builds the HTTP handler.
@@ -136,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.OnAdminPassword(generated)
 	}
 	s.gate = &pullGate{s: s, now: time.Now}
-	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check}
+	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check, Immutable: s.immutable}
 	reg := s.reg
 	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
 		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned}
@@ -165,6 +166,7 @@ func (s *Server) Start(ctx context.Context) {
 	if s.cfg.VulnDB != "" {
 		go s.scanner.WatchDB(ctx, time.Minute)
 	}
+	go s.maintain(ctx)
 }
 
 func (s *Server) onScanned(ctx context.Context, sc *store.Scan) {
@@ -234,6 +236,9 @@ func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 		}
 	}
 	s.record(ctx, e.Actor, "registry."+e.Action, object, "success", detail)
+	if e.Action == "pull" && e.Tag != "" {
+		s.touchTag(ctx, e.Repo, e.Tag)
+	}
 	if e.Action == "push" && e.Kind == "manifest" {
 		m, err := s.store.GetManifest(ctx, e.Repo, e.Digest)
 		if err == nil && registry.IsImage(m) {

@@ -47,20 +47,8 @@ func (s *Store) BlobSize(ctx context.Context, repo, digest string) (int64, error
 
 // BlobHolders lists the repositories that hold a blob.
 func (s *Store) BlobHolders(ctx context.Context, digest string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repo FROM repo_blobs WHERE digest = ? ORDER BY repo`), digest)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	out, _, err := s.page(ctx, `SELECT repo FROM repo_blobs WHERE digest = ? ORDER BY repo`, []any{digest}, 0)
+	return out, err
 }
 
 // UnlinkBlob removes a blob from repo; the bytes stay until garbage
@@ -272,4 +260,86 @@ func (s *Store) UploadRepo(ctx context.Context, id string) (string, error) {
 func (s *Store) EndUpload(ctx context.Context, id string) error {
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM uploads WHERE id = ?`), id)
 	return err
+}
+
+// Tag is a tag with its times, for retention.
+type Tag struct {
+	Repo, Name, Digest string
+	Updated, Pulled    time.Time
+}
+
+// ProjectTags lists every tag of every repository of a project (the
+// repositories named project or project/…).
+func (s *Store) ProjectTags(ctx context.Context, project string) ([]Tag, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repo, name, digest, updated_at, pulled_at FROM tags WHERE repo = ? OR repo LIKE ? ORDER BY repo, updated_at DESC, name`), project, project+"/%")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Tag
+	for rows.Next() {
+		var t Tag
+		var up, pu int64
+		if err := rows.Scan(&t.Repo, &t.Name, &t.Digest, &up, &pu); err != nil {
+			return nil, err
+		}
+		t.Updated = time.UnixMilli(up)
+		if pu > 0 {
+			t.Pulled = time.UnixMilli(pu)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TouchTag records a pull through a tag.
+func (s *Store) TouchTag(ctx context.Context, repo, tag string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE tags SET pulled_at = ? WHERE repo = ? AND name = ?`), millis(at), repo, tag)
+	return err
+}
+
+// TagsOf lists the tags pointing at a digest.
+func (s *Store) TagsOf(ctx context.Context, repo, digest string) ([]string, error) {
+	out, _, err := s.page(ctx, `SELECT name FROM tags WHERE repo = ? AND digest = ? ORDER BY name`, []any{repo, digest}, 0)
+	return out, err
+}
+
+// UnreferencedLinks removes the links of blobs no manifest of their
+// repository references, linked before cutoff (younger ones may belong
+// to a push in progress whose manifest is not there yet). It returns how
+// many it removed.
+func (s *Store) UnreferencedLinks(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM repo_blobs WHERE created_at < ? AND NOT EXISTS
+		(SELECT 1 FROM manifest_refs r WHERE r.repo = repo_blobs.repo AND r.ref = repo_blobs.digest)`), millis(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// BlobLinked says whether any repository holds a blob.
+func (s *Store) BlobLinked(ctx context.Context, digest string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM repo_blobs WHERE digest = ?`), digest).Scan(&n)
+	return n > 0, err
+}
+
+// StaleUploads lists upload sessions started before cutoff.
+func (s *Store) StaleUploads(ctx context.Context, cutoff time.Time) ([]string, error) {
+	out, _, err := s.page(ctx, `SELECT id FROM uploads WHERE started_at < ?`, []any{millis(cutoff)}, 0)
+	return out, err
+}
+
+// Referenced says whether another manifest of repo (an index) lists
+// digest.
+func (s *Store) Referenced(ctx context.Context, repo, digest string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM manifest_refs WHERE repo = ? AND ref = ?`), repo, digest).Scan(&n)
+	return n > 0, err
+}
+
+// Projects lists every project.
+func (s *Store) Projects(ctx context.Context) ([]string, error) {
+	out, _, err := s.page(ctx, `SELECT name FROM projects WHERE name > ? ORDER BY name`, []any{""}, 0)
+	return out, err
 }
