@@ -18,6 +18,7 @@ import (
 func newServeCommand(e *env) *cobra.Command {
 	var addr, data, database, configFile string
 	var workers int
+	var lease time.Duration
 	var db dbFlag
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -49,7 +50,7 @@ Registry clients log in with docker login (bearer tokens from
 				defaultPolicy = string(fc.PullPolicy)
 			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Logger: e.logger,
-				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy,
+				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
 					fmt.Fprintf(e.stderr, "First start: created the administrator \"admin\" with the password\n\n    %s\n\nIt is shown only this once. Set BULWARK_ADMIN_PASSWORD for unattended installs.\n", pw)
@@ -84,6 +85,7 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&data, "data", "bulwark-data", "data directory (blobs, SQLite database)")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://…); default: SQLite in --data")
 	cmd.Flags().IntVar(&workers, "scan-workers", 1, "scans run at once on this replica")
+	cmd.Flags().DurationVar(&lease, "scan-lease", 2*time.Minute, "how long a scan job stays with a worker without a heartbeat; a killed replica's jobs are taken again after it")
 	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML): the default pull policy")
 	db.register(cmd)
 	return cmd

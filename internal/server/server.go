@@ -42,6 +42,9 @@ type Config struct {
 	VulnDB string
 	// Workers is how many scans run at once on this replica (default 1).
 	Workers int
+	// ScanLease is how long a claimed scan job stays with a worker that
+	// stops renewing it (default two minutes).
+	ScanLease time.Duration
 	// Version is bulwark's version, recorded in scan results.
 	Version string
 	// DefaultPolicy is the pull policy (JSON) of projects without their
@@ -140,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check, Immutable: s.immutable}
 	reg := s.reg
 	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
-		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned}
+		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, Lease: cfg.ScanLease}
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", s.registryAuth(reg))
 	mux.HandleFunc("GET /auth/token", s.token)
