@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +17,8 @@ import (
 )
 
 func newServeCommand(e *env) *cobra.Command {
-	var addr, data, database, configFile string
+	var addr, data, database, configFile, tlsCert, tlsKey string
+	var tlsGenerate bool
 	var workers int
 	var lease time.Duration
 	var db dbFlag
@@ -65,7 +67,28 @@ Registry clients log in with docker login (bearer tokens from
 				return fmt.Errorf("--addr %s: %w", addr, err)
 			}
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
-			fmt.Fprintf(e.stderr, "bulwark serving on http://%s (data in %s)\n", ln.Addr(), data)
+			scheme := "http"
+			if tlsGenerate {
+				host, _, _ := net.SplitHostPort(addr)
+				hosts := []string{"localhost", "127.0.0.1"}
+				if host != "" && host != "localhost" && host != "127.0.0.1" && host != "0.0.0.0" {
+					hosts = append([]string{host}, hosts...)
+				}
+				files, err := server.GenerateTLS(data, hosts, time.Now())
+				if err != nil {
+					return err
+				}
+				tlsCert, tlsKey = files.Cert, files.Key
+				fmt.Fprintf(e.stderr, "TLS with a generated CA: clients trust %s (docker: copy it to /etc/docker/certs.d/%s/ca.crt)\n", files.CA, addr)
+			}
+			if tlsCert != "" {
+				if hs.TLSConfig, err = server.TLSConfig(tlsCert, tlsKey); err != nil {
+					return err
+				}
+				ln = tls.NewListener(ln, hs.TLSConfig)
+				scheme = "https"
+			}
+			fmt.Fprintf(e.stderr, "bulwark serving on %s://%s (data in %s)\n", scheme, ln.Addr(), data)
 			errc := make(chan error, 1)
 			go func() { errc <- hs.Serve(ln) }()
 			select {
@@ -87,6 +110,11 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().IntVar(&workers, "scan-workers", 1, "scans run at once on this replica")
 	cmd.Flags().DurationVar(&lease, "scan-lease", 2*time.Minute, "how long a scan job stays with a worker without a heartbeat; a killed replica's jobs are taken again after it")
 	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML): the default pull policy")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	cmd.Flags().BoolVar(&tlsGenerate, "tls-generate", false, "serve HTTPS with a certificate from a CA bulwark generates in --data/tls (clients trust tls/ca.crt)")
+	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
+	cmd.MarkFlagsMutuallyExclusive("tls-cert", "tls-generate")
 	db.register(cmd)
 	return cmd
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -80,8 +83,14 @@ func startServe(t *testing.T, dataDir, addr string, extra ...string) *served {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
+	probe, scheme := http.DefaultClient, "http"
+	if slices.Contains(extra, "--tls-generate") {
+		// Readiness only: whether it listens, not whom it is.
+		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // readiness probe
+		scheme = "https"
+	}
 	for i := 0; i < 100; i++ {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+		if resp, err := probe.Get(scheme + "://" + addr + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return s
@@ -263,4 +272,40 @@ func TestKill9DuringScan(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no scan result after the restart:\n%s", s.log)
+}
+
+// TestServeTLS: with a generated CA the server speaks only HTTPS; a
+// client trusting the CA pushes and pulls; a restart keeps the CA.
+func TestServeTLS(t *testing.T) {
+	data := t.TempDir()
+	allow := filepath.Join(t.TempDir(), "allow.yaml")
+	os.WriteFile(allow, []byte("pullPolicy:\n  blockSeverity: none\n  unscanned: allow\n"), 0o644)
+	s := startServe(t, data, "", "--config", allow, "--tls-generate")
+	caPEM, err := os.ReadFile(filepath.Join(data, "tls", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	ref, _ := name.ParseReference(s.host + "/shop/tls:1")
+	img, _ := random.Image(512, 1)
+	if err := remote.Write(ref, img, adminAuth, remote.WithTransport(tr)); err != nil {
+		t.Fatalf("push over TLS: %v", err)
+	}
+	if _, err := remote.Image(ref, adminAuth, remote.WithTransport(tr)); err != nil {
+		t.Fatalf("pull over TLS: %v", err)
+	}
+	if resp, err := http.Get("http://" + s.host + "/v2/"); err == nil && resp.StatusCode < 400 {
+		t.Errorf("plain HTTP answered %d", resp.StatusCode)
+	}
+	if _, err := remote.Image(ref, adminAuth); err == nil {
+		t.Error("a client without the CA pulled")
+	}
+	s.kill9(t)
+	startServe(t, data, s.host, "--config", allow, "--tls-generate")
+	again, _ := os.ReadFile(filepath.Join(data, "tls", "ca.crt"))
+	if !bytes.Equal(caPEM, again) {
+		t.Error("a restart replaced the CA")
+	}
 }
