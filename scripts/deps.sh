@@ -23,6 +23,9 @@ ls /usr/share/java/*.jar >/dev/null 2>&1 || need+=(libcommons-io-java libcommons
 # The store tests and the registry conformance run: PostgreSQL, curl.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null || need+=(curl)
+# The SIEM export test sends the audit trail to a real rsyslog (TCP, TLS).
+command -v rsyslogd >/dev/null || need+=(rsyslog)
+[ -f /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || need+=(rsyslog-gnutls)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2

@@ -44,15 +44,16 @@ Registry clients log in with docker login (bearer tokens from
 				return err
 			}
 			defaultPolicy := ""
+			var siem []server.SIEMTarget
 			if configFile != "" {
 				fc, err := server.LoadConfig(configFile)
 				if err != nil {
 					return err
 				}
-				defaultPolicy = string(fc.PullPolicy)
+				defaultPolicy, siem = string(fc.PullPolicy), fc.SIEM
 			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Logger: e.logger,
-				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease,
+				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
 					fmt.Fprintf(e.stderr, "First start: created the administrator \"admin\" with the password\n\n    %s\n\nIt is shown only this once. Set BULWARK_ADMIN_PASSWORD for unattended installs.\n", pw)
@@ -109,7 +110,7 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://…); default: SQLite in --data")
 	cmd.Flags().IntVar(&workers, "scan-workers", 1, "scans run at once on this replica")
 	cmd.Flags().DurationVar(&lease, "scan-lease", 2*time.Minute, "how long a scan job stays with a worker without a heartbeat; a killed replica's jobs are taken again after it")
-	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML): the default pull policy")
+	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML): the default pull policy, SIEM export targets")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	cmd.Flags().BoolVar(&tlsGenerate, "tls-generate", false, "serve HTTPS with a certificate from a CA bulwark generates in --data/tls (clients trust tls/ca.crt)")

@@ -6,8 +6,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"log/slog"
 	"net/http"
 	"os"
@@ -50,12 +54,79 @@ type Config struct {
 	// DefaultPolicy is the pull policy (JSON) of projects without their
 	// own; empty means policy.DefaultPullPolicy.
 	DefaultPolicy string
+	// SIEM are the audit export targets.
+	SIEM []SIEMTarget
 }
 
 // FileConfig is the --config file: settings that are not flags.
 type FileConfig struct {
 	// PullPolicy applies to every project without its own.
 	PullPolicy json.RawMessage `json:"pullPolicy,omitempty"`
+	// SIEM lists where the audit trail is exported.
+	SIEM []SIEMTarget `json:"siem,omitempty"`
+}
+
+// SIEMTarget is one audit export: syslog (RFC 5424 over TCP or TLS, the
+// message bulwark's structured data or CEF) or JSON lines over HTTP.
+type SIEMTarget struct {
+	Name string `json:"name"`
+	// Syslog is HOST:PORT; HTTP is a collector URL. One of them.
+	Syslog string `json:"syslog,omitempty"`
+	HTTP   string `json:"http,omitempty"`
+	// TLS for syslog; CAFile is the CA to trust (default: the system's).
+	TLS    bool   `json:"tls,omitempty"`
+	CAFile string `json:"caFile,omitempty"`
+	// Format of syslog messages: rfc5424 (default) or cef.
+	Format string `json:"format,omitempty"`
+	// Headers for HTTP, e.g. Authorization. Never logged.
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+func (t *SIEMTarget) check() error {
+	if t.Name == "" {
+		return errors.New("siem: every target needs a name")
+	}
+	if (t.Syslog == "") == (t.HTTP == "") {
+		return fmt.Errorf("siem %s: give exactly one of syslog (HOST:PORT) and http (URL)", t.Name)
+	}
+	if t.Format != "" && t.Format != "rfc5424" && t.Format != "cef" {
+		return fmt.Errorf("siem %s: format %q: want rfc5424 or cef", t.Name, t.Format)
+	}
+	if t.Syslog != "" {
+		if _, _, err := net.SplitHostPort(t.Syslog); err != nil {
+			return fmt.Errorf("siem %s: syslog %q: %v", t.Name, t.Syslog, err)
+		}
+	}
+	return nil
+}
+
+// sink builds the target's audit sink.
+func (t *SIEMTarget) sink(version string) (audit.Sink, error) {
+	if t.HTTP != "" {
+		h := http.Header{}
+		for k, v := range t.Headers {
+			h.Set(k, v)
+		}
+		return &audit.HTTPSink{URL: t.HTTP, Header: h}, nil
+	}
+	s := &audit.Syslog{Addr: t.Syslog, Format: t.Format, Version: version}
+	s.Hostname, _ = os.Hostname()
+	if t.TLS {
+		host, _, _ := net.SplitHostPort(t.Syslog)
+		s.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if t.CAFile != "" {
+			pem, err := os.ReadFile(t.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("siem %s: caFile: %w", t.Name, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("siem %s: caFile %s holds no certificate", t.Name, t.CAFile)
+			}
+			s.TLS.RootCAs = pool
+		}
+	}
+	return s, nil
 }
 
 // LoadConfig reads a --config file (YAML or JSON; unknown keys are
@@ -71,6 +142,11 @@ func LoadConfig(file string) (*FileConfig, error) {
 	}
 	if len(c.PullPolicy) > 0 {
 		if _, err := policy.ParsePullPolicy(c.PullPolicy); err != nil {
+			return nil, fmt.Errorf("--config %s: %w", file, err)
+		}
+	}
+	for i := range c.SIEM {
+		if err := c.SIEM[i].check(); err != nil {
 			return nil, fmt.Errorf("--config %s: %w", file, err)
 		}
 	}
@@ -170,6 +246,14 @@ func (s *Server) Start(ctx context.Context) {
 		go s.scanner.WatchDB(ctx, time.Minute)
 	}
 	go s.maintain(ctx)
+	for _, t := range s.cfg.SIEM {
+		sink, err := t.sink(s.cfg.Version)
+		if err != nil {
+			s.cfg.Logger.Error("SIEM export disabled", "target", t.Name, "err", err)
+			continue
+		}
+		go (&audit.Exporter{Store: s.store, Name: t.Name, Sink: sink, Logger: s.cfg.Logger}).Run(ctx)
+	}
 }
 
 func (s *Server) onScanned(ctx context.Context, sc *store.Scan) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -140,4 +143,63 @@ func (s *Store) PruneAudit(ctx context.Context, seq int64, hash string) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`), seq, hash)
 		return err
 	})
+}
+
+// AuditAfter returns up to limit records after seq, in order.
+func (s *Store) AuditAfter(ctx context.Context, seq int64, limit int) ([]AuditRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(fmt.Sprintf(`SELECT seq, at, actor, action, object, outcome, detail, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT %d`, limit)), seq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var at int64
+		if err := rows.Scan(&r.Seq, &at, &r.Actor, &r.Action, &r.Object, &r.Outcome, &r.Detail, &r.PrevHash, &r.Hash); err != nil {
+			return nil, err
+		}
+		r.At = time.UnixMilli(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// TryLease takes or renews a named lease for holder until now+ttl: true
+// when holder has it. Replicas use it so one of them does a singleton
+// job (exporting the trail) at a time.
+func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	val := fmt.Sprintf("%s|%d", holder, now.Add(ttl).UnixMilli())
+	got := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var cur string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), name, val)
+			if err != nil {
+				return err
+			}
+			err = tx.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&cur)
+			got = cur == val
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		h, exp, _ := strings.Cut(cur, "|")
+		until, _ := strconv.ParseInt(exp, 10, 64)
+		if cur == val || (h != holder && until > now.UnixMilli()) {
+			got = cur == val
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE settings SET value = ? WHERE name = ? AND value = ?`), val, name, cur)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		got = n == 1
+		return nil
+	})
+	return got, err
 }

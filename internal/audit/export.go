@@ -1,0 +1,312 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"bulwark.dev/bulwark/internal/store"
+)
+
+// Sink delivers audit records to a SIEM. Send returns nil only once every
+// record is delivered; on error the exporter sends them again.
+type Sink interface {
+	Send(ctx context.Context, recs []store.AuditRecord) error
+	Close() error
+}
+
+// Exporter streams the audit trail to a sink. The trail itself is the
+// spool: a cursor in the store says which records the SIEM has, so an
+// unreachable SIEM loses nothing (the records wait in the store, bounded
+// by the audit retention, at least 90 days), a restart resumes where it
+// stopped, and one replica at a time exports (a lease in the store).
+type Exporter struct {
+	Store  *store.Store
+	Name   string
+	Sink   Sink
+	Logger *slog.Logger
+	// Holder names this replica for the lease.
+	Holder string
+	// Batch is how many records go in one Send (default 200).
+	Batch int
+	// Poll is how often new records are looked for (default 1s); Backoff
+	// bounds the wait after a failure (from 1s doubling to it, default
+	// one minute).
+	Poll, Backoff time.Duration
+}
+
+func (e *Exporter) cursorKey() string { return "audit.export." + e.Name + ".cursor" }
+
+// Run exports until ctx ends.
+func (e *Exporter) Run(ctx context.Context) {
+	if e.Batch == 0 {
+		e.Batch = 200
+	}
+	if e.Poll == 0 {
+		e.Poll = time.Second
+	}
+	if e.Backoff == 0 {
+		e.Backoff = time.Minute
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	if e.Holder == "" {
+		h, _ := os.Hostname()
+		e.Holder = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	defer e.Sink.Close()
+	wait := time.Duration(0)
+	failures := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		n, err := e.Once(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			e.Logger.Warn("SIEM export failed; retrying", "sink", e.Name, "wait", failures, "err", err)
+			wait = failures
+			if failures *= 2; failures > e.Backoff {
+				failures = e.Backoff
+			}
+		case n == e.Batch:
+			wait, failures = 0, time.Second
+		default:
+			wait, failures = e.Poll, time.Second
+		}
+	}
+}
+
+// Once sends the next batch after the cursor (if this replica holds the
+// lease) and advances the cursor. It returns how many it sent.
+func (e *Exporter) Once(ctx context.Context) (int, error) {
+	ok, err := e.Store.TryLease(ctx, "audit.export."+e.Name+".lease", e.Holder, 30*time.Second)
+	if err != nil || !ok {
+		return 0, err
+	}
+	cur, err := e.Store.Setting(ctx, e.cursorKey())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	after, _ := strconv.ParseInt(cur, 10, 64)
+	recs, err := e.Store.AuditAfter(ctx, after, e.Batch)
+	if err != nil || len(recs) == 0 {
+		return 0, err
+	}
+	if err := e.Sink.Send(ctx, recs); err != nil {
+		return 0, err
+	}
+	return len(recs), e.Store.PutSetting(ctx, e.cursorKey(), strconv.FormatInt(recs[len(recs)-1].Seq, 10))
+}
+
+// Syslog sends records as RFC 5424 messages over TCP or TLS, framed by
+// octet counting (RFC 6587). Format "cef" puts an ArcSight CEF event in
+// the message instead of bulwark's structured data and JSON detail.
+type Syslog struct {
+	Addr   string
+	TLS    *tls.Config // nil: plain TCP
+	Format string      // rfc5424 (default) or cef
+	// Hostname and Version fill the header and CEF's device version.
+	Hostname, Version string
+	conn              net.Conn
+}
+
+// Send writes every record and returns once they are written; a failed
+// connection is dropped and opened again on the next Send.
+func (s *Syslog) Send(ctx context.Context, recs []store.AuditRecord) error {
+	if s.conn != nil && peerClosed(s.conn) {
+		s.conn.Close()
+		s.conn = nil
+	}
+	if s.conn == nil {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		var err error
+		if s.TLS != nil {
+			s.conn, err = (&tls.Dialer{NetDialer: d, Config: s.TLS}).DialContext(ctx, "tcp", s.Addr)
+		} else {
+			s.conn, err = d.DialContext(ctx, "tcp", s.Addr)
+		}
+		if err != nil {
+			return fmt.Errorf("syslog %s: %w", s.Addr, err)
+		}
+	}
+	var buf bytes.Buffer
+	for i := range recs {
+		msg := s.message(&recs[i])
+		fmt.Fprintf(&buf, "%d %s", len(msg), msg)
+	}
+	s.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if _, err := s.conn.Write(buf.Bytes()); err != nil {
+		s.conn.Close()
+		s.conn = nil
+		return fmt.Errorf("syslog %s: %w", s.Addr, err)
+	}
+	return nil
+}
+
+// peerClosed tells a connection the collector closed (it restarted):
+// syslog over TCP has no acknowledgements, so a write into a dead
+// connection would seem to succeed and be lost.
+func peerClosed(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// Close closes the connection.
+func (s *Syslog) Close() error {
+	if s.conn != nil {
+		return s.conn.Close()
+	}
+	return nil
+}
+
+// syslog severities: notice for what succeeded, warning for failures and
+// refusals; facility authpriv (10), security and authorization messages.
+func priority(outcome string) int {
+	if outcome == "success" {
+		return 10*8 + 5
+	}
+	return 10*8 + 4
+}
+
+func (s *Syslog) message(r *store.AuditRecord) string {
+	host := s.Hostname
+	if host == "" {
+		host = "-"
+	}
+	hdr := fmt.Sprintf("<%d>1 %s %s bulwark - %s ", priority(r.Outcome), r.At.UTC().Format("2006-01-02T15:04:05.000Z"), host, msgID(r.Action))
+	if s.Format == "cef" {
+		return hdr + "- " + CEF(r, s.Version)
+	}
+	sd := fmt.Sprintf(`[bulwark@32473 seq="%d" actor="%s" action="%s" object="%s" outcome="%s" hash="%s"]`,
+		r.Seq, sdEscape(r.Actor), sdEscape(r.Action), sdEscape(r.Object), sdEscape(r.Outcome), r.Hash)
+	return hdr + sd + " " + r.Detail
+}
+
+// msgID is the RFC 5424 MSGID: printable ASCII, at most 32 characters.
+func msgID(action string) string {
+	var b strings.Builder
+	for _, c := range action {
+		if c > 32 && c < 127 && b.Len() < 32 {
+			b.WriteRune(c)
+		}
+	}
+	if b.Len() == 0 {
+		return "-"
+	}
+	return b.String()
+}
+
+func sdEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`).Replace(s)
+}
+
+// CEF renders a record as an ArcSight Common Event Format event.
+func CEF(r *store.AuditRecord, version string) string {
+	sev := 3
+	if r.Outcome != "success" {
+		sev = 7
+	}
+	hdr := strings.NewReplacer(`\`, `\\`, `|`, `\|`)
+	ext := strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\n", `\n`, "\r", `\r`)
+	return fmt.Sprintf("CEF:0|bulwark|bulwark|%s|%s|%s|%d|rt=%d suser=%s outcome=%s cs1Label=object cs1=%s cn1Label=seq cn1=%d cs2Label=hash cs2=%s msg=%s",
+		hdr.Replace(version), hdr.Replace(r.Action), hdr.Replace(r.Action), sev, r.At.UnixMilli(),
+		ext.Replace(r.Actor), ext.Replace(r.Outcome), ext.Replace(r.Object), r.Seq, r.Hash, ext.Replace(r.Detail))
+}
+
+// HTTPSink posts records as JSON lines (one object per record) to a URL,
+// as SIEM HTTP collectors take them. Any status but 2xx is a failure.
+type HTTPSink struct {
+	URL    string
+	Header http.Header // e.g. Authorization for the collector
+	Client *http.Client
+}
+
+// JSONRecord is a record as exported.
+type JSONRecord struct {
+	Seq      int64           `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Actor    string          `json:"actor"`
+	Action   string          `json:"action"`
+	Object   string          `json:"object"`
+	Outcome  string          `json:"outcome"`
+	Detail   json.RawMessage `json:"detail"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+// Send posts one batch.
+func (h *HTTPSink) Send(ctx context.Context, recs []store.AuditRecord) error {
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	enc := json.NewEncoder(w)
+	for _, r := range recs {
+		detail := json.RawMessage(r.Detail)
+		if !json.Valid(detail) {
+			detail = json.RawMessage(strconv.Quote(r.Detail))
+		}
+		enc.Encode(JSONRecord{r.Seq, r.At.UTC(), r.Actor, r.Action, r.Object, r.Outcome, detail, r.PrevHash, r.Hash})
+	}
+	w.Flush()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, &buf)
+	if err != nil {
+		return err
+	}
+	for k, v := range h.Header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	c := h.Client
+	if c == nil {
+		c = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("SIEM %s: %w", redactURL(h.URL), err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("SIEM %s: %s", redactURL(h.URL), resp.Status)
+	}
+	return nil
+}
+
+// Close does nothing: each Send is one request.
+func (h *HTTPSink) Close() error { return nil }
+
+// redactURL drops credentials and the query (collector tokens) from a URL
+// for messages.
+func redactURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		if s := strings.Index(u, "://"); s >= 0 && s < at {
+			u = u[:s+3] + "REDACTED@" + u[at+1:]
+		}
+	}
+	return u
+}
