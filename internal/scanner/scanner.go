@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"bulwark.dev/bulwark/internal/image"
@@ -50,25 +51,27 @@ type Scanner struct {
 	OnScanned func(ctx context.Context, sc *store.Scan)
 
 	wake chan struct{}
+	once sync.Once
 }
 
 type payload struct {
 	Repo string `json:"repo"`
 }
 
+// init fills defaults once; workers, the watch and Enqueue all call it.
 func (s *Scanner) init() {
-	if s.wake == nil {
+	s.once.Do(func() {
 		s.wake = make(chan struct{}, 1)
-	}
-	if s.Lease == 0 {
-		s.Lease = 2 * time.Minute
-	}
-	if s.Poll == 0 {
-		s.Poll = time.Second
-	}
-	if s.Logger == nil {
-		s.Logger = slog.New(slog.DiscardHandler)
-	}
+		if s.Lease == 0 {
+			s.Lease = 2 * time.Minute
+		}
+		if s.Poll == 0 {
+			s.Poll = time.Second
+		}
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
 }
 
 // Enqueue queues a scan of a stored manifest (deduplicated per digest).
