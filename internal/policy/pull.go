@@ -30,6 +30,9 @@ type PullPolicy struct {
 	Keys             []string `json:"keys,omitempty"`
 	// Exceptions are accepted vulnerabilities, as in an ignore file.
 	Exceptions []IgnoreEntry `json:"exceptions,omitempty"`
+	// VEX are OpenVEX documents (as JSON): not_affected and fixed
+	// statements about an image's products suppress those findings.
+	VEX []json.RawMessage `json:"vex,omitempty"`
 	// ImmutableTags are tag patterns (path.Match globs, such as "v*")
 	// that, once pushed, never move to another digest and are never
 	// deleted.
@@ -95,6 +98,11 @@ func ParsePullPolicy(b []byte) (*PullPolicy, error) {
 			return nil, fmt.Errorf("pull policy: immutableTags: bad pattern %q", pat)
 		}
 	}
+	for i, v := range p.VEX {
+		if _, err := ParseVEX(v); err != nil {
+			return nil, fmt.Errorf("pull policy: vex %d: %w", i, err)
+		}
+	}
 	if r := p.Retention; r != nil && (r.KeepLast < 1 || r.PulledWithinDays < 0) {
 		return nil, fmt.Errorf("pull policy: retention: keepLast must be at least 1 and pulledWithinDays not negative")
 	}
@@ -102,11 +110,16 @@ func ParsePullPolicy(b []byte) (*PullPolicy, error) {
 		if e.ID == "" || e.Reason == "" {
 			return nil, fmt.Errorf("pull policy: exception %d: id and reason are required", i)
 		}
-		if e.Expires != "" {
-			if _, err := time.Parse(time.DateOnly, e.Expires); err != nil {
-				return nil, fmt.Errorf("pull policy: exception %s: expires %q: want YYYY-MM-DD", e.ID, e.Expires)
-			}
+	}
+	if len(p.Exceptions) > 0 {
+		// The ignore-file parser validates dates and package patterns and
+		// prepares them: an expired exception must stop applying.
+		doc, _ := json.Marshal(map[string]any{"ignores": p.Exceptions})
+		f, err := ParseIgnoreFile(doc)
+		if err != nil {
+			return nil, fmt.Errorf("pull policy: exceptions: %w", err)
 		}
+		p.Exceptions = f.Entries
 	}
 	return &p, nil
 }
@@ -120,6 +133,11 @@ func (p *PullPolicy) Vulnerabilities(findings []match.Finding, subject string, n
 	min, _ := severity.Parse(p.BlockSeverity)
 	g := &Gate{Severities: SeveritiesAtOrAbove(min), IgnoreUnfixed: p.IgnoreUnfixed, Subject: subject, Now: now,
 		Ignore: &IgnoreFile{Path: "project policy", Entries: p.Exceptions, Now: func() time.Time { return now }}}
+	for _, raw := range p.VEX {
+		if v, err := ParseVEX(raw); err == nil { // checked when the policy was parsed
+			g.VEX = append(g.VEX, v)
+		}
+	}
 	var out []match.Finding
 	for _, r := range g.Apply(findings).Results {
 		if r.Suppressed == nil {

@@ -160,8 +160,8 @@ func (s *Server) removeIfOrphan(ctx context.Context, repo, digest string) (bool,
 	return true, nil
 }
 
-// maintain runs retention for every project hourly and garbage
-// collection daily, until ctx ends.
+// maintain signs an audit checkpoint and runs retention for every
+// project hourly, and garbage collection daily, until ctx ends.
 func (s *Server) maintain(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -171,6 +171,11 @@ func (s *Server) maintain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		// Sign the audit trail's head at least hourly, not only every
+		// thousand records.
+		if err := s.audit.Checkpoint(ctx); err != nil {
+			s.cfg.Logger.Warn("audit checkpoint", "err", err)
 		}
 		projects, err := s.store.Projects(ctx)
 		if err != nil {

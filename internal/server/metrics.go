@@ -41,6 +41,10 @@ func newMetrics() *metrics {
 // label set stays small.
 func route(p string) string {
 	switch {
+	case p == "/v2/_catalog":
+		return "registry_catalog"
+	case p == "/auth/token":
+		return "token"
 	case strings.HasPrefix(p, "/v2/"):
 		for _, k := range []string{"/manifests/", "/blobs/uploads", "/blobs/", "/tags/list", "/referrers/"} {
 			if strings.Contains(p, k) {

@@ -184,6 +184,20 @@ func TestBasicAndBearerDirect(t *testing.T) {
 	if resp := do("GET", "/auth/token?scope=repository:shop/app:pull", func(r *http.Request) { r.SetBasicAuth("guest", "wrong") }); resp.StatusCode != 401 {
 		t.Errorf("token with a wrong password: %d", resp.StatusCode)
 	}
+	// The metrics count what happened, by route and status.
+	resp, err := http.Get(ts.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`bulwark_http_requests_total{route="registry_base",code="401"} 1`, `bulwark_http_requests_total{route="registry_blobs_uploads",code="403"} 1`,
+		`bulwark_http_requests_total{route="registry_catalog",code="403"} 1`, `bulwark_http_requests_total{route="token",code="401"} 1`,
+		`bulwark_http_request_duration_seconds_bucket{route="registry_base",le="+Inf"} 2`, "# TYPE bulwark_uptime_seconds gauge"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
 }
 
 // TestBootstrapOnce: the first start creates admin (password generated
