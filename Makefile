@@ -46,10 +46,11 @@ race:
 	$(GO) test -count=1 -race ./internal/image/... ./internal/inventory/... ./internal/registry/... ./internal/store/... ./internal/server/... ./internal/audit/... ./internal/scanner/... ./internal/identity/...
 
 # The OCI distribution-spec conformance suite against `bulwark serve`, on
-# each store.
+# each store: SQLite, PostgreSQL, and blobs in S3.
 conformance:
 	bash scripts/conformance.sh
 	DATABASE=$(BULWARK_TEST_POSTGRES) bash scripts/conformance.sh
+	S3=1 bash scripts/conformance.sh
 
 # Every fuzz target runs briefly; a crash fails the build.
 fuzz:

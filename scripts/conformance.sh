@@ -9,6 +9,7 @@
 #   CONFORMANCE  the suite's binary; by default it is built once per
 #                version into $BULWARK_TOOLS (/var/cache/bulwark-peers)
 #   DATABASE     optional PostgreSQL URL for the server's store
+#   S3=1         store blobs in an S3 bucket (tools/fakes3 serves one)
 set -euo pipefail
 version=v0.0.0-20260831232431-97274622c111
 if [ -z "${CONFORMANCE:-}" ]; then
@@ -17,14 +18,30 @@ if [ -z "${CONFORMANCE:-}" ]; then
   CONFORMANCE=$dir/conformance
 fi
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+s3pid=
+cleanup_db=true
+trap 'kill $pid $s3pid 2>/dev/null || true; wait $pid 2>/dev/null || true; eval "$cleanup_db" >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 go build -o "$work/bulwark" ./cmd/bulwark
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # The suite measures the distribution API, not the pull gate: its images
 # are random bytes, so serve them unscanned.
 printf 'pullPolicy:\n  blockSeverity: none\n  unscanned: allow\n' >"$work/config.yaml"
 args=(serve --addr "127.0.0.1:$port" --data "$work/data" --config "$work/config.yaml" --db "$work/none.db")
-[ -n "${DATABASE:-}" ] && args+=(--database "$DATABASE")
+if [ -n "${DATABASE:-}" ]; then
+  # A fresh schema per run: the first start's admin password must be ours.
+  schema=conformance_$$_$RANDOM
+  psql -q "$DATABASE" -c "CREATE SCHEMA $schema"
+  cleanup_db="psql -q '$DATABASE' -c 'DROP SCHEMA $schema CASCADE'"
+  sep='?'; case "$DATABASE" in *\?*) sep='&';; esac
+  args+=(--database "$DATABASE${sep}search_path=$schema")
+fi
+if [ -n "${S3:-}" ]; then
+  go build -o "$work/fakes3" ./tools/fakes3
+  "$work/fakes3" >"$work/s3addr" & s3pid=$!
+  for _ in $(seq 50); do [ -s "$work/s3addr" ] && break; sleep 0.1; done
+  args+=(--blobs "s3://$(cat "$work/s3addr")/registry/bulwark?tls=false&region=us-east-1")
+  export AWS_ACCESS_KEY_ID=conformance AWS_SECRET_ACCESS_KEY=conformance
+fi
 # Authentication on: the suite logs in as the administrator.
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 BULWARK_ADMIN_PASSWORD=$password "$work/bulwark" "${args[@]}" 2>"$work/serve.log" &
@@ -42,7 +59,7 @@ set -e
 summary=$(grep -o '<testsuite [^>]*>' "$work/results/junit.xml" | head -1)
 echo "conformance: $summary"
 if [ $rc -ne 0 ] || ! grep -q 'failures="0"' <<<"$summary" || grep -q 'skipped="[1-9]' <<<"$summary"; then
-  grep -E 'FAIL|Skip' "$work/out.txt" | head -40
+  grep -E 'FAIL|Skip' "$work/out.txt" | head -40 || true
   echo "--- server log"; tail -20 "$work/serve.log"
   exit 1
 fi

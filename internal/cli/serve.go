@@ -17,7 +17,7 @@ import (
 )
 
 func newServeCommand(e *env) *cobra.Command {
-	var addr, data, database, configFile, tlsCert, tlsKey string
+	var addr, data, database, blobs, configFile, tlsCert, tlsKey string
 	var tlsGenerate bool
 	var workers int
 	var lease time.Duration
@@ -52,7 +52,7 @@ Registry clients log in with docker login (bearer tokens from
 				}
 				defaultPolicy, siem = string(fc.PullPolicy), fc.SIEM
 			}
-			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Logger: e.logger,
+			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
 				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
@@ -108,6 +108,7 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:5000", "address to listen on")
 	cmd.Flags().StringVar(&data, "data", "bulwark-data", "data directory (blobs, SQLite database)")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://…); default: SQLite in --data")
+	cmd.Flags().StringVar(&blobs, "blobs", "", "S3-compatible blob storage: s3://HOST[:PORT]/BUCKET[/PREFIX][?tls=false&region=R], credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (default: --data)")
 	cmd.Flags().IntVar(&workers, "scan-workers", 1, "scans run at once on this replica")
 	cmd.Flags().DurationVar(&lease, "scan-lease", 2*time.Minute, "how long a scan job stays with a worker without a heartbeat; a killed replica's jobs are taken again after it")
 	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML): the default pull policy, SIEM export targets")

@@ -6,6 +6,7 @@
 package registry
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -55,6 +56,26 @@ func (d Digest) Sum(b []byte) Digest {
 // SHA256 is the digest of b the registry uses when the client names none.
 func SHA256(b []byte) Digest { return Digest{Algorithm: "sha256"}.Sum(b) }
 
+// BlobStore keeps blobs by digest and the uploads that become them. The
+// filesystem store (FSBlobs) and the S3 store (S3Blobs) implement it.
+type BlobStore interface {
+	// Open reads a blob; ErrBlobUnknown when it is missing.
+	Open(d Digest) (io.ReadSeekCloser, error)
+	NewUpload() (string, error)
+	UploadSize(id string) (int64, error)
+	Append(id string, r io.Reader, max int64) (int64, error)
+	// Commit verifies that an upload has digest d and makes it the blob
+	// (atomically: a crash leaves the whole blob or none); on a mismatch
+	// the upload is discarded.
+	Commit(id string, d Digest) (int64, error)
+	Cancel(id string) error
+	// Walk lists every blob with its size and last modification.
+	Walk(ctx context.Context, fn func(d Digest, size int64, modified time.Time) error) error
+	// Quarantine moves a blob aside for garbage collection: restore puts
+	// it back, purge deletes it for good.
+	Quarantine(d Digest) (restore, purge func() error, err error)
+}
+
 // ErrBlobUnknown is a missing blob or upload.
 var ErrBlobUnknown = errors.New("blob unknown")
 
@@ -103,7 +124,7 @@ func (b *FSBlobs) Stat(d Digest) (int64, error) {
 }
 
 // Open opens a blob for reading.
-func (b *FSBlobs) Open(d Digest) (*os.File, error) {
+func (b *FSBlobs) Open(d Digest) (io.ReadSeekCloser, error) {
 	f, err := os.Open(b.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrBlobUnknown
@@ -172,29 +193,39 @@ func (b *FSBlobs) Append(id string, r io.Reader, max int64) (int64, error) {
 	return size, f.Sync()
 }
 
-// Commit verifies that an upload has digest d and moves it into place.
-// On a mismatch the upload is discarded.
-func (b *FSBlobs) Commit(id string, d Digest) (int64, error) {
+// verify checks that an upload has digest d and returns its file and
+// size; on a mismatch the upload is discarded.
+func (b *FSBlobs) verify(id string, d Digest) (string, int64, error) {
 	p, err := b.uploadPath(id)
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, ErrBlobUnknown
+		return "", 0, ErrBlobUnknown
 	}
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	h := d.hasher()
 	n, err := io.Copy(h, f)
 	f.Close()
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	if hex.EncodeToString(h.Sum(nil)) != d.Hex {
 		os.Remove(p)
-		return 0, ErrDigestMismatch
+		return "", 0, ErrDigestMismatch
+	}
+	return p, n, nil
+}
+
+// Commit verifies that an upload has digest d and moves it into place.
+// On a mismatch the upload is discarded.
+func (b *FSBlobs) Commit(id string, d Digest) (int64, error) {
+	p, n, err := b.verify(id, d)
+	if err != nil {
+		return 0, err
 	}
 	dst := b.path(d)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
@@ -221,4 +252,44 @@ func (b *FSBlobs) Cancel(id string) error {
 	} else {
 		return err
 	}
+}
+
+// Walk lists the stored blobs.
+func (b *FSBlobs) Walk(ctx context.Context, fn func(d Digest, size int64, modified time.Time) error) error {
+	root := filepath.Join(b.root, "blobs")
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		alg := filepath.Base(filepath.Dir(filepath.Dir(p)))
+		d, perr := ParseDigest(alg + ":" + e.Name())
+		if perr != nil {
+			return nil // not a blob
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		return fn(d, fi.Size(), fi.ModTime())
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Quarantine renames a blob into trash/.
+func (b *FSBlobs) Quarantine(d Digest) (restore, purge func() error, err error) {
+	trash := filepath.Join(b.root, "trash")
+	if err := os.MkdirAll(trash, 0o750); err != nil {
+		return nil, nil, err
+	}
+	p, aside := b.path(d), filepath.Join(trash, d.Algorithm+"-"+d.Hex)
+	if err := os.Rename(p, aside); err != nil {
+		return nil, nil, err
+	}
+	return func() error { return os.Rename(aside, p) }, func() error { return os.Remove(aside) }, nil
 }

@@ -2,10 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -30,46 +26,29 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace, uploadTTL time.Dura
 	if res.Links, err = h.Store.UnreferencedLinks(ctx, now.Add(-grace)); err != nil {
 		return res, err
 	}
-	root := filepath.Join(h.Blobs.root, "blobs")
-	trash := filepath.Join(h.Blobs.root, "trash")
-	if err := os.MkdirAll(trash, 0o750); err != nil {
-		return res, err
-	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		alg := filepath.Base(filepath.Dir(filepath.Dir(p)))
-		dg, perr := ParseDigest(alg + ":" + d.Name())
-		if perr != nil {
-			return nil // not ours
-		}
-		fi, err := d.Info()
-		if err != nil || now.Sub(fi.ModTime()) < grace {
+	err = h.Blobs.Walk(ctx, func(dg Digest, size int64, modified time.Time) error {
+		if now.Sub(modified) < grace {
 			return nil
 		}
 		if linked, err := h.Store.BlobLinked(ctx, dg.String()); err != nil || linked {
 			return err
 		}
-		aside := filepath.Join(trash, alg+"-"+dg.Hex)
-		if err := os.Rename(p, aside); err != nil {
-			return nil
+		restore, purge, err := h.Blobs.Quarantine(dg)
+		if err != nil {
+			return nil // gone meanwhile
 		}
 		if linked, err := h.Store.BlobLinked(ctx, dg.String()); err != nil || linked {
 			// Linked meanwhile (a mount raced us): put it back.
-			os.Rename(aside, p)
+			restore()
 			return err
 		}
-		if err := os.Remove(aside); err == nil {
+		if err := purge(); err == nil {
 			res.Blobs++
-			res.Bytes += fi.Size()
+			res.Bytes += size
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
 		return res, err
 	}
 	ids, err := h.Store.StaleUploads(ctx, now.Add(-uploadTTL))

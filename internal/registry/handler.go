@@ -53,7 +53,7 @@ type Gate func(ctx context.Context, m *store.Manifest, head bool) error
 // allowed and nothing is recorded.
 type Handler struct {
 	Store *store.Store
-	Blobs *FSBlobs
+	Blobs BlobStore
 	Log   *slog.Logger
 	// MaxBlob caps one blob upload (bytes).
 	MaxBlob int64

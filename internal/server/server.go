@@ -36,7 +36,9 @@ type Config struct {
 	DataDir string
 	// Database is a PostgreSQL URL; empty means SQLite in DataDir.
 	Database string
-	Logger   *slog.Logger
+	// Blobs is an s3:// URL for blob storage; empty means DataDir.
+	Blobs  string
+	Logger *slog.Logger
 	// AdminPassword is the first start's admin password
 	// (BULWARK_ADMIN_PASSWORD); empty: generated and given to
 	// OnAdminPassword once.
@@ -157,7 +159,7 @@ func LoadConfig(file string) (*FileConfig, error) {
 type Server struct {
 	cfg     Config
 	store   *store.Store
-	blobs   *registry.FSBlobs
+	blobs   registry.BlobStore
 	metrics *metrics
 	handler http.Handler
 	auth    *identity.Authenticator
@@ -187,7 +189,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := registry.NewFSBlobs(cfg.DataDir)
+	var blobs registry.BlobStore
+	if strings.HasPrefix(cfg.Blobs, "s3://") {
+		blobs, err = registry.NewS3Blobs(ctx, cfg.Blobs, cfg.DataDir)
+	} else if cfg.Blobs != "" {
+		err = fmt.Errorf("--blobs %q: want s3://HOST[:PORT]/BUCKET[/PREFIX] (default: the data directory)", cfg.Blobs)
+	} else {
+		blobs, err = registry.NewFSBlobs(cfg.DataDir)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
