@@ -219,28 +219,16 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) error {
 	return errorf(http.StatusNotFound, "NOT_FOUND", "no such endpoint: %s", p)
 }
 
-// checkImmutable refuses to move an immutable tag to another digest
-// (pushing the same digest again is allowed).
-func (h *Handler) checkImmutable(ctx context.Context, repo string, tags []string, digest string) error {
-	if h.Immutable == nil {
-		return nil
-	}
+// splitImmutable separates the immutable tags from the others.
+func (h *Handler) splitImmutable(ctx context.Context, repo string, tags []string) (immutable, mutable []string) {
 	for _, t := range tags {
-		if !h.Immutable(ctx, repo, t) {
-			continue
-		}
-		cur, err := h.Store.ResolveTag(ctx, repo, t)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if cur != digest {
-			return errorf(http.StatusForbidden, "DENIED", "tag %s:%s is immutable (project policy) and points to %s: push under a new tag", repo, t, cur)
+		if h.Immutable != nil && h.Immutable(ctx, repo, t) {
+			immutable = append(immutable, t)
+		} else {
+			mutable = append(mutable, t)
 		}
 	}
-	return nil
+	return immutable, mutable
 }
 
 // ParsePath splits a repository request path into the repository, the
@@ -429,11 +417,20 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 		}
 		m.Subject = mb.Subject.Digest
 	}
-	if err := h.checkImmutable(ctx, repo, tags, m.Digest); err != nil {
+	// Immutable tags are set only where absent (or already this digest),
+	// atomically in the store, so two racing pushes cannot both win.
+	immutable, mutable := h.splitImmutable(ctx, repo, tags)
+	if err := h.Store.PutManifest(ctx, m, mutable...); err != nil {
 		return err
 	}
-	if err := h.Store.PutManifest(ctx, m, tags...); err != nil {
-		return err
+	for _, t := range immutable {
+		cur, err := h.Store.TagOnce(ctx, repo, t, m.Digest)
+		if err != nil {
+			return err
+		}
+		if cur != m.Digest {
+			return errorf(http.StatusForbidden, "DENIED", "tag %s:%s is immutable (project policy) and points to %s: push under a new tag", repo, t, cur)
+		}
 	}
 	if m.Subject != "" {
 		w.Header().Set("OCI-Subject", m.Subject)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,6 +58,29 @@ func TestImmutableTags(t *testing.T) {
 	}
 	if d, _ := remote.Head(ref("v1"), admin); d == nil || d.Digest != da {
 		t.Errorf("v1 moved: %v", d)
+	}
+	// Racing first pushes of an immutable tag: exactly one wins.
+	var wg sync.WaitGroup
+	wins := make(chan v1.Hash, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			img, _ := random.Image(64, 1)
+			if err := remote.Write(ref("v9"), img, admin); err == nil {
+				d, _ := img.Digest()
+				wins <- d
+			}
+		}()
+	}
+	wg.Wait()
+	close(wins)
+	var won []v1.Hash
+	for d := range wins {
+		won = append(won, d)
+	}
+	if d, _ := remote.Head(ref("v9"), admin); len(won) != 1 || d == nil || d.Digest != won[0] {
+		t.Errorf("%d pushes of v9 won; v9 is %v", len(won), d)
 	}
 }
 

@@ -99,6 +99,17 @@ func (s *Store) PutManifest(ctx context.Context, m *Manifest, tags ...string) er
 	})
 }
 
+// TagOnce points a tag at digest unless it exists, atomically, and
+// returns the digest the tag names afterwards (another one when it was
+// already set): immutable tags.
+func (s *Store) TagOnce(ctx context.Context, repo, tag, digest string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (repo, name) DO NOTHING`),
+		repo, tag, digest, millis(time.Now())); err != nil {
+		return "", err
+	}
+	return s.ResolveTag(ctx, repo, tag)
+}
+
 // GetManifest returns a manifest by digest, or ErrNotFound.
 func (s *Store) GetManifest(ctx context.Context, repo, digest string) (*Manifest, error) {
 	m := &Manifest{Repo: repo, Digest: digest}
