@@ -46,7 +46,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 		actions[r.Action+" "+r.Outcome+" "+r.Actor]++
 		return nil
 	})
-	for _, want := range []string{"server.start success system", "user.create success system", "registry.push success admin", "auth.login failure admin"} {
+	for _, want := range []string{"server.start success system", "user.create success system", "registry.push success admin", "auth.login failure admin", "auth.login success admin"} {
 		if actions[want] == 0 {
 			t.Errorf("no %q in the audit trail: %v", want, actions)
 		}

@@ -240,6 +240,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if p != nil {
+		// A login: docker login, and each client session, asks for a
+		// token with credentials.
+		s.record(r.Context(), p.Name, "auth.login", "token", "success", map[string]any{"remote": r.RemoteAddr, "scopes": len(grants)})
+	}
 	now := time.Now()
 	tok, err := s.tokens.Issue(p, grants, now)
 	if err != nil {
