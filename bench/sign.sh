@@ -37,7 +37,7 @@ measure() { # name cmd...
 }
 measure bulwark-verify ./bulwark verify "$REF" --key bw.pub
 measure cosign-verify "$COSIGN" verify --key cosign.pub --insecure-ignore-tlog=true --offline=true --allow-http-registry "$REF"
-measure bulwark-sign ./bulwark sign "$REF" --key bw.key
+measure bulwark-sign ./bulwark sign "$REF" --key bw.key --store tag
 measure cosign-sign "$COSIGN" sign --key cosign.key --tlog-upload=false --allow-http-registry --yes "$REF"
 
 python3 - <<'PY'

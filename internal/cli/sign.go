@@ -138,10 +138,12 @@ func newSignCommand(e *env) *cobra.Command {
 		Short: "Sign an image's digest in its registry (cosign-compatible)",
 		Long: `Sign the digest REF names (a tag is resolved first and the digest printed).
 The signature is stored as cosign stores it, appended to any existing
-signatures: under the tag sha256-<hex>.sig in the same repository (cosign
-v2), and as a Sigstore bundle referring to the image through the OCI 1.1
-referrers API, or the referrers tag schema where the registry has none
-(cosign v3's default). --store picks one of them.`,
+signatures: under the tag sha256-<hex>.sig in the same repository, or as
+a Sigstore bundle referring to the image through the OCI 1.1 referrers
+API (the referrers tag schema where the registry has none), cosign v3's
+format. --store auto (the default) writes a bundle when the image already
+has bundles and a tag otherwise: cosign looks only at bundles once an
+image has any, so this keeps every signer's signature visible to it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := reg.ref(args[0])
@@ -277,56 +279,81 @@ func (f *registryFlags) remote(ctx context.Context) []remote.Option {
 type storeFlag struct{ v string }
 
 func (f *storeFlag) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.v, "store", "both", "where to write: tag (sha256-<hex>.sig/.att tags, cosign v2), bundle (a Sigstore bundle as an OCI 1.1 referrer, cosign v3) or both")
+	cmd.Flags().StringVar(&f.v, "store", "auto", "where to write: tag (sha256-<hex>.sig/.att tags), bundle (a Sigstore bundle as an OCI 1.1 referrer, cosign v3's format), both, or auto: bundle when the image already has bundles, else tag")
 }
 
 func (f storeFlag) check() error {
 	switch f.v {
-	case "tag", "bundle", "both":
+	case "auto", "tag", "bundle", "both":
 		return nil
 	}
-	return fmt.Errorf("--store %q: want tag, bundle or both", f.v)
+	return fmt.Errorf("--store %q: want auto, tag, bundle or both", f.v)
+}
+
+// resolve picks the places for auto and resolves ref to the digest that
+// is signed. cosign (v2.6 and v3) looks only at bundles once an image has
+// any, and falls back to the tags when it has none: writing where the
+// image's signatures already are keeps every signer's signature visible
+// to cosign, and tags are read by every cosign version.
+func (f storeFlag) resolve(ctx context.Context, ref name.Reference, opts ...remote.Option) (tag, bundle bool, d name.Digest, err error) {
+	if err := f.check(); err != nil {
+		return false, false, d, err
+	}
+	d, err = sign.Resolve(ref, append(opts, remote.WithContext(ctx))...)
+	if err != nil {
+		return false, false, d, err
+	}
+	switch f.v {
+	case "tag":
+		return true, false, d, nil
+	case "bundle":
+		return false, true, d, nil
+	case "both":
+		return true, true, d, nil
+	}
+	has, err := sign.HasBundles(ctx, d, opts...)
+	return !has, has, d, err
 }
 
 func (f storeFlag) sign(ctx context.Context, ref name.Reference, s sign.Signer, a map[string]any, opts ...remote.Option) (name.Digest, error) {
-	if err := f.check(); err != nil {
-		return name.Digest{}, err
+	tag, bundle, d, err := f.resolve(ctx, ref, opts...)
+	if err != nil {
+		return d, err
 	}
-	var d name.Digest
-	var err error
-	if f.v != "bundle" {
-		if d, err = sign.Sign(ctx, ref, s, a, opts...); err != nil {
+	// Sign the digest resolved above, remembering the tag signed through,
+	// even if the tag moves in between.
+	if t, ok := ref.(name.Tag); ok {
+		a = sign.WithTag(a, t)
+	}
+	if tag {
+		if _, err := sign.Sign(ctx, d, s, a, opts...); err != nil {
 			return d, err
 		}
-		// The bundle signs the digest just signed, even if the tag moves
-		// in between.
-		if t, ok := ref.(name.Tag); ok {
-			a = sign.WithTag(a, t)
+	}
+	if bundle {
+		if _, err := sign.SignBundle(ctx, d, s, a, opts...); err != nil {
+			return d, err
 		}
-		ref = d
 	}
-	if f.v != "tag" {
-		d, err = sign.SignBundle(ctx, ref, s, a, opts...)
-	}
-	return d, err
+	return d, nil
 }
 
 func (f storeFlag) attest(ctx context.Context, ref name.Reference, s sign.Signer, pt string, body []byte, opts ...remote.Option) (name.Digest, error) {
-	if err := f.check(); err != nil {
-		return name.Digest{}, err
+	tag, bundle, d, err := f.resolve(ctx, ref, opts...)
+	if err != nil {
+		return d, err
 	}
-	var d name.Digest
-	var err error
-	if f.v != "bundle" {
-		if d, err = sign.Attest(ctx, ref, s, pt, body, opts...); err != nil {
+	if tag {
+		if _, err := sign.Attest(ctx, d, s, pt, body, opts...); err != nil {
 			return d, err
 		}
-		ref = d
 	}
-	if f.v != "tag" {
-		d, err = sign.AttestBundle(ctx, ref, s, pt, body, opts...)
+	if bundle {
+		if _, err := sign.AttestBundle(ctx, d, s, pt, body, opts...); err != nil {
+			return d, err
+		}
 	}
-	return d, err
+	return d, nil
 }
 
 func loadSigner(e *env, keyFile string) (sign.Signer, error) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"bulwark.dev/bulwark/internal/sign"
 )
 
 func pushRandom(t *testing.T, host, repo string) string {
@@ -192,8 +195,8 @@ func cosignInterop(t *testing.T, bin string, noTlog []string, store string) {
 	verifyFlags := append([]string{"--allow-http-registry"}, cosignOffline(t, dir)...)
 	signFlags := append([]string{"--allow-http-registry", "--yes"}, noTlog...)
 
-	// bulwark signs, cosign verifies: the default (both places), then
-	// only the place this cosign reads.
+	// bulwark signs, cosign verifies: the default (auto: the tag, for a
+	// fresh image), then the place this cosign writes.
 	envPW := map[string]string{"BULWARK_PASSWORD": "pw-bulwark"}
 	run(t, envPW, "key", "generate", "--output-prefix", filepath.Join(dir, "bw"))
 	for _, flags := range [][]string{nil, {"--store", store}} {
@@ -221,6 +224,16 @@ func cosignInterop(t *testing.T, bin string, noTlog []string, store string) {
 	}
 	if code, _, errOut := run(t, nil, "verify", ref2, "--key", filepath.Join(dir, "bw.pub")); code != ExitFindings || !strings.Contains(errOut, "not signed by a trusted key") {
 		t.Errorf("bulwark verify of cosign's signature with another key: %d %s", code, errOut)
+	}
+	// bulwark adds its signature where cosign's is (--store auto): this
+	// cosign still sees both signers.
+	if code, _, errOut := run(t, envPW, "sign", ref2, "--key", filepath.Join(dir, "bw.key")); code != 0 {
+		t.Fatalf("bulwark sign beside cosign: %s", errOut)
+	}
+	for _, pub := range []string{"cosign.pub", "bw.pub"} {
+		if out, err := cosign(t, bin, dir, "", append([]string{"verify", "--key", pub, ref2}, verifyFlags...)...); err != nil {
+			t.Errorf("cosign verify with %s after bulwark signed beside cosign: %v\n%s", pub, err, out)
+		}
 	}
 	// bulwark signs with cosign's key directly (COSIGN_PASSWORD works).
 	ref3 := pushRandom(t, host, "interop/c:1")
@@ -259,5 +272,47 @@ func cosignInterop(t *testing.T, bin string, noTlog []string, store string) {
 	pub2, _ := os.ReadFile(imp + ".pub")
 	if string(pub1) != string(pub2) {
 		t.Error("the imported key's public half differs")
+	}
+}
+
+// TestStoreAuto: --store auto writes a tag signature for a fresh image and
+// a bundle for one that already has bundles (where cosign looks).
+func TestStoreAuto(t *testing.T) {
+	host := testRegistry(t)
+	dir := t.TempDir()
+	env := map[string]string{"BULWARK_PASSWORD": "pw"}
+	run(t, env, "key", "generate", "--output-prefix", filepath.Join(dir, "k"))
+	count := func(ref string) (tags, bundles int) {
+		r, _ := name.ParseReference(ref)
+		d, err := sign.Resolve(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has, err := sign.HasBundles(context.Background(), d); err != nil {
+			t.Fatal(err)
+		} else if has {
+			bundles = 1
+		}
+		ts, _ := remote.List(r.Context())
+		for _, tg := range ts {
+			if strings.HasSuffix(tg, ".sig") {
+				tags++
+			}
+		}
+		return tags, bundles
+	}
+	fresh := pushRandom(t, host, "auto/fresh:1")
+	run(t, env, "sign", fresh, "--key", filepath.Join(dir, "k.key"))
+	if tg, b := count(fresh); tg != 1 || b != 0 {
+		t.Errorf("fresh image: %d .sig tags, bundles %d; want the tag only", tg, b)
+	}
+	bundled := pushRandom(t, host, "auto/bundled:1")
+	run(t, env, "sign", bundled, "--key", filepath.Join(dir, "k.key"), "--store", "bundle")
+	run(t, env, "sign", bundled, "--key", filepath.Join(dir, "k.key"))
+	if tg, b := count(bundled); tg != 0 || b != 1 {
+		t.Errorf("bundled image: %d .sig tags, bundles %d; want bundles only", tg, b)
+	}
+	if code, _, errOut := run(t, env, "sign", fresh, "--key", filepath.Join(dir, "k.key"), "--store", "all"); code != ExitError || !strings.Contains(errOut, "want auto, tag, bundle or both") {
+		t.Errorf("bad --store: %d %s", code, errOut)
 	}
 }

@@ -152,7 +152,7 @@ func (a *Authenticator) login(ctx context.Context, name, secret string, now time
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as a wrong password, so a response time
 		// does not tell which user names exist.
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(secret))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(secret))
 		return nil, ErrUnauthorized
 	}
 	if err != nil {
@@ -187,7 +187,12 @@ func (a *Authenticator) Lookup(ctx context.Context, name string) (*Principal, er
 	return &Principal{Name: u.Name, Admin: u.Admin}, nil
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+// dummyHash is compared against for unknown users; made on first use, not
+// at start-up (bcrypt costs every bulwark command 70 ms otherwise).
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+	return h
+})
 
 // Allowed returns the subset of actions p may take on repo.
 func (a *Authenticator) Allowed(ctx context.Context, p *Principal, repo string, actions []string) ([]string, error) {

@@ -85,6 +85,20 @@ func AttestBundle(ctx context.Context, ref name.Reference, s Signer, predicateTy
 	return d, nil
 }
 
+// HasBundles says whether any Sigstore bundle refers to d.
+func HasBundles(ctx context.Context, d name.Digest, opts ...remote.Option) (bool, error) {
+	refs, err := referrers(d, append(opts, remote.WithContext(ctx))...)
+	if err != nil {
+		return false, err
+	}
+	for _, desc := range refs {
+		if isBundleType(desc.ArtifactType) || desc.Annotations[bundleContentAnnotation] != "" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // bundleStatement is an in-toto v1 statement about one image.
 func bundleStatement(d name.Digest, predicateType string, predicate []byte, annotations map[string]any) ([]byte, error) {
 	h, err := v1.NewHash(d.DigestStr())
