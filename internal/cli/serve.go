@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -62,6 +63,9 @@ Registry clients log in with docker login (bearer tokens from
 				return err
 			}
 			defer srv.Close()
+			if _, err := os.Stat(dbPath); err != nil {
+				fmt.Fprintf(e.stderr, "warning: no vulnerability database at %s: pushed images cannot be scanned, and the default pull policy refuses unscanned images. Install one with 'bulwark db update' (or 'bulwark db import' offline); scans start by themselves.\n", dbPath)
+			}
 			srv.Start(ctx)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {

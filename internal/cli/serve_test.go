@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -142,7 +143,10 @@ func TestKill9DuringPush(t *testing.T) {
 	data := t.TempDir()
 	allow := filepath.Join(t.TempDir(), "allow.yaml")
 	os.WriteFile(allow, []byte("pullPolicy:\n  blockSeverity: none\n  unscanned: allow\n"), 0o644)
-	s := startServe(t, data, "", "--config", allow)
+	s := startServe(t, data, "", "--config", allow, "--db", filepath.Join(t.TempDir(), "none.db"))
+	if !strings.Contains(s.log.String(), "no vulnerability database") {
+		t.Errorf("no warning about the missing vulnerability database:\n%s", s.log)
+	}
 	before, _ := random.Image(1<<20, 3)
 	refA, _ := name.ParseReference(s.host + "/shop/a:1")
 	if err := remote.Write(refA, before, adminAuth); err != nil {
