@@ -31,7 +31,36 @@ type pullGate struct {
 	gen   atomic.Int64
 	mu    sync.Mutex
 	cache map[string]gateDecision
-	now   func() time.Time
+	// parsed keeps decoded findings per digest and scan time: a policy
+	// change re-decides every digest, and decoding is most of the cost.
+	parsed map[string]parsedScan
+	now    func() time.Time
+}
+
+type parsedScan struct {
+	at       time.Time
+	findings []match.Finding
+}
+
+// findings decodes a scan's findings, once per scan.
+func (g *pullGate) findings(sc *store.Scan) ([]match.Finding, error) {
+	g.mu.Lock()
+	p, ok := g.parsed[sc.Digest]
+	g.mu.Unlock()
+	if ok && p.at.Equal(sc.ScannedAt) {
+		return p.findings, nil
+	}
+	var fs []match.Finding
+	if err := json.Unmarshal([]byte(sc.Findings), &fs); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	if g.parsed == nil || len(g.parsed) > 4096 {
+		g.parsed = map[string]parsedScan{}
+	}
+	g.parsed[sc.Digest] = parsedScan{sc.ScannedAt, fs}
+	g.mu.Unlock()
+	return fs, nil
 }
 
 type gateDecision struct {
@@ -115,8 +144,8 @@ func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time)
 	case err != nil:
 		return fmt.Errorf("the scan result of %s cannot be read (%v): try again", ref, err)
 	default:
-		var findings []match.Finding
-		if err := json.Unmarshal([]byte(sc.Findings), &findings); err != nil {
+		findings, err := g.findings(sc)
+		if err != nil {
 			return fmt.Errorf("the scan result of %s is unreadable (%v): rescan it", ref, err)
 		}
 		if blocking := pol.Vulnerabilities(findings, m.Digest, now); len(blocking) > 0 {
