@@ -46,15 +46,17 @@ Registry clients log in with docker login (bearer tokens from
 			}
 			defaultPolicy := ""
 			var siem []server.SIEMTarget
+			var retention time.Duration
 			if configFile != "" {
 				fc, err := server.LoadConfig(configFile)
 				if err != nil {
 					return err
 				}
 				defaultPolicy, siem = string(fc.PullPolicy), fc.SIEM
+				retention, _ = fc.Retention() // checked by LoadConfig
 			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
-				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem,
+				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
 					fmt.Fprintf(e.stderr, "First start: created the administrator \"admin\" with the password\n\n    %s\n\nIt is shown only this once. Set BULWARK_ADMIN_PASSWORD for unattended installs.\n", pw)

@@ -161,7 +161,8 @@ func (s *Server) removeIfOrphan(ctx context.Context, repo, digest string) (bool,
 }
 
 // maintain signs an audit checkpoint and runs retention for every
-// project hourly, and garbage collection daily, until ctx ends.
+// project hourly, and garbage collection and audit retention daily,
+// until ctx ends.
 func (s *Server) maintain(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -188,6 +189,11 @@ func (s *Server) maintain(ctx context.Context) {
 		}
 		if runs++; runs%24 == 0 {
 			s.collect(ctx)
+			if n, err := s.audit.Prune(ctx, s.cfg.AuditRetention); err != nil {
+				s.cfg.Logger.Warn("audit retention", "err", err)
+			} else if n > 0 {
+				s.record(ctx, "system", "audit.prune", "audit", "success", map[string]any{"records": n, "retention": s.cfg.AuditRetention.String()})
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,6 +59,9 @@ type Config struct {
 	DefaultPolicy string
 	// SIEM are the audit export targets.
 	SIEM []SIEMTarget
+	// AuditRetention is how long audit records are kept (at least, and
+	// by default, audit.MinRetention).
+	AuditRetention time.Duration
 }
 
 // FileConfig is the --config file: settings that are not flags.
@@ -66,6 +70,34 @@ type FileConfig struct {
 	PullPolicy json.RawMessage `json:"pullPolicy,omitempty"`
 	// SIEM lists where the audit trail is exported.
 	SIEM []SIEMTarget `json:"siem,omitempty"`
+	// AuditRetention is how long audit records are kept: "400d" or a Go
+	// duration; at least 90 days (the default).
+	AuditRetention string `json:"auditRetention,omitempty"`
+}
+
+// Retention parses AuditRetention, refusing less than the 90-day minimum.
+func (c *FileConfig) Retention() (time.Duration, error) {
+	if c.AuditRetention == "" {
+		return audit.MinRetention, nil
+	}
+	v := c.AuditRetention
+	var d time.Duration
+	var err error
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		var days int
+		if days, err = strconv.Atoi(n); err == nil {
+			d = time.Duration(days) * 24 * time.Hour
+		}
+	} else {
+		d, err = time.ParseDuration(v)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("auditRetention %q: want days (\"400d\") or a duration", v)
+	}
+	if d < audit.MinRetention {
+		return 0, fmt.Errorf("auditRetention %s is below the 90-day minimum: it can only be raised", v)
+	}
+	return d, nil
 }
 
 // SIEMTarget is one audit export: syslog (RFC 5424 over TCP or TLS, the
@@ -152,6 +184,9 @@ func LoadConfig(file string) (*FileConfig, error) {
 			return nil, fmt.Errorf("--config %s: %w", file, err)
 		}
 	}
+	if _, err := c.Retention(); err != nil {
+		return nil, fmt.Errorf("--config %s: %w", file, err)
+	}
 	return &c, nil
 }
 
@@ -220,7 +255,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if generated != "" || cfg.AdminPassword != "" {
 		s.record(ctx, "system", "user.create", "admin", "success", map[string]any{"admin": true, "generated": generated != ""})
 	}
-	s.record(ctx, "system", "server.start", dsnKind(dsn), "success", map[string]any{"data": cfg.DataDir})
+	if s.cfg.AuditRetention < audit.MinRetention {
+		s.cfg.AuditRetention = audit.MinRetention
+	}
+	// The configuration in force, so changes to it are on the record.
+	siem := []string{}
+	for _, t := range cfg.SIEM {
+		siem = append(siem, t.Name)
+	}
+	s.record(ctx, "system", "server.start", dsnKind(dsn), "success", map[string]any{"data": cfg.DataDir,
+		"default_policy": cfg.DefaultPolicy, "siem": siem, "audit_retention": s.cfg.AuditRetention.String(),
+		"blobs": strings.SplitN(cfg.Blobs, "?", 2)[0]})
 	if generated != "" && cfg.OnAdminPassword != nil {
 		cfg.OnAdminPassword(generated)
 	}
