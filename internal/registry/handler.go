@@ -59,6 +59,9 @@ type Handler struct {
 	MaxBlob int64
 	// Gate is consulted on every manifest GET and HEAD.
 	Gate Gate
+	// BlobGate is consulted on every blob GET and HEAD: a layer of a
+	// refused image is refused too.
+	BlobGate func(ctx context.Context, repo, digest string, head bool) error
 	// OnEvent is called for each successful change before the client is
 	// told it succeeded (so an audit record is committed first), and
 	// after each pull.
@@ -498,6 +501,11 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, repo, ref stri
 	}
 	if _, err := h.Store.BlobSize(r.Context(), repo, d.String()); err != nil {
 		return notFound(err, "BLOB_UNKNOWN", "blob %s is not in %s", d, repo)
+	}
+	if h.BlobGate != nil {
+		if err := h.BlobGate(r.Context(), repo, d.String(), r.Method == http.MethodHead); err != nil {
+			return errorf(http.StatusForbidden, "DENIED", "%v", err)
+		}
 	}
 	f, err := h.Blobs.Open(d)
 	if errors.Is(err, ErrBlobUnknown) {

@@ -87,7 +87,7 @@ func (l *localLayer) Compressed() (io.ReadCloser, error)  { return l.img.open(l.
 // verifies signatures stored in itself.
 func (h *Handler) Transport() http.RoundTripper {
 	inner := *h
-	inner.Gate, inner.OnEvent = nil, nil
+	inner.Gate, inner.BlobGate, inner.OnEvent = nil, nil, nil
 	return roundTripper{&inner}
 }
 

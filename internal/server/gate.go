@@ -194,3 +194,32 @@ func actorOf(ctx context.Context) string {
 	}
 	return "anonymous"
 }
+
+// checkBlob gates a blob read: allowed when no manifest of the repository
+// uses the blob (an upload whose manifest is not pushed yet, an artifact
+// layer) or when at least one image using it may be served; refused when
+// every image using it is. Pushers may always HEAD (clients check which
+// blobs exist before uploading).
+func (g *pullGate) checkBlob(ctx context.Context, repo, digest string, head bool) error {
+	if head && g.s.callerMay(ctx, repo, identity.Push) {
+		return nil
+	}
+	ms, err := g.s.store.ManifestsUsing(ctx, repo, digest)
+	if err != nil {
+		return fmt.Errorf("the images using blob %s cannot be read (%v): try again", digest, err)
+	}
+	var refusal error
+	for _, m := range ms {
+		if !registry.IsImage(m) {
+			return nil // an artifact's blob (a signature, an SBOM)
+		}
+		err := g.check(ctx, m, false)
+		if err == nil {
+			return nil
+		}
+		if refusal == nil {
+			refusal = fmt.Errorf("blob %s belongs to an image the gate refuses: %w", digest, err)
+		}
+	}
+	return refusal
+}

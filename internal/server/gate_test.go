@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,6 +111,24 @@ func TestPullGate(t *testing.T) {
 				t.Errorf("denial %q lacks %q (err %v)", msg, want, err)
 			}
 		}
+		// Its layer is refused too, to a reader who knows its digest.
+		layers, _ := img.Layers()
+		layer, _ := layers[0].Digest()
+		blobStatus := func() int {
+			req, _ := http.NewRequest("GET", ts.url+"/v2/shop/api/blobs/"+layer.String(), nil)
+			req.SetBasicAuth("reader", "reader-password")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		ts.call(t, "admin", adminPW, "POST", "/api/v1/users", `{"name":"reader","password":"reader-password"}`)
+		ts.call(t, "admin", adminPW, "PUT", "/api/v1/projects/shop/members/reader", `{"role":"guest"}`)
+		if code := blobStatus(); code != http.StatusForbidden {
+			t.Errorf("layer of a refused image: %d", code)
+		}
 		// An exception for it: served.
 		var exceptions []policy.IgnoreEntry
 		for _, id := range []string{"GO-2021-0113", "GO-2022-1059", "GO-2026-5970"} {
@@ -121,6 +140,9 @@ func TestPullGate(t *testing.T) {
 				t.Fatalf("denied despite exceptions: %s", m)
 			}
 			t.Fatal(err)
+		}
+		if code := blobStatus(); code != http.StatusOK {
+			t.Errorf("layer of an accepted image: %d", code)
 		}
 		// A rescan is running (queued): the approved digest stays pullable.
 		if err := ts.scanner.Enqueue(ctx, "shop/api", d.String()); err != nil {

@@ -270,7 +270,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.OnAdminPassword(generated)
 	}
 	s.gate = &pullGate{s: s, now: time.Now}
-	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check, Immutable: s.immutable}
+	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check, BlobGate: s.gate.checkBlob, Immutable: s.immutable}
 	reg := s.reg
 	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
 		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, Lease: cfg.ScanLease}

@@ -354,3 +354,24 @@ func (s *Store) Projects(ctx context.Context) ([]string, error) {
 	out, _, err := s.page(ctx, `SELECT name FROM projects WHERE name > ? ORDER BY name`, []any{""}, 0)
 	return out, err
 }
+
+// ManifestsUsing returns the manifests of repo that list digest (as
+// config or layer), for gating blob reads by the images they belong to.
+func (s *Store) ManifestsUsing(ctx context.Context, repo, digest string) ([]*Manifest, error) {
+	ds, _, err := s.page(ctx, `SELECT manifest FROM manifest_refs WHERE repo = ? AND ref = ? ORDER BY manifest`, []any{repo, digest}, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Manifest
+	for _, d := range ds {
+		m, err := s.GetManifest(ctx, repo, d)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
