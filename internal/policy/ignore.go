@@ -85,36 +85,46 @@ func ParseIgnoreFile(b []byte) (*IgnoreFile, error) {
 	if err := yaml.UnmarshalStrict(b, &d); err != nil {
 		return nil, err
 	}
-	for i := range d.Ignores {
-		e := &d.Ignores[i]
-		where := fmt.Sprintf("ignores[%d]", i)
+	if err := prepareEntries(d.Ignores, "ignores"); err != nil {
+		return nil, err
+	}
+	return &IgnoreFile{Entries: d.Ignores}, nil
+}
+
+// prepareEntries validates exceptions (an id, a reason, a date, patterns)
+// and parses their dates and package URLs, wherever they come from: an
+// ignore file, a project's pull policy.
+func prepareEntries(entries []IgnoreEntry, list string) error {
+	for i := range entries {
+		e := &entries[i]
+		where := fmt.Sprintf("%s[%d]", list, i)
 		if e.ID == "" {
-			return nil, fmt.Errorf("%s: no id", where)
+			return fmt.Errorf("%s: no id", where)
 		}
 		if strings.TrimSpace(e.Reason) == "" {
-			return nil, fmt.Errorf("%s (%s): no reason; every exception must say why", where, e.ID)
+			return fmt.Errorf("%s (%s): no reason; every exception must say why", where, e.ID)
 		}
 		if e.Expires != "" {
 			t, err := time.Parse(time.DateOnly, e.Expires)
 			if err != nil {
-				return nil, fmt.Errorf("%s (%s): expires %q is not a date (YYYY-MM-DD)", where, e.ID, e.Expires)
+				return fmt.Errorf("%s (%s): expires %q is not a date (YYYY-MM-DD)", where, e.ID, e.Expires)
 			}
 			e.expires = t
 		}
 		if e.Object != "" {
 			if _, err := path.Match(e.Object, ""); err != nil {
-				return nil, fmt.Errorf("%s (%s): object pattern %q: %w", where, e.ID, e.Object, err)
+				return fmt.Errorf("%s (%s): object pattern %q: %w", where, e.ID, e.Object, err)
 			}
 		}
 		if strings.HasPrefix(e.Package, "pkg:") {
 			p, err := packageurl.FromString(e.Package)
 			if err != nil {
-				return nil, fmt.Errorf("%s (%s): package %q: %w", where, e.ID, e.Package, err)
+				return fmt.Errorf("%s (%s): package %q: %w", where, e.ID, e.Package, err)
 			}
 			e.purl = &p
 		}
 	}
-	return &IgnoreFile{Entries: d.Ignores}, nil
+	return nil
 }
 
 // Expired reports whether the entry no longer applies at now.

@@ -106,20 +106,8 @@ func ParsePullPolicy(b []byte) (*PullPolicy, error) {
 	if r := p.Retention; r != nil && (r.KeepLast < 1 || r.PulledWithinDays < 0) {
 		return nil, fmt.Errorf("pull policy: retention: keepLast must be at least 1 and pulledWithinDays not negative")
 	}
-	for i, e := range p.Exceptions {
-		if e.ID == "" || e.Reason == "" {
-			return nil, fmt.Errorf("pull policy: exception %d: id and reason are required", i)
-		}
-	}
-	if len(p.Exceptions) > 0 {
-		// The ignore-file parser validates dates and package patterns and
-		// prepares them: an expired exception must stop applying.
-		doc, _ := json.Marshal(map[string]any{"ignores": p.Exceptions})
-		f, err := ParseIgnoreFile(doc)
-		if err != nil {
-			return nil, fmt.Errorf("pull policy: exceptions: %w", err)
-		}
-		p.Exceptions = f.Entries
+	if err := prepareEntries(p.Exceptions, "pull policy: exceptions"); err != nil {
+		return nil, err
 	}
 	return &p, nil
 }
