@@ -76,20 +76,26 @@ const gateTTL = 10 * time.Second
 func (g *pullGate) invalidate() { g.gen.Add(1) }
 
 func (g *pullGate) check(ctx context.Context, m *store.Manifest, head bool) error {
-	// Only images are gated: indexes resolve to images that are, and
-	// signatures, attestations and SBOMs must stay readable to verify
-	// the images.
-	if !registry.IsImage(m) {
-		return nil
-	}
+	err := g.decision(ctx, m)
 	// HEAD tells only the digest, but a docker that pulled the image
 	// before needs nothing more: it takes the manifest from its cache
 	// and fetches the layers. So HEAD is gated too, except for callers
 	// who may push there: signing a refused image (to make it pullable)
 	// starts by resolving its tag.
-	if head && g.s.callerMay(ctx, m.Repo, identity.Push) {
+	if err != nil && head && g.s.callerMay(ctx, m.Repo, identity.Push) {
 		return nil
 	}
+	if err != nil {
+		g.s.record(ctx, actorOf(ctx), "policy.deny", m.Repo+"@"+m.Digest, "denied", map[string]any{"reason": err.Error()})
+	}
+	return err
+}
+
+// decision is the gate's verdict on a manifest, cached per project and
+// digest. Only images are gated: indexes resolve to images that are, and
+// signatures, attestations and SBOMs must stay readable to verify the
+// images.
+func (g *pullGate) decision(ctx context.Context, m *store.Manifest) error {
 	key := identity.Project(m.Repo) + "\x00" + m.Digest
 	gen := g.gen.Load()
 	now := g.now()
@@ -99,7 +105,10 @@ func (g *pullGate) check(ctx context.Context, m *store.Manifest, head bool) erro
 	if ok && d.gen == gen && now.Sub(d.at) < gateTTL {
 		return d.err
 	}
-	err := g.decide(ctx, m, now)
+	var err error
+	if registry.IsImage(m) {
+		err = g.decide(ctx, m, now)
+	}
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -109,9 +118,6 @@ func (g *pullGate) check(ctx context.Context, m *store.Manifest, head bool) erro
 	}
 	g.cache[key] = gateDecision{err: err, gen: gen, at: now}
 	g.mu.Unlock()
-	if err != nil {
-		g.s.record(ctx, actorOf(ctx), "policy.deny", m.Repo+"@"+m.Digest, "denied", map[string]any{"reason": err.Error()})
-	}
 	return err
 }
 
@@ -201,25 +207,25 @@ func actorOf(ctx context.Context) string {
 // every image using it is. Pushers may always HEAD (clients check which
 // blobs exist before uploading).
 func (g *pullGate) checkBlob(ctx context.Context, repo, digest string, head bool) error {
-	if head && g.s.callerMay(ctx, repo, identity.Push) {
-		return nil
-	}
 	ms, err := g.s.store.ManifestsUsing(ctx, repo, digest)
 	if err != nil {
 		return fmt.Errorf("the images using blob %s cannot be read (%v): try again", digest, err)
 	}
 	var refusal error
 	for _, m := range ms {
-		if !registry.IsImage(m) {
-			return nil // an artifact's blob (a signature, an SBOM)
-		}
-		err := g.check(ctx, m, false)
+		err := g.decision(ctx, m) // nil for artifacts (signatures, SBOMs)
 		if err == nil {
 			return nil
 		}
 		if refusal == nil {
 			refusal = fmt.Errorf("blob %s belongs to an image the gate refuses: %w", digest, err)
 		}
+	}
+	if refusal != nil && head && g.s.callerMay(ctx, repo, identity.Push) {
+		return nil
+	}
+	if refusal != nil {
+		g.s.record(ctx, actorOf(ctx), "policy.deny", repo+"@"+digest, "denied", map[string]any{"reason": refusal.Error(), "kind": "blob"})
 	}
 	return refusal
 }
