@@ -47,14 +47,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 
 // SetPassword replaces a user's password hash.
 func (s *Store) SetPassword(ctx context.Context, name, hash string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE name = ?`), hash, name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return execOne(ctx, s.db, s.q(`UPDATE users SET password_hash = ? WHERE name = ?`), hash, name)
 }
 
 // GetUser returns a user, or ErrNotFound.
@@ -85,14 +78,7 @@ func (s *Store) EnsureProject(ctx context.Context, name string, public bool) err
 
 // SetPublic opens a project to anonymous pulls, or closes it.
 func (s *Store) SetPublic(ctx context.Context, name string, public bool) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE projects SET public = ? WHERE name = ?`), boolInt(public), name)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return execOne(ctx, s.db, s.q(`UPDATE projects SET public = ? WHERE name = ?`), boolInt(public), name)
 }
 
 // ProjectPublic says whether anyone may pull from a project; ErrNotFound

@@ -54,14 +54,7 @@ func (s *Store) BlobHolders(ctx context.Context, digest string) ([]string, error
 // UnlinkBlob removes a blob from repo; the bytes stay until garbage
 // collection finds no repository holding them.
 func (s *Store) UnlinkBlob(ctx context.Context, repo, digest string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM repo_blobs WHERE repo = ? AND digest = ?`), repo, digest)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return execOne(ctx, s.db, s.q(`DELETE FROM repo_blobs WHERE repo = ? AND digest = ?`), repo, digest)
 }
 
 // PutManifest stores a manifest (idempotently) and points the tags at it,
@@ -145,12 +138,8 @@ func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (string, error
 // DeleteManifest removes a manifest and every tag pointing to it.
 func (s *Store) DeleteManifest(ctx context.Context, repo, digest string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM manifests WHERE repo = ? AND digest = ?`), repo, digest)
-		if err != nil {
+		if err := execOne(ctx, tx, s.q(`DELETE FROM manifests WHERE repo = ? AND digest = ?`), repo, digest); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
 		}
 		for _, q := range []string{`DELETE FROM tags WHERE repo = ? AND digest = ?`, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`} {
 			if _, err := tx.ExecContext(ctx, s.q(q), repo, digest); err != nil {
@@ -163,14 +152,7 @@ func (s *Store) DeleteManifest(ctx context.Context, repo, digest string) error {
 
 // DeleteTag removes a tag (not the manifest).
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM tags WHERE repo = ? AND name = ?`), repo, tag)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return execOne(ctx, s.db, s.q(`DELETE FROM tags WHERE repo = ? AND name = ?`), repo, tag)
 }
 
 // Tags lists repo's tags in lexical order after last, at most n (n <= 0:
