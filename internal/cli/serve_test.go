@@ -119,18 +119,7 @@ func pullWhole(t *testing.T, ref name.Reference) v1.Hash {
 	if err != nil {
 		t.Fatalf("pull %s: %v", ref, err)
 	}
-	layers, _ := img.Layers()
-	for _, l := range layers {
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatalf("%s: layer: %v", ref, err)
-		}
-		// The layer's digest is checked by go-containerregistry as it reads.
-		if _, err := io.Copy(io.Discard, rc); err != nil {
-			t.Fatalf("%s: layer: %v", ref, err)
-		}
-		rc.Close()
-	}
+	testenv.ReadLayers(t, img)
 	d, _ := img.Digest()
 	return d
 }

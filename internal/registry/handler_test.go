@@ -21,6 +21,7 @@ import (
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
+	"bulwark.dev/bulwark/internal/testenv"
 )
 
 type fixture struct {
@@ -97,17 +98,7 @@ func TestPushPull(t *testing.T) {
 		if d, _ := got.Digest(); d != want {
 			t.Fatalf("pulled %s, pushed %s", d, want)
 		}
-		layers, _ := got.Layers()
-		for _, l := range layers {
-			rc, err := l.Compressed()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(io.Discard, rc); err != nil {
-				t.Fatalf("layer: %v", err)
-			}
-			rc.Close()
-		}
+		testenv.ReadLayers(t, got)
 		// A second repository mounts the blobs instead of uploading them.
 		ref2, _ := name.ParseReference(f.host + "/team/other:v1")
 		if err := remote.Write(ref2, got); err != nil {

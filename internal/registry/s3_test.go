@@ -17,6 +17,7 @@ import (
 
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/store/storetest"
+	"bulwark.dev/bulwark/internal/testenv"
 )
 
 // s3Server serves the S3 API over HTTP with one bucket. No S3 service can
@@ -59,17 +60,8 @@ func TestS3Blobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testenv.ReadLayers(t, got)
 	layers, _ := got.Layers()
-	for _, l := range layers {
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(io.Discard, rc); err != nil {
-			t.Fatalf("layer from S3: %v", err)
-		}
-		rc.Close()
-	}
 	// A range request is served from the object.
 	d, _ := layers[0].Digest()
 	req, _ := http.NewRequest("GET", srv.URL+"/v2/shop/app/blobs/"+d.String(), nil)

@@ -21,6 +21,7 @@ import (
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/sign"
 	"bulwark.dev/bulwark/internal/store/storetest"
+	"bulwark.dev/bulwark/internal/testenv"
 )
 
 // TestImmutableTags: an immutable tag cannot move or be deleted, nor its
@@ -176,14 +177,7 @@ func TestRetentionAndGC(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", tag, err)
 			}
-			ls, _ := img.Layers()
-			for _, l := range ls {
-				rc, err := l.Compressed()
-				if err != nil {
-					t.Fatalf("%s: layer gone: %v", tag, err)
-				}
-				rc.Close()
-			}
+			testenv.ReadLayers(t, img)
 			if _, err := sign.Verify(ctx, r, mustVerifier(t, kp.PublicPEM), admin); err != nil {
 				t.Errorf("%s: signature after gc: %v", tag, err)
 			}

@@ -6,6 +6,7 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,4 +265,25 @@ func VulnerableGoImage(t testing.TB) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// ReadLayers reads every layer of a pulled image to the end, which makes
+// go-containerregistry check each one's digest: the image is whole.
+func ReadLayers(t testing.TB, img v1.Image) {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range layers {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatalf("layer %d: %v", i, err)
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("layer %d: %v", i, err)
+		}
+	}
 }
