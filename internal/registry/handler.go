@@ -42,6 +42,9 @@ type Event struct {
 	Subject   string
 	Remote    string
 	Actor     string
+	// Image says a pushed manifest is a container image (IsImage): what
+	// scan on push queues.
+	Image bool
 }
 
 // Gate decides whether a manifest may be served (head: only its digest
@@ -443,7 +446,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 	}
 	w.Header().Set("Location", "/v2/"+repo+"/manifests/"+m.Digest)
 	w.Header().Set("Docker-Content-Digest", m.Digest)
-	h.event(ctx, r, Event{Action: "push", Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Subject: m.Subject})
+	h.event(ctx, r, Event{Action: "push", Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Subject: m.Subject, Image: IsImage(m)})
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/policy"
+	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/store"
 )
 
@@ -173,7 +174,7 @@ func (s *Server) getScan(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	digest := r.PathValue("digest")
 	sc, err := s.store.GetScan(r.Context(), digest)
 	if errors.Is(err, store.ErrNotFound) {
-		state, lastErr, jerr := s.store.JobState(r.Context(), "scan", digest)
+		state, lastErr, jerr := s.store.JobState(r.Context(), scanner.JobKind, digest)
 		if jerr != nil {
 			return jerr
 		}

@@ -380,12 +380,9 @@ func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 	if e.Action == "pull" && e.Tag != "" {
 		s.touchTag(ctx, e.Repo, e.Tag)
 	}
-	if e.Action == "push" && e.Kind == "manifest" {
-		m, err := s.store.GetManifest(ctx, e.Repo, e.Digest)
-		if err == nil && registry.IsImage(m) {
-			if err := s.scanner.Enqueue(ctx, e.Repo, e.Digest); err != nil {
-				s.cfg.Logger.Error("queue scan", "repo", e.Repo, "digest", e.Digest, "err", err)
-			}
+	if e.Action == "push" && e.Image {
+		if err := s.scanner.Enqueue(ctx, e.Repo, e.Digest); err != nil {
+			s.cfg.Logger.Error("queue scan", "repo", e.Repo, "digest", e.Digest, "err", err)
 		}
 	}
 	s.cfg.Logger.Debug("registry", "action", e.Action, "kind", e.Kind, "repo", e.Repo, "digest", e.Digest, "tag", e.Tag, "actor", e.Actor)
