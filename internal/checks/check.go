@@ -21,6 +21,9 @@ const (
 	// TargetKubernetesSet checks look across documents (namespaces,
 	// network policies, services and the workloads they select).
 	TargetKubernetesSet = "kubernetes-set"
+	// TargetInput is every input, read or not: the input check fails
+	// what could not be read.
+	TargetInput = "input"
 )
 
 // Check is one hardening rule. Its ID is stable and never reused.

@@ -19,14 +19,10 @@ func forServices(o *Object, key string, fn func(s *composeService) string) []Fai
 	return out
 }
 
+// truthy reads a boolean normalized by normalizeService.
 func truthy(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		return strings.EqualFold(x, "true")
-	}
-	return false
+	b, _ := v.(bool)
+	return b
 }
 
 func checkComposePrivileged(_ *Env, o *Object) []Failure {

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -48,6 +49,9 @@ func parseDockerfile(name string, b []byte) (*Object, *LoadError) {
 			in.args = append(in.args, h.Content)
 		}
 		if in.cmd == "from" {
+			if len(in.args) != 1 && (len(in.args) != 3 || !strings.EqualFold(in.args[1], "as")) {
+				return nil, &LoadError{File: name, Line: in.line, Err: fmt.Sprintf("FROM takes an image and an optional AS name (FROM IMAGE[:TAG] [AS NAME]), not %q", strings.Join(in.args, " "))}
+			}
 			cur = &stage{line: in.line}
 			if len(in.args) > 0 {
 				cur.from = in.args[0]

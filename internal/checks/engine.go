@@ -44,16 +44,26 @@ func Run(checks []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
 	if env == nil {
 		env = DefaultEnv()
 	}
-	linkServiceAccounts(objs)
+	readable := make([]*Object, 0, len(objs))
+	for _, o := range objs {
+		if o.unreadable == nil {
+			readable = append(readable, o)
+		}
+	}
+	linkServiceAccounts(readable)
 	var out []Result
 	for _, c := range checks {
+		targets := readable
+		if c.Target == TargetInput {
+			targets = objs
+		}
 		if c.set != nil {
-			for _, so := range c.set(env, objs) {
+			for _, so := range c.set(env, targets) {
 				out = append(out, verdicts(c, so.Subject, so.Failures, exc)...)
 			}
 			continue
 		}
-		for _, o := range objs {
+		for _, o := range targets {
 			if !c.applies(o) {
 				continue
 			}
@@ -107,11 +117,11 @@ func verdicts(c *Check, o *Object, fails []Failure, exc Exceptions) []Result {
 	return out
 }
 
-// Failing counts failures (not passes, not excepted) at or above min.
-func Failing(rs []Result, min severity.Level) int {
+// Failing counts failures (not passes, not excepted).
+func Failing(rs []Result) int {
 	n := 0
 	for _, r := range rs {
-		if r.Status == "fail" && r.Severity >= min {
+		if r.Status == "fail" {
 			n++
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	kjson "sigs.k8s.io/json"
+	k8syaml "sigs.k8s.io/yaml"
 )
 
 // LoadError is an input that could not be read; the run goes on.
@@ -35,6 +37,9 @@ const maxInputSize = 32 << 20
 // YAML or JSON manifests): Kubernetes YAML and JSON (multi-document,
 // List), Dockerfiles and compose files. Files that are none of those are
 // skipped; unreadable or malformed ones become LoadErrors.
+//
+// Every LoadError also comes back as an unreadable Object, so that the
+// input check (BW-INP-001) reports it like any other failure.
 func Load(paths []string, stdin io.Reader) ([]*Object, []LoadError) {
 	var objs []*Object
 	var errs []LoadError
@@ -43,11 +48,15 @@ func Load(paths []string, stdin io.Reader) ([]*Object, []LoadError) {
 		objs = append(objs, o...)
 		errs = append(errs, e...)
 	}
+	fail := func(le LoadError) {
+		errs = append(errs, le)
+		objs = append(objs, unreadableObject(le, "", "", ""))
+	}
 	for _, p := range paths {
 		if p == "-" {
 			b, err := io.ReadAll(io.LimitReader(stdin, maxInputSize+1))
 			if err != nil || len(b) > maxInputSize {
-				errs = append(errs, LoadError{File: "-", Err: fmt.Sprintf("standard input unreadable or over %d bytes", maxInputSize)})
+				fail(LoadError{File: "-", Err: fmt.Sprintf("standard input unreadable or over %d bytes", maxInputSize)})
 				continue
 			}
 			objs2, errs2 := parseManifests("-", b)
@@ -71,23 +80,23 @@ func Load(paths []string, stdin io.Reader) ([]*Object, []LoadError) {
 			return nil
 		})
 		if err != nil {
-			errs = append(errs, LoadError{File: p, Err: err.Error()})
+			fail(LoadError{File: p, Err: pathProblem(err)})
 			continue
 		}
 		sort.Strings(files)
 		for _, f := range files {
 			fi, err := os.Stat(f)
 			if err != nil {
-				errs = append(errs, LoadError{File: f, Err: err.Error()})
+				fail(LoadError{File: f, Err: pathProblem(err)})
 				continue
 			}
 			if fi.Size() > maxInputSize {
-				errs = append(errs, LoadError{File: f, Err: fmt.Sprintf("%d bytes, over the %d byte limit", fi.Size(), maxInputSize)})
+				fail(LoadError{File: f, Err: fmt.Sprintf("%d bytes, over the %d byte limit", fi.Size(), maxInputSize)})
 				continue
 			}
 			b, err := os.ReadFile(f)
 			if err != nil {
-				errs = append(errs, LoadError{File: f, Err: err.Error()})
+				fail(LoadError{File: f, Err: pathProblem(err)})
 				continue
 			}
 			add(f, b)
@@ -115,18 +124,47 @@ func Parse(name string, b []byte) ([]*Object, []LoadError) {
 	if kindOfFile(name) == "dockerfile" {
 		o, err := parseDockerfile(name, b)
 		if err != nil {
-			return nil, []LoadError{*err}
+			return []*Object{unreadableObject(*err, "Dockerfile", name, "")}, []LoadError{*err}
 		}
 		return []*Object{o}, nil
 	}
 	if isComposeName(name) {
 		o, err := parseCompose(name, b)
 		if err != nil {
-			return nil, []LoadError{*err}
+			return []*Object{unreadableObject(*err, "ComposeFile", name, "")}, []LoadError{*err}
 		}
 		return []*Object{o}, nil
 	}
 	return parseManifests(name, b)
+}
+
+// pathProblem strips Go's "lstat"/"open" prefixes: the file is named
+// beside the message already.
+func pathProblem(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "no such file or directory"
+		}
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// unreadableObject stands for input that could not be read, so that it
+// fails the input check instead of silently passing every other one.
+func unreadableObject(le LoadError, kind, name, ns string) *Object {
+	if kind == "" {
+		kind = "File"
+	}
+	if name == "" && kind == "File" {
+		name = le.File
+	}
+	line := le.Line
+	if line == 0 {
+		line = 1
+	}
+	return &Object{File: le.File, Line: line, Kind: kind, Name: name, Namespace: ns, unreadable: &le}
 }
 
 func isComposeName(name string) bool {
@@ -134,49 +172,61 @@ func isComposeName(name string) bool {
 	return b == "compose.yaml" || b == "compose.yml" || strings.HasPrefix(b, "docker-compose") && (strings.HasSuffix(b, ".yml") || strings.HasSuffix(b, ".yaml"))
 }
 
-// parseManifests reads YAML or JSON documents. Documents without kind and
-// apiVersion are skipped (values files, configs), except a compose file
-// recognized by its top-level services.
+// parseManifests reads YAML or JSON documents the way kubectl does:
+// documents are split on "---" lines (k8s.io/apimachinery's YAMLReader)
+// and each is read with YAML 1.1 semantics (sigs.k8s.io/yaml), so
+// "privileged: yes" is privileged here as it is when applied. yaml.v3
+// reads the same bytes again only for line numbers. Documents without
+// kind and apiVersion are skipped (values files, configs), except a
+// compose file recognized by its top-level services. An object that
+// cannot be read becomes an unreadable Object, which BW-INP-001 reports:
+// a gate must never pass what it could not read.
 func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 	var objs []*Object
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for doc := 0; ; doc++ {
+	var errs []LoadError
+	unreadable := func(le LoadError, kind, objName, ns string) {
+		errs = append(errs, le)
+		objs = append(objs, unreadableObject(le, kind, objName, ns))
+	}
+	for i, doc := range splitDocuments(b) {
 		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			break
+		if err := yaml.Unmarshal(doc.body, &n); err != nil {
+			line := doc.line
+			if l := yamlErrLine(err); l > 0 {
+				line += l - 1
+			}
+			unreadable(LoadError{File: name, Line: line, Err: yamlProblem(doc.body, err)}, "", "", "")
+			if bytes.Contains(b, []byte("{{")) {
+				return objs, errs // a template: one finding says render it first
+			}
+			continue
 		}
-		if err != nil {
-			return objs, []LoadError{{File: name, Line: yamlErrLine(err), Err: "not valid YAML: " + err.Error()}}
-		}
+		shiftLines(&n, doc.line-1)
 		root := &n
 		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 			root = root.Content[0]
 		}
 		if root.Kind != yaml.MappingNode {
-			continue // a scalar or list document is not a manifest
+			continue // empty, a scalar or a list document is not a manifest
 		}
-		var raw map[string]any
-		if err := n.Decode(&raw); err != nil {
-			// YAML that parses but cannot be a manifest, such as a
-			// template's {{placeholder}} read as a mapping key.
-			return objs, []LoadError{{File: name, Line: yamlErrLine(err), Err: "not valid YAML for a manifest: " + err.Error()}}
-		}
-		if raw == nil {
-			continue
-		}
-		if _, ok := raw["services"]; ok && raw["kind"] == nil && doc == 0 {
+		if nodeAt(root, "services") != nil && nodeAt(root, "kind") == nil && i == 0 {
 			o, lerr := parseCompose(name, b)
 			if lerr != nil {
-				return objs, []LoadError{*lerr}
+				unreadable(*lerr, "ComposeFile", name, "")
+				return objs, errs
 			}
-			return append(objs, o), nil
+			return append(objs, o), errs
 		}
-		kind, _ := raw["kind"].(string)
-		if kind == "" || raw["apiVersion"] == nil {
+		kind, objName, ns := identity(root)
+		if kind == "" || nodeAt(root, "apiVersion") == nil {
 			continue
 		}
-		if kind == "List" || strings.HasSuffix(kind, "List") && raw["items"] != nil {
+		raw, err := decodeLikeKubectl(doc.body)
+		if err != nil {
+			unreadable(LoadError{File: name, Line: root.Line, Err: yamlProblem(doc.body, err)}, kind, objName, ns)
+			continue
+		}
+		if strings.HasSuffix(kind, "List") && raw["items"] != nil {
 			items := nodeAt(root, "items")
 			list, _ := raw["items"].([]any)
 			for i, it := range list {
@@ -189,7 +239,8 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 					itemNode = items.Content[i]
 				}
 				if o, err := newK8sObject(name, m, itemNode); err != nil {
-					return objs, []LoadError{{File: name, Line: lineAt(itemNode, 0), Err: err.Error()}}
+					k, n, ns := identity(itemNode)
+					unreadable(LoadError{File: name, Line: errLine(err, itemNode, lineAt(itemNode, root.Line)), Err: err.Error()}, k, n, ns)
 				} else if o != nil {
 					objs = append(objs, o)
 				}
@@ -198,13 +249,119 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 		}
 		o, err := newK8sObject(name, raw, &n)
 		if err != nil {
-			return objs, []LoadError{{File: name, Line: lineAt(root, 0), Err: err.Error()}}
+			unreadable(LoadError{File: name, Line: errLine(err, root, root.Line), Err: err.Error()}, kind, objName, ns)
+			continue
 		}
 		if o != nil {
 			objs = append(objs, o)
 		}
 	}
-	return objs, nil
+	return objs, errs
+}
+
+// decodeLikeKubectl converts a document to JSON as kubectl does (YAML
+// 1.1: yes, on and True are booleans) and reads it with the API server's
+// decoder (case-sensitive keys, integers kept as int64), so a field is
+// read here exactly when the cluster would read it.
+func decodeLikeKubectl(doc []byte) (map[string]any, error) {
+	j, err := k8syaml.YAMLToJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// errLine is the line of the field an error names, or def.
+func errLine(err error, n *yaml.Node, def int) int {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		if l := fieldLine(n, fe.Path); l > 0 {
+			return l
+		}
+	}
+	return def
+}
+
+// document is one YAML document of a stream and the line it starts on.
+type document struct {
+	line int
+	body []byte
+}
+
+// splitDocuments splits a stream as k8s.io/apimachinery's YAMLReader
+// does: a line starting with "---" followed by nothing but spaces or a
+// comment ends a document.
+func splitDocuments(b []byte) []document {
+	var docs []document
+	start, startLine, line := 0, 1, 1
+	for off := 0; off < len(b); line++ {
+		end := bytes.IndexByte(b[off:], '\n')
+		next := len(b)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		l := b[off:next]
+		if bytes.HasPrefix(l, []byte("---")) {
+			rest := strings.TrimSpace(string(l[3:]))
+			if rest == "" || rest[0] == '#' {
+				docs = append(docs, document{startLine, b[start:off]})
+				start, startLine = next, line+1
+			}
+		}
+		off = next
+	}
+	return append(docs, document{startLine, b[start:]})
+}
+
+// shiftLines moves a document's line numbers to where it sits in the file.
+func shiftLines(n *yaml.Node, by int) {
+	if by == 0 || n == nil {
+		return
+	}
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
+}
+
+// identity reads kind, name and namespace from a mapping node, so even an
+// object that fails to decode is named in its finding.
+func identity(n *yaml.Node) (kind, name, ns string) {
+	scalar := func(path ...string) string {
+		if v := nodeAt(n, path...); v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+		return ""
+	}
+	name = scalar("metadata", "name")
+	if name == "" {
+		name = scalar("metadata", "generateName")
+	}
+	return scalar("kind"), name, scalar("metadata", "namespace")
+}
+
+// yamlProblem turns a YAML error into what a user can act on: no Go type
+// names, and a hint when the document is an unrendered template.
+func yamlProblem(doc []byte, err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "invalid map key"); i >= 0 {
+		msg = "a mapping key is itself a mapping or list"
+	}
+	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if j := strings.Index(msg, "line "); j == 0 {
+		if k := strings.Index(msg, ": "); k > 0 {
+			msg = msg[k+2:]
+		}
+	}
+	if bytes.Contains(doc, []byte("{{")) {
+		return "not valid YAML (" + msg + "): this looks like a Helm or Go template; render it first (helm template CHART | bulwark check -)"
+	}
+	return "not valid YAML: " + msg
 }
 
 func newK8sObject(file string, raw map[string]any, n *yaml.Node) (*Object, error) {
@@ -229,7 +386,7 @@ func newK8sObject(file string, raw map[string]any, n *yaml.Node) (*Object, error
 	o := &Object{File: file, Line: line, Kind: kind, Name: name, Namespace: ns, raw: raw, node: n,
 		labels: stringMap(meta["labels"]), annotations: stringMap(meta["annotations"])}
 	if err := o.workload(); err != nil {
-		return nil, fmt.Errorf("%s %s: %w", kind, name, err)
+		return nil, err
 	}
 	return o, nil
 }

@@ -7,14 +7,18 @@ package checks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
+	kjson "sigs.k8s.io/json"
 )
 
 // Object is one thing checks look at: a Kubernetes object, a Dockerfile
@@ -43,6 +47,10 @@ type Object struct {
 	docker     *DockerState
 	container  *DockerContainer
 	image      *ImageState
+
+	// unreadable is set when the input could not be read; only the
+	// input check looks at such an object.
+	unreadable *LoadError
 
 	// saNoAutomount is set when the workload's service account, found in
 	// the same input, disables token automounting.
@@ -106,8 +114,8 @@ func (o *Object) workload() error {
 		return err
 	}
 	var ps corev1.PodSpec
-	if err := json.Unmarshal(b, &ps); err != nil {
-		return fmt.Errorf("pod spec: %w", err)
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &ps); err != nil {
+		return decodeProblem(path, err)
 	}
 	o.pod, o.podSpecPath = &ps, path
 	if o.Kind == "Pod" {
@@ -132,6 +140,80 @@ func (o *Object) workload() error {
 		}
 	}
 	return nil
+}
+
+// fieldError is a field the API server would refuse; Path locates it in
+// the document for the finding's line.
+type fieldError struct {
+	Path []string
+	msg  string
+}
+
+func (e *fieldError) Error() string { return e.msg }
+
+// decodeProblem says which field the API server would refuse and why,
+// in the object's own terms rather than Go's.
+func decodeProblem(prefix []string, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		path := append([]string(nil), prefix...)
+		for _, part := range strings.Split(te.Field, ".") {
+			// Embedded Go structs (VolumeSource) are not part of the object.
+			if part != "" && !unicode.IsUpper(rune(part[0])) {
+				path = append(path, part)
+			}
+		}
+		return &fieldError{Path: path, msg: fmt.Sprintf("%s: a %s where Kubernetes wants %s; the API server refuses this object, so it was not checked", strings.Join(path, "."), te.Value, kubeType(te.Type.String()))}
+	}
+	return fmt.Errorf("%s: %v", strings.Join(prefix, "."), err)
+}
+
+// fieldLine finds the line of a field path, trying every item of the
+// lists on the way (the decoder's path has no indexes).
+func fieldLine(n *yaml.Node, path []string) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if len(path) == 0 {
+		return n.Line
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, it := range n.Content {
+			if l := fieldLine(it, path); l > 0 {
+				return l
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == path[0] {
+				if len(path) == 1 {
+					return n.Content[i].Line
+				}
+				return fieldLine(n.Content[i+1], path[1:])
+			}
+		}
+	}
+	return 0
+}
+
+func kubeType(goType string) string {
+	switch {
+	case strings.Contains(goType, "int"):
+		return "an integer"
+	case strings.Contains(goType, "bool"):
+		return "a boolean (true or false)"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map") || strings.Contains(goType, "."):
+		return "a mapping"
+	}
+	return goType
 }
 
 func dig(v any, path ...string) any {

@@ -92,7 +92,7 @@ spec:
 
 // registry is the one list of built-in checks. IDs are never reused.
 func registry() []*Check {
-	return append(append(builtin(), imageChecks()...), dockerChecks()...)
+	return append(append(append(inputChecks(), builtin()...), imageChecks()...), dockerChecks()...)
 }
 
 func builtin() []*Check {

@@ -75,14 +75,20 @@ could be read.`,
 				}
 			}
 			objs, loadErrs := checks.Load(args, e.stdin)
-			for _, le := range loadErrs {
-				fmt.Fprintf(e.stderr, "bulwark: not checked: %s\n", le.Error())
+			if n := len(loadErrs); n > 0 {
+				fmt.Fprintf(e.stderr, "bulwark: %d input(s) could not be read and fail BW-INP-001 (first: %s)\n", n, loadErrs[0].Error())
 			}
 			if len(objs) == 0 {
-				return fmt.Errorf("nothing to check in %s: no Kubernetes manifest, Dockerfile or compose file was read", strings.Join(args, ", "))
+				return fmt.Errorf("nothing to check in %s: no Kubernetes manifest, Dockerfile or compose file was found", strings.Join(args, ", "))
 			}
-			return out.write(e, &report.CheckReport{Results: checks.Run(all, objs, env, exc),
-				LoadErrors: loadErrs, Warnings: warnings, Checks: all})
+			if err := out.write(e, &report.CheckReport{Results: checks.Run(all, objs, env, exc),
+				LoadErrors: loadErrs, Warnings: warnings, Checks: all}); err != nil {
+				return err
+			}
+			if len(loadErrs) == len(objs) {
+				return fmt.Errorf("no input in %s could be read (see the BW-INP-001 failures above)", strings.Join(args, ", "))
+			}
+			return nil
 		},
 	}
 	cmd.AddCommand(newCheckDockerCommand(e), newCheckImageCommand(e))

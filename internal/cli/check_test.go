@@ -117,7 +117,33 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("broken file next to a good one: exit %d, %q", code, errOut)
 	}
 	code, _, errOut = run(t, nil, "check", bad)
-	if code != ExitError || !strings.Contains(errOut, "nothing to check") {
+	if code != ExitError || !strings.Contains(errOut, "could be read") {
 		t.Errorf("only a broken file: exit %d, %q", code, errOut)
+	}
+}
+
+// TestCheckGateReadsLikeKubectl: a directory with a Pod kubectl applies
+// as privileged (privileged: yes) and Pods the cluster would refuse
+// (quoted numbers) fails a CRITICAL gate, and every output format names
+// the unreadable objects.
+func TestCheckGateReadsLikeKubectl(t *testing.T) {
+	dir := filepath.Join("..", "checks", "testdata", "kubectl")
+	for _, file := range []string{"privileged-yes.yaml", "quoted-numbers.yaml", "compose.yaml"} {
+		code, _, errOut := run(t, nil, "check", "--severity", "CRITICAL", "--exit-code", "1", filepath.Join(dir, file))
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1 (%s)", file, code, errOut)
+		}
+	}
+	for _, format := range []string{"json", "sarif", "junit", "table"} {
+		_, out, _ := run(t, nil, "check", "--format", format, "--severity", "CRITICAL", filepath.Join(dir, "quoted-numbers.yaml"))
+		if strings.Count(out, "BW-INP-001") < 2 || !strings.Contains(out, "runAsUser") || !strings.Contains(out, "containerPort") {
+			t.Errorf("%s output does not report both unreadable Pods:\n%s", format, out)
+		}
+	}
+	// Nothing readable at all is an error after the report.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("kind: [\n"), 0o644)
+	if code, out, _ := run(t, nil, "check", "--format", "json", bad); code != ExitError || !strings.Contains(out, "BW-INP-001") {
+		t.Errorf("only unreadable input: exit %d, output %s", code, out)
 	}
 }

@@ -56,7 +56,7 @@ func (f *scanFlags) register(cmd *cobra.Command, image bool) {
 	fl := cmd.Flags()
 	fl.StringVarP(&f.format, "format", "f", "table", "output format: "+strings.Join(report.ScanFormats, ", "))
 	fl.StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
-	fl.StringVar(&f.severities, "severity", "", "report only these severities, comma-separated (e.g. CRITICAL,HIGH); default all")
+	fl.StringVar(&f.severities, "severity", "", "report only these severities: a comma list (CRITICAL,HIGH) or a level and above (HIGH+); default all")
 	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
 	fl.IntVar(&f.exitCode, "exit-code", 0, "exit with this code when findings remain after exceptions (0: report only); errors always exit 2")
 	fl.StringVar(&f.ignoreFile, "ignorefile", "", "YAML file of exceptions (id, package, reason, expires)")
@@ -148,18 +148,11 @@ func inventoryOf(ctx context.Context, e *env, f *imageFlags, ref string) (*sbom.
 }
 
 func parseSeverities(s string) ([]severity.Level, error) {
-	if s == "" {
-		return nil, nil
+	sel, err := severity.ParseSelection(s)
+	if err != nil {
+		return nil, fmt.Errorf("--severity: %w", err)
 	}
-	var out []severity.Level
-	for _, part := range strings.Split(s, ",") {
-		l, err := severity.Parse(part)
-		if err != nil {
-			return nil, fmt.Errorf("--severity: %w", err)
-		}
-		out = append(out, l)
-	}
-	return out, nil
+	return sel, nil
 }
 
 func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.Document, error)) error {

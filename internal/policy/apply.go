@@ -67,15 +67,7 @@ func (g *Gate) wants(f match.Finding) bool {
 	if g.IgnoreUnfixed && len(f.Fixed) == 0 {
 		return false
 	}
-	if len(g.Severities) == 0 {
-		return true
-	}
-	for _, s := range g.Severities {
-		if s == f.Severity {
-			return true
-		}
-	}
-	return false
+	return len(g.Severities) == 0 || severity.Selected(g.Severities, f.Severity)
 }
 
 func (g *Gate) suppression(f *match.Finding) *Suppression {
@@ -104,14 +96,4 @@ func (g *Gate) suppression(f *match.Finding) *Suppression {
 		}
 	}
 	return nil
-}
-
-// SeveritiesAtOrAbove lists the levels from min up, for --severity HIGH
-// style thresholds.
-func SeveritiesAtOrAbove(min severity.Level) []severity.Level {
-	var out []severity.Level
-	for l := min; l <= severity.Critical; l++ {
-		out = append(out, l)
-	}
-	return out
 }

@@ -128,7 +128,7 @@ func TestSeverityAndUnfixed(t *testing.T) {
 		finding("B", nil, "b", "", severity.High),
 		finding("C", nil, "c", "", severity.Low, "1"),
 	}
-	v := (&Gate{Severities: SeveritiesAtOrAbove(severity.High), IgnoreUnfixed: true, Now: now}).Apply(fs)
+	v := (&Gate{Severities: severity.AtOrAbove(severity.High), IgnoreUnfixed: true, Now: now}).Apply(fs)
 	if len(v.Results) != 1 || v.Results[0].ID != "A" || v.Failing != 1 {
 		t.Errorf("%+v", v)
 	}

@@ -119,7 +119,7 @@ func (p *PullPolicy) Vulnerabilities(findings []match.Finding, subject string, n
 		return nil
 	}
 	min, _ := severity.Parse(p.BlockSeverity)
-	g := &Gate{Severities: SeveritiesAtOrAbove(min), IgnoreUnfixed: p.IgnoreUnfixed, Subject: subject, Now: now,
+	g := &Gate{Severities: severity.AtOrAbove(min), IgnoreUnfixed: p.IgnoreUnfixed, Subject: subject, Now: now,
 		Ignore: &IgnoreFile{Path: "project policy", Entries: p.Exceptions, Now: func() time.Time { return now }}}
 	for _, raw := range p.VEX {
 		if v, err := ParseVEX(raw); err == nil { // checked when the policy was parsed

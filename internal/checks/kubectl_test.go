@@ -1,0 +1,124 @@
+package checks
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestReadLikeKubectl: an object is judged as the cluster would read it
+// (YAML 1.1 booleans, case-sensitive keys), and what the cluster would
+// refuse, or bulwark cannot read, fails BW-INP-001 instead of vanishing.
+func TestReadLikeKubectl(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file string
+		// want maps "Kind namespace/name" to the failing check IDs it must
+		// include; absent maps must not fail.
+		want map[string][]string
+		// not are check IDs that must not fail on any object.
+		not []string
+	}{
+		{"privileged-yes.yaml", map[string][]string{"Pod shop/yes-pod": {"BW-K8S-003", "BW-K8S-004"}}, []string{"BW-INP-001"}},
+		{"quoted-numbers.yaml", map[string][]string{"Pod shop/quoted-uid": {"BW-INP-001"}, "Pod shop/quoted-port": {"BW-INP-001"}}, nil},
+		{"case-shadow.yaml", map[string][]string{"Pod shadow": {"BW-K8S-004"}}, []string{"BW-INP-001"}},
+		{"compose.yaml", map[string][]string{"ComposeFile " + filepath.Join("testdata", "kubectl", "compose.yaml"): {"BW-CMP-001", "BW-CMP-004", "BW-CMP-005"}}, []string{"BW-INP-001", "BW-CMP-002"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			objs, _ := Load([]string{filepath.Join("testdata", "kubectl", tt.file)}, nil)
+			got := map[string][]string{}
+			for _, r := range Run(all, objs, DefaultEnv(), nil) {
+				if r.Status != "fail" {
+					continue
+				}
+				for _, id := range tt.not {
+					if r.CheckID == id {
+						t.Errorf("%s fails %s: %s", ref(r.Object), id, r.Message)
+					}
+				}
+				if want, ok := tt.want[ref(r.Object)]; ok && contains(want, r.CheckID) && !contains(got[ref(r.Object)], r.CheckID) {
+					got[ref(r.Object)] = append(got[ref(r.Object)], r.CheckID)
+				}
+				if r.CheckID == "BW-INP-001" && (r.Line == 0 || !strings.Contains(r.Message, "refuses")) {
+					t.Errorf("BW-INP-001 without line or reason: %+v", r)
+				}
+			}
+			for k := range got {
+				sort.Strings(got[k])
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("failing checks (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func ref(o ObjectRef) string {
+	return (&Object{Kind: o.Kind, Name: o.Name, Namespace: o.Namespace}).Ref()
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestUnreadableInputs: every way an input can fail to load is a located
+// BW-INP-001 failure, and the rest of the stream is still checked.
+func TestUnreadableInputs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tmpl := write("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n    {{- include \"x\" . | nindent 4 }}\n")
+	broken := write("broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ok\nspec:\n  containers: []\n---\nkind: [unclosed\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: after\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext: {privileged: true}\n")
+	df := write("Dockerfile", "FROM\n")
+	objs, errs := Load([]string{tmpl, broken, df, filepath.Join(dir, "missing.yaml")}, nil)
+	if len(errs) != 4 {
+		t.Errorf("load errors %v, want 4", errs)
+	}
+	all, _ := All()
+	type loc struct {
+		file string
+		line int
+	}
+	var unreadable []loc
+	privileged := false
+	for _, r := range Run(all, objs, DefaultEnv(), nil) {
+		if r.CheckID == "BW-INP-001" && r.Status == "fail" {
+			unreadable = append(unreadable, loc{filepath.Base(r.Object.File), r.Line})
+			if strings.Contains(r.Message, "map[") || strings.Contains(r.Message, "interface {}") {
+				t.Errorf("Go internals in %q", r.Message)
+			}
+			if r.Object.File == tmpl && !strings.Contains(r.Message, "helm template") {
+				t.Errorf("template message %q does not say to render it", r.Message)
+			}
+		}
+		if r.CheckID == "BW-K8S-004" && r.Status == "fail" && r.Object.Name == "after" {
+			privileged = true
+		}
+	}
+	want := []loc{{"Dockerfile", 1}, {"broken.yaml", 8}, {"deploy.yaml", 5}, {"missing.yaml", 1}}
+	sort.Slice(unreadable, func(i, j int) bool { return unreadable[i].file < unreadable[j].file })
+	if diff := cmp.Diff(want, unreadable, cmp.AllowUnexported(loc{})); diff != "" {
+		t.Errorf("unreadable inputs (-want +got):\n%s", diff)
+	}
+	if !privileged {
+		t.Error("the document after a broken one was not checked")
+	}
+}
