@@ -15,17 +15,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"bulwark.dev/bulwark/internal/image"
-	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/report"
 	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/scan"
 	"bulwark.dev/bulwark/internal/severity"
 	"bulwark.dev/bulwark/internal/sign"
 	"bulwark.dev/bulwark/internal/vulndb"
 )
-
-// defaultDBWarnAge is when scans start warning that advisories are old.
-const defaultDBWarnAge = 7 * 24 * time.Hour
 
 type scanFlags struct {
 	image         imageFlags
@@ -33,6 +30,7 @@ type scanFlags struct {
 	format        string
 	output        string
 	severities    string
+	unknownAs     string
 	ignoreUnfixed bool
 	exitCode      int
 	ignoreFile    string
@@ -57,6 +55,7 @@ func (f *scanFlags) register(cmd *cobra.Command, image bool) {
 	fl.StringVarP(&f.format, "format", "f", "table", "output format: "+strings.Join(report.ScanFormats, ", "))
 	fl.StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
 	fl.StringVar(&f.severities, "severity", "", "report only these severities: a comma list (CRITICAL,HIGH) or a level and above (HIGH+); default all")
+	fl.StringVar(&f.unknownAs, "unknown-severity", "high", "what a finding of unknown severity counts as for --severity and --exit-code: critical, high, medium, low, unknown or ignore")
 	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
 	fl.IntVar(&f.exitCode, "exit-code", 0, "exit with this code when findings remain after exceptions (0: report only); errors always exit 2")
 	fl.StringVar(&f.ignoreFile, "ignorefile", "", "YAML file of exceptions (id, package, reason, expires)")
@@ -155,6 +154,16 @@ func parseSeverities(s string) ([]severity.Level, error) {
 	return sel, nil
 }
 
+func countedUnknown(v *policy.Verdict) int {
+	n := 0
+	for _, r := range v.Results {
+		if r.CountedAs != nil {
+			n++
+		}
+	}
+	return n
+}
+
 func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.Document, error)) error {
 	if !slices.Contains(report.ScanFormats, f.format) {
 		return fmt.Errorf("--format %q: want one of %s", f.format, strings.Join(report.ScanFormats, ", "))
@@ -168,6 +177,9 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 	}
 	now := time.Now()
 	gate := &policy.Gate{Severities: sevs, IgnoreUnfixed: f.ignoreUnfixed, Now: now}
+	if gate.UnknownAs, gate.IgnoreUnknown, err = policy.ParseUnknownSeverity(f.unknownAs); err != nil {
+		return fmt.Errorf("--unknown-severity: %w", err)
+	}
 	if f.ignoreFile != "" {
 		if gate.Ignore, err = policy.LoadIgnoreFile(f.ignoreFile); err != nil {
 			return err
@@ -196,18 +208,11 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 	if err != nil {
 		return err
 	}
-	var warnings []string
 	if records == 0 {
 		return fmt.Errorf("the vulnerability database at %s is empty: import advisories with 'bulwark db import PATH'", dbPath)
 	}
-	age := now.Sub(updated)
-	if f.dbMaxAge > 0 && age > f.dbMaxAge {
+	if age := now.Sub(updated); f.dbMaxAge > 0 && age > f.dbMaxAge {
 		return fmt.Errorf("the vulnerability database was last updated %s ago, more than --db-max-age %s: update it (bulwark db import / db update)", age.Round(time.Minute), f.dbMaxAge)
-	}
-	if age > defaultDBWarnAge {
-		w := fmt.Sprintf("the vulnerability database was last updated %s ago; findings may be missing (update it, or set --db-max-age to refuse)", age.Round(time.Hour))
-		warnings = append(warnings, w)
-		fmt.Fprintln(e.stderr, "warning:", w)
 	}
 
 	doc, err := inventory()
@@ -215,16 +220,24 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 		return err
 	}
 	gate.Subject = doc.Source.Digest
-	findings, err := match.Match(ctx, db, doc)
+	res, err := scan.Vulnerabilities(ctx, db, doc, scan.Options{Now: now})
 	if err != nil {
 		return err
 	}
-	verdict := gate.Apply(findings)
-	if o := doc.OS; o != nil && o.EOLPassed {
-		warnings = append(warnings, fmt.Sprintf("%s %s reached its end of life on %s: it gets no more security fixes", o.ID, o.VersionID, o.EOL.Format(time.DateOnly)))
+	verdict := gate.Apply(res.Findings)
+	warnings := scan.Messages(res.Warnings)
+	if n := countedUnknown(verdict); n > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d finding(s) have no severity in their advisory or any related record; they count as %s (--unknown-severity)", n, gate.UnknownAs))
 	}
 	for _, x := range verdict.Expired {
 		warnings = append(warnings, fmt.Sprintf("ignore entry %s (%s) expired on %s and no longer applies: fix the finding or renew the exception", x.ID, x.Reason, x.Expires))
+	}
+	if f.format != "table" || f.output != "" {
+		// The table shows them itself; other formats carry them as data
+		// a reader of the terminal would not see.
+		for _, w := range warnings {
+			fmt.Fprintln(e.stderr, "warning:", w)
+		}
 	}
 	rep := &report.ScanReport{
 		SchemaVersion: "1",
@@ -234,6 +247,7 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 		Database:      report.DatabaseInfo{Path: dbPath, Records: records},
 		Verdict:       verdict,
 		Summary:       report.Summarize(verdict),
+		Coverage:      res.Coverage,
 		Warnings:      warnings,
 		SBOM:          doc,
 	}

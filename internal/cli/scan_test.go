@@ -327,3 +327,57 @@ func TestScanWarnsOnOldDatabase(t *testing.T) {
 		t.Errorf("--db-max-age: exit %d, %q", code, errOut)
 	}
 }
+
+// TestScanSaysWhatItCouldNotJudge: alpine 3.10 against a database of
+// Alpine 3.18-3.20 advisories, and an Amazon Linux 2023 rpmdb, have no
+// findings, and every output format says why that is not a clean bill.
+func TestScanSaysWhatItCouldNotJudge(t *testing.T) {
+	db := importDB(t, testenv.CorpusPath(t, "secdb", "alpine"))
+	alpine := "docker-archive:" + testenv.CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
+	r := scanJSON(t, 0, "image", "--no-cache", "--db", db, alpine)
+	want := []string{"Alpine:v3.10 no-advisories 14"}
+	var got []string
+	for _, c := range r.Coverage {
+		got = append(got, fmt.Sprintf("%s %s %d", c.Ecosystem, c.Status, c.Packages))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("coverage (-want +got):\n%s", diff)
+	}
+	const msg = "no advisories for alpine 3.10.4 in the database"
+	if !slicesContain(r.Warnings, msg) {
+		t.Errorf("warnings %q lack %q", r.Warnings, msg)
+	}
+	for _, format := range []string{"table", "sarif", "cyclonedx"} {
+		_, out, _ := run(t, nil, "scan", "image", "--no-cache", "--db", db, "--format", format, alpine)
+		if !strings.Contains(out, msg) {
+			t.Errorf("%s output does not say %q:\n%s", format, msg, out)
+		}
+	}
+
+	// Amazon Linux 2023: rpm packages are inventoried, never matched.
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.MkdirAll(filepath.Join(root, "var", "lib", "rpm"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc", "os-release"), []byte("NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n"), 0o644)
+	b, err := os.ReadFile(testenv.CorpusPath(t, "pkgdb", "rpm", "go-rpmdb-amazonlinux2023-plain", "rpmdb.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "var", "lib", "rpm", "rpmdb.sqlite"), b, 0o644)
+	r = scanJSON(t, 0, "fs", "--no-cache", "--db", db, root)
+	if len(r.Coverage) != 1 || r.Coverage[0].Status != "unmatched" || r.Coverage[0].Ecosystem != "rpm" || r.Coverage[0].Packages == 0 {
+		t.Errorf("rpm coverage: %+v", r.Coverage)
+	}
+	if !slicesContain(r.Warnings, "rpm packages are inventoried but not matched") {
+		t.Errorf("warnings %q do not say rpm is not matched", r.Warnings)
+	}
+}
+
+func slicesContain(ss []string, sub string) bool {
+	for _, s := range ss {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -10,34 +10,77 @@ import (
 	"bulwark.dev/bulwark/internal/vulndb"
 )
 
-// rate sets a finding's CVSS score and severity: a v3.1 or v3.0 vector of
-// the matching affected entry or of the record, else a v4.0 one; without
-// a vector, the rating the database wrote (GitHub's database_specific,
-// Ubuntu's and Debian's ecosystem_specific / database_specific).
-func rate(f *Finding, v *vulndb.Vuln, t Target) {
-	var vectors []vulndb.Severity
-	for _, a := range v.Affected {
-		if a.Package.Ecosystem == t.Ecosystem && vulndb.NormalizeName(t.Ecosystem, a.Package.Name) == vulndb.NormalizeName(t.Ecosystem, t.Name) {
-			vectors = append(vectors, a.Severity...)
-			if s := stringField(a.EcosystemSpecific, "severity"); s != "" && f.SourceSeverity == "" {
-				f.SourceSeverity = s
+// rate sets a finding's CVSS score and severity, from the first source
+// that has one: a v3.1 or v3.0 vector (else v4.0) of the matching
+// affected entry or of the record; a vector of a related record (one that
+// shares an ID or alias, such as the GHSA or NVD-derived record of a GO-
+// or Alpine one, which carry none); the rating the database wrote
+// (GitHub's database_specific, Ubuntu's and Debian's ecosystem_specific);
+// a related record's rating. SeveritySource says which one it was.
+func rate(f *Finding, v *vulndb.Vuln, t Target, related func() []*vulndb.Vuln) {
+	vectors, rating := ratingsOf(v, &t)
+	f.SourceSeverity = rating
+	if setFromVectors(f, vectors) {
+		f.SeveritySource = "cvss"
+		return
+	}
+	rel := related()
+	for _, r := range rel {
+		if vs, _ := ratingsOf(r, nil); setFromVectors(f, vs) {
+			f.SeveritySource = "cvss:" + r.ID
+			return
+		}
+	}
+	if l, err := severity.Parse(rating); err == nil && rating != "" && l != severity.Unknown {
+		f.Severity, f.SeveritySource = l, "rating"
+		return
+	}
+	for _, r := range rel {
+		if _, rr := ratingsOf(r, nil); rr != "" {
+			if l, err := severity.Parse(rr); err == nil && l != severity.Unknown {
+				f.Severity, f.SeveritySource = l, "rating:"+r.ID
+				if f.SourceSeverity == "" {
+					f.SourceSeverity = rr
+				}
+				return
 			}
-			if s := stringField(a.DatabaseSpecific, "severity"); s != "" && f.SourceSeverity == "" {
-				f.SourceSeverity = s
+		}
+	}
+}
+
+// ratingsOf collects a record's severity entries (of the target's
+// affected entries and the record; of every affected entry when t is
+// nil) and the first qualitative rating it gives.
+func ratingsOf(v *vulndb.Vuln, t *Target) ([]vulndb.Severity, string) {
+	var vectors []vulndb.Severity
+	rating := ""
+	for _, a := range v.Affected {
+		if t != nil && (a.Package.Ecosystem != t.Ecosystem || vulndb.NormalizeName(t.Ecosystem, a.Package.Name) != vulndb.NormalizeName(t.Ecosystem, t.Name)) {
+			continue
+		}
+		vectors = append(vectors, a.Severity...)
+		for _, s := range []string{stringField(a.EcosystemSpecific, "severity"), stringField(a.DatabaseSpecific, "severity")} {
+			if rating == "" {
+				rating = s
 			}
 		}
 	}
 	vectors = append(vectors, v.Severity...)
-	if s := stringField(v.DatabaseSpecific, "severity"); s != "" && f.SourceSeverity == "" {
-		f.SourceSeverity = s
+	if s := stringField(v.DatabaseSpecific, "severity"); rating == "" {
+		rating = s
 	}
 	// Distro ratings come as severity entries of their own type
 	// ({"type": "Ubuntu", "score": "medium"}).
 	for _, sv := range vectors {
-		if !strings.HasPrefix(sv.Type, "CVSS_") && f.SourceSeverity == "" {
-			f.SourceSeverity = sv.Score
+		if !strings.HasPrefix(sv.Type, "CVSS_") && rating == "" {
+			rating = sv.Score
 		}
 	}
+	return vectors, rating
+}
+
+// setFromVectors scores the first v3 vector, else the first v4 one.
+func setFromVectors(f *Finding, vectors []vulndb.Severity) bool {
 	for _, pref := range []string{"CVSS_V3", "CVSS_V4"} {
 		for _, sv := range vectors {
 			if sv.Type != pref {
@@ -48,14 +91,10 @@ func rate(f *Finding, v *vulndb.Vuln, t Target) {
 				continue
 			}
 			f.Score, f.Vector, f.Severity = score, sv.Score, severity.FromScore(score)
-			return
+			return true
 		}
 	}
-	if f.SourceSeverity != "" {
-		if l, err := severity.Parse(f.SourceSeverity); err == nil {
-			f.Severity = l
-		}
-	}
+	return false
 }
 
 func stringField(m map[string]any, k string) string {

@@ -61,7 +61,7 @@ func TestSeverityFromRealRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var u Finding
-	rate(&u, &v, Target{Ecosystem: v.Affected[0].Package.Ecosystem, Name: v.Affected[0].Package.Name})
+	rate(&u, &v, Target{Ecosystem: v.Affected[0].Package.Ecosystem, Name: v.Affected[0].Package.Name}, func() []*vulndb.Vuln { return nil })
 	if u.Severity != severity.Medium || u.SourceSeverity != "medium" || u.Score != 0 {
 		t.Errorf("Ubuntu rating: %+v", u)
 	}
@@ -97,6 +97,52 @@ func TestAliasesMerge(t *testing.T) {
 	want := []row{
 		{"CVE-1", []string{"GHSA-1", "GO-1"}, []string{"1.2.0", "1.2.1"}, severity.Critical},
 		{"GO-2", nil, nil, severity.Unknown},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestSeverityFromRelated: the Go vulnerability database carries no CVSS,
+// so a real GO- record is rated from the record that shares its CVE alias
+// (an NVD-derived record with a vector and no affected packages, as
+// osv.dev serves them), and the finding says so; a record related to
+// nothing stays UNKNOWN with no source.
+func TestSeverityFromRelated(t *testing.T) {
+	dir := t.TempDir()
+	goRec, err := os.ReadFile(testenv.CorpusPath(t, "osv", "go-vulndb", "GO-2022-0189.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vector = "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"
+	for name, body := range map[string]string{
+		"GO-2022-0189.json":   string(goRec),
+		"CVE-2018-16873.json": `{"id":"CVE-2018-16873","modified":"2024-01-01T00:00:00Z","severity":[{"type":"CVSS_V3","score":"` + vector + `"}]}`,
+		"GO-9.json":           `{"id":"GO-9","modified":"2024-01-01T00:00:00Z","aliases":["GHSA-9"],"affected":[{"package":{"ecosystem":"Go","name":"toolchain"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`,
+		"GHSA-9.json":         `{"id":"GHSA-9","modified":"2024-01-01T00:00:00Z","database_specific":{"severity":"MODERATE"}}`,
+		"GO-10.json":          `{"id":"GO-10","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Go","name":"toolchain"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`,
+	} {
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	db := importDB(t, dir)
+	doc := &sbom.Document{Packages: []sbom.Package{pkg(sbom.TypeGo, "", "toolchain", "v1.10.1")}}
+	fs, err := Match(context.Background(), db, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	score, _, _ := severity.Score(vector)
+	type row struct {
+		ID, Source string
+		Sev        severity.Level
+	}
+	var got []row
+	for _, f := range fs {
+		got = append(got, row{f.ID, f.SeveritySource, f.Severity})
+	}
+	want := []row{
+		{"GO-10", "", severity.Unknown},
+		{"GO-2022-0189", "cvss:CVE-2018-16873", severity.FromScore(score)},
+		{"GO-9", "rating:GHSA-9", severity.Medium},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

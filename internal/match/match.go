@@ -50,6 +50,10 @@ type Finding struct {
 	// SourceSeverity is the rating the advisory database gave (GitHub,
 	// Debian, Ubuntu, ...), kept as written.
 	SourceSeverity string `json:"sourceSeverity,omitempty"`
+	// SeveritySource says where Severity came from: "cvss" (the record's
+	// vector), "cvss:ID" (a related record's), "rating", "rating:ID";
+	// empty when the severity is unknown.
+	SeveritySource string `json:"severitySource,omitempty"`
 	URL            string `json:"url,omitempty"`
 }
 
@@ -119,6 +123,7 @@ func sourceName(p *sbom.Package) string {
 func Match(ctx context.Context, src Source, doc *sbom.Document) ([]Finding, error) {
 	var out []Finding
 	records := map[string]*vulndb.Vuln{}
+	relatedCache := map[string][]*vulndb.Vuln{}
 	for i := range doc.Packages {
 		p := &doc.Packages[i]
 		t, ok := TargetOf(p, doc.OS)
@@ -146,7 +151,7 @@ func Match(ctx context.Context, src Source, doc *sbom.Document) ([]Finding, erro
 			}
 			f := Finding{ID: v.ID, Aliases: v.Aliases, Summary: v.Summary, Package: *p,
 				Ecosystem: t.Ecosystem, Name: t.Name, Version: t.Version, Fixed: fixed, URL: advisoryURL(v)}
-			rate(&f, v, t)
+			rate(&f, v, t, func() []*vulndb.Vuln { return related(ctx, src, v, relatedCache) })
 			out = append(out, f)
 		}
 	}
@@ -158,6 +163,27 @@ func Match(ctx context.Context, src Source, doc *sbom.Document) ([]Finding, erro
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+// RelatedSource is the optional capability of a Source to find records
+// sharing an ID or alias; *vulndb.DB implements it.
+type RelatedSource interface {
+	Related(ctx context.Context, v *vulndb.Vuln) ([]*vulndb.Vuln, error)
+}
+
+// related asks the source once per record; a failed lookup leaves the
+// severity to the record's own data (it is an enrichment, not a match).
+func related(ctx context.Context, src Source, v *vulndb.Vuln, cache map[string][]*vulndb.Vuln) []*vulndb.Vuln {
+	rs, ok := src.(RelatedSource)
+	if !ok {
+		return nil
+	}
+	if got, ok := cache[v.ID]; ok {
+		return got
+	}
+	got, _ := rs.Related(ctx, v)
+	cache[v.ID] = got
+	return got
 }
 
 // Affects evaluates an advisory's affected entries for one target and

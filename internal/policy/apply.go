@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -12,6 +13,17 @@ import (
 type Result struct {
 	match.Finding
 	Suppressed *Suppression `json:"suppressed,omitempty"`
+	// CountedAs is the level a finding of unknown severity was counted
+	// as by the gate (unknownSeverity, --unknown-severity).
+	CountedAs *severity.Level `json:"countedAs,omitempty"`
+}
+
+// Level is the severity the gate judged the result by.
+func (r *Result) Level() severity.Level {
+	if r.CountedAs != nil {
+		return *r.CountedAs
+	}
+	return r.Severity
 }
 
 // Verdict is the outcome of applying exceptions and the gate to findings.
@@ -30,6 +42,10 @@ type Gate struct {
 	Severities []severity.Level
 	// IgnoreUnfixed drops findings without a fixed version.
 	IgnoreUnfixed bool
+	// UnknownAs is the level findings of unknown severity count as
+	// (Unknown: as themselves); IgnoreUnknown drops them instead.
+	UnknownAs     severity.Level
+	IgnoreUnknown bool
 	Ignore        *IgnoreFile
 	VEX           []*VEX
 	// Subject is the scanned image's digest, for VEX statements about it.
@@ -51,10 +67,15 @@ func (g *Gate) Apply(fs []match.Finding) *Verdict {
 		}
 	}
 	for _, f := range fs {
-		if !g.wants(f) {
+		r := Result{Finding: f}
+		if f.Severity == severity.Unknown && g.UnknownAs != severity.Unknown {
+			as := g.UnknownAs
+			r.CountedAs = &as
+		}
+		if !g.wants(&r) {
 			continue
 		}
-		r := Result{Finding: f, Suppressed: g.suppression(&f)}
+		r.Suppressed = g.suppression(&f)
 		if r.Suppressed == nil {
 			v.Failing++
 		}
@@ -63,11 +84,32 @@ func (g *Gate) Apply(fs []match.Finding) *Verdict {
 	return v
 }
 
-func (g *Gate) wants(f match.Finding) bool {
-	if g.IgnoreUnfixed && len(f.Fixed) == 0 {
+func (g *Gate) wants(r *Result) bool {
+	if g.IgnoreUnfixed && len(r.Fixed) == 0 || g.IgnoreUnknown && r.Severity == severity.Unknown {
 		return false
 	}
-	return len(g.Severities) == 0 || severity.Selected(g.Severities, f.Severity)
+	return len(g.Severities) == 0 || severity.Selected(g.Severities, r.Level())
+}
+
+// ParseUnknownSeverity reads an unknownSeverity setting: a level findings
+// of unknown severity count as, or "ignore"; "" is the default, high.
+// Unknown is not a silent pass: the Go vulnerability database and the
+// Alpine secdb rate nothing, so treating unknown as below every threshold
+// would serve every image they flag.
+func ParseUnknownSeverity(s string) (as severity.Level, ignore bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return severity.High, false, nil
+	case "ignore":
+		return severity.Unknown, true, nil
+	case "unknown":
+		return severity.Unknown, false, nil
+	}
+	l, err := severity.Parse(s)
+	if err != nil {
+		return 0, false, fmt.Errorf("%q: want critical, high, medium, low, unknown (report as unknown) or ignore", s)
+	}
+	return l, false, nil
 }
 
 func (g *Gate) suppression(f *match.Finding) *Suppression {

@@ -24,6 +24,14 @@ type PullPolicy struct {
 	// Unscanned is "block" (the default) or "allow": what to do with an
 	// image whose scan has not finished (or failed).
 	Unscanned string `json:"unscanned"`
+	// Unmatched is "block", "warn" (the default: served, the scan carries
+	// the warning) or "allow": what to do with an image whose OS packages
+	// the scan could not judge (no advisories for its release in the
+	// database, or packages bulwark does not match, such as rpm).
+	Unmatched string `json:"unmatched,omitempty"`
+	// UnknownSeverity is the level a finding of unknown severity counts
+	// as ("critical", "high" (the default), "medium", "low"), or "ignore".
+	UnknownSeverity string `json:"unknownSeverity,omitempty"`
 	// RequireSignature blocks images not signed by one of Keys (PEM
 	// public keys, cosign format).
 	RequireSignature bool     `json:"requireSignature,omitempty"`
@@ -61,7 +69,7 @@ func (p *PullPolicy) Immutable(tag string) bool {
 
 // DefaultPullPolicy applies to a project without a policy: critical
 // vulnerabilities and unscanned images are refused.
-var DefaultPullPolicy = PullPolicy{BlockSeverity: "critical", Unscanned: "block"}
+var DefaultPullPolicy = PullPolicy{BlockSeverity: "critical", Unscanned: "block", Unmatched: "warn", UnknownSeverity: "high"}
 
 // ParsePullPolicy decodes a policy strictly (unknown keys are errors) and
 // fills defaults.
@@ -90,6 +98,19 @@ func ParsePullPolicy(b []byte) (*PullPolicy, error) {
 	default:
 		return nil, fmt.Errorf("pull policy: unscanned %q: want block or allow", p.Unscanned)
 	}
+	switch p.Unmatched {
+	case "":
+		p.Unmatched = DefaultPullPolicy.Unmatched
+	case "block", "warn", "allow":
+	default:
+		return nil, fmt.Errorf("pull policy: unmatched %q: want block, warn or allow", p.Unmatched)
+	}
+	if _, _, err := ParseUnknownSeverity(p.UnknownSeverity); err != nil {
+		return nil, fmt.Errorf("pull policy: unknownSeverity: %w", err)
+	}
+	if p.UnknownSeverity == "" {
+		p.UnknownSeverity = DefaultPullPolicy.UnknownSeverity
+	}
 	if p.RequireSignature && len(p.Keys) == 0 {
 		return nil, fmt.Errorf("pull policy: requireSignature needs at least one key")
 	}
@@ -113,42 +134,48 @@ func ParsePullPolicy(b []byte) (*PullPolicy, error) {
 }
 
 // Vulnerabilities applies the policy to a scan's findings. It returns the
-// findings that block (none: the image may be served).
-func (p *PullPolicy) Vulnerabilities(findings []match.Finding, subject string, now time.Time) []match.Finding {
+// results that block (none: the image may be served).
+func (p *PullPolicy) Vulnerabilities(findings []match.Finding, subject string, now time.Time) []Result {
 	if p.BlockSeverity == "none" {
 		return nil
 	}
 	min, _ := severity.Parse(p.BlockSeverity)
 	g := &Gate{Severities: severity.AtOrAbove(min), IgnoreUnfixed: p.IgnoreUnfixed, Subject: subject, Now: now,
 		Ignore: &IgnoreFile{Path: "project policy", Entries: p.Exceptions, Now: func() time.Time { return now }}}
+	g.UnknownAs, g.IgnoreUnknown, _ = ParseUnknownSeverity(p.UnknownSeverity) // checked when parsed
 	for _, raw := range p.VEX {
 		if v, err := ParseVEX(raw); err == nil { // checked when the policy was parsed
 			g.VEX = append(g.VEX, v)
 		}
 	}
-	var out []match.Finding
+	var out []Result
 	for _, r := range g.Apply(findings).Results {
 		if r.Suppressed == nil {
-			out = append(out, r.Finding)
+			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// DescribeBlocking says which findings block, most severe first, briefly.
-func DescribeBlocking(fs []match.Finding, max int) string {
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
+// DescribeBlocking says which results block, most severe first, briefly;
+// a severity the gate assumed is named as such.
+func DescribeBlocking(rs []Result, max int) string {
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Level() > rs[j].Level() })
 	var parts []string
-	for i, f := range fs {
+	for i, r := range rs {
 		if i == max {
-			parts = append(parts, fmt.Sprintf("and %d more", len(fs)-max))
+			parts = append(parts, fmt.Sprintf("and %d more", len(rs)-max))
 			break
 		}
 		fix := "no fix yet"
-		if len(f.Fixed) > 0 {
-			fix = "fixed in " + strings.Join(f.Fixed, ", ")
+		if len(r.Fixed) > 0 {
+			fix = "fixed in " + strings.Join(r.Fixed, ", ")
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s) in %s %s, %s", f.ID, f.Severity, f.Package.Name, f.Package.Version, fix))
+		sev := r.Severity.String()
+		if r.CountedAs != nil {
+			sev = fmt.Sprintf("severity unknown, counted as %s", *r.CountedAs)
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s) in %s %s, %s", r.ID, sev, r.Package.Name, r.Package.Version, fix))
 	}
 	return strings.Join(parts, "; ")
 }

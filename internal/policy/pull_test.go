@@ -47,18 +47,21 @@ func TestPullPolicyVulnerabilities(t *testing.T) {
 	f := func(id string, sev severity.Level, fixed ...string) match.Finding {
 		return match.Finding{ID: id, Severity: sev, Fixed: fixed, Package: sbom.Package{Name: "openssl", Version: "3.0.1", PURL: "pkg:deb/debian/openssl@3.0.1"}}
 	}
-	findings := []match.Finding{f("CVE-A", severity.Critical, "3.0.2"), f("CVE-B", severity.High), f("CVE-C", severity.Low, "3.0.2")}
+	findings := []match.Finding{f("CVE-A", severity.Critical, "3.0.2"), f("CVE-B", severity.High), f("CVE-C", severity.Low, "3.0.2"), f("GO-D", severity.Unknown, "3.0.3")}
 	vex := `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","statements":[{"vulnerability":{"name":"CVE-A"},"products":[{"@id":"` + digest + `"}],"status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}`
 	tests := []struct {
 		name, policy string
 		want         []string
 	}{
 		{"default blocks critical", `{}`, []string{"CVE-A"}},
-		{"high", `{"blockSeverity":"high"}`, []string{"CVE-A", "CVE-B"}},
+		{"high", `{"blockSeverity":"high"}`, []string{"CVE-A", "CVE-B", "GO-D"}},
+		{"unknown counted as critical", `{"unknownSeverity":"critical"}`, []string{"CVE-A", "GO-D"}},
+		{"unknown counted as low", `{"blockSeverity":"high","unknownSeverity":"low"}`, []string{"CVE-A", "CVE-B"}},
+		{"unknown ignored", `{"blockSeverity":"low","unknownSeverity":"ignore"}`, []string{"CVE-A", "CVE-B", "CVE-C"}},
 		{"none", `{"blockSeverity":"none"}`, nil},
-		{"ignore unfixed", `{"blockSeverity":"high","ignoreUnfixed":true}`, []string{"CVE-A"}},
-		{"exception", `{"blockSeverity":"high","exceptions":[{"id":"CVE-A","reason":"mitigated"}]}`, []string{"CVE-B"}},
-		{"expired exception", `{"blockSeverity":"high","exceptions":[{"id":"CVE-A","reason":"was mitigated","expires":"2026-11-29"}]}`, []string{"CVE-A", "CVE-B"}},
+		{"ignore unfixed", `{"blockSeverity":"high","ignoreUnfixed":true}`, []string{"CVE-A", "GO-D"}},
+		{"exception", `{"blockSeverity":"high","exceptions":[{"id":"CVE-A","reason":"mitigated"},{"id":"GO-D","reason":"not called"}]}`, []string{"CVE-B"}},
+		{"expired exception", `{"blockSeverity":"high","exceptions":[{"id":"CVE-A","reason":"was mitigated","expires":"2026-11-29"}]}`, []string{"CVE-A", "CVE-B", "GO-D"}},
 		{"vex not_affected for this image", `{"blockSeverity":"critical","vex":[` + vex + `]}`, nil},
 	}
 	for _, tc := range tests {
@@ -74,8 +77,13 @@ func TestPullPolicyVulnerabilities(t *testing.T) {
 			t.Errorf("%s: blocking %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if d := DescribeBlocking(findings, 2); !strings.Contains(d, "CVE-A (CRITICAL) in openssl 3.0.1, fixed in 3.0.2") || !strings.Contains(d, "and 1 more") {
+	def, _ := ParsePullPolicy([]byte(`{"blockSeverity":"high"}`))
+	blocking := def.Vulnerabilities(findings, digest, now)
+	if d := DescribeBlocking(blocking, 2); !strings.Contains(d, "CVE-A (CRITICAL) in openssl 3.0.1, fixed in 3.0.2") || !strings.Contains(d, "and 1 more") {
 		t.Errorf("describe: %s", d)
+	}
+	if d := DescribeBlocking(blocking, 3); !strings.Contains(d, "GO-D (severity unknown, counted as HIGH)") {
+		t.Errorf("describe does not say the severity was unknown: %s", d)
 	}
 	p, _ := ParsePullPolicy([]byte(`{"immutableTags":["v*","release-?"]}`))
 	for tag, want := range map[string]bool{"v1.2": true, "release-1": true, "release-10": false, "latest": false} {

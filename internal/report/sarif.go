@@ -16,8 +16,34 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+	Properties  map[string]any    `json:"properties,omitempty"`
+}
+
+// sarifInvocation carries what the run could not do (no advisories for
+// an OS, unreadable inputs) as notifications, where code-scanning tools
+// show them.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
+}
+
+func sarifWarnings(ws []string) []sarifInvocation {
+	if len(ws) == 0 {
+		return nil
+	}
+	inv := sarifInvocation{ExecutionSuccessful: true}
+	for _, w := range ws {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{Level: "warning", Message: sarifText{Text: w}})
+	}
+	return []sarifInvocation{inv}
 }
 
 type sarifTool struct {
@@ -127,12 +153,16 @@ func SARIF(r *ScanReport) *sarifLog {
 	for _, res := range r.Results {
 		loc := res.Package.Locations[0].Path
 		msg := fmt.Sprintf("%s %s is affected by %s (%s); fixed in: %s", pkgDisplayName(&res.Package), res.Package.Version, res.ID, res.Severity, fixedText(res.Fixed))
-		sr := sarifResult{RuleID: res.ID, RuleIndex: index[res.ID], Level: sarifLevel(res.Severity), Message: sarifText{Text: msg},
+		sr := sarifResult{RuleID: res.ID, RuleIndex: index[res.ID], Level: sarifLevel(res.Level()), Message: sarifText{Text: msg},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: loc}}}}}
 		if s := res.Suppressed; s != nil {
 			sr.Suppressions = []sarifSuppression{{Kind: "external", Justification: s.Kind + ": " + s.Reason}}
 		}
 		run.Results = append(run.Results, sr)
+	}
+	run.Invocations = sarifWarnings(r.Warnings)
+	if len(r.Coverage) > 0 {
+		run.Properties = map[string]any{"coverage": r.Coverage}
 	}
 	return &sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
 }

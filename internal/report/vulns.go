@@ -9,6 +9,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
+	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/sbom"
 	"bulwark.dev/bulwark/internal/severity"
@@ -27,6 +28,9 @@ type ScanReport struct {
 	Database      DatabaseInfo   `json:"database"`
 	Summary       map[string]int `json:"summary"`
 	*policy.Verdict
+	// Coverage says, per OS and ecosystem found, whether the database
+	// could judge it: a clean result means nothing where it could not.
+	Coverage []match.Coverage `json:"coverage"`
 	// Warnings are things the reader must know: an old database, an end
 	// of life OS, expired ignore entries.
 	Warnings []string `json:"warnings,omitempty"`
@@ -67,6 +71,7 @@ func WriteScan(w io.Writer, format string, r *ScanReport, opts SBOMOptions) erro
 	case "cyclonedx":
 		bom := CycloneDX(r.SBOM, opts)
 		bom.Vulnerabilities = cdxVulns(r)
+		addScanProperties(bom, r)
 		return cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false).EncodeVersion(bom, cdx.SpecVersion1_6)
 	}
 	return fmt.Errorf("unknown scan format %q (want one of %s)", format, strings.Join(ScanFormats, ", "))
@@ -94,12 +99,18 @@ func scanTable(w io.Writer, r *ScanReport) error {
 	if r.OS != nil {
 		fmt.Fprintf(w, "OS: %s %s\n", r.OS.ID, r.OS.VersionID)
 	}
-	fmt.Fprintf(w, "Total: %d (CRITICAL: %d, HIGH: %d, MEDIUM: %d, LOW: %d, UNKNOWN: %d)\n\n", r.Failing,
+	fmt.Fprintf(w, "Total: %d (CRITICAL: %d, HIGH: %d, MEDIUM: %d, LOW: %d, UNKNOWN: %d)\n", r.Failing,
 		r.Summary["CRITICAL"], r.Summary["HIGH"], r.Summary["MEDIUM"], r.Summary["LOW"], r.Summary["UNKNOWN"])
+	// Warnings come before the findings: a short or empty table must not
+	// be read as a clean image when the database could not judge it.
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	fmt.Fprintln(w)
 	rows := append([]policy.Result(nil), r.Results...)
 	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].Severity != rows[j].Severity {
-			return rows[i].Severity > rows[j].Severity
+		if rows[i].Level() != rows[j].Level() {
+			return rows[i].Level() > rows[j].Level()
 		}
 		if rows[i].Package.Name != rows[j].Package.Name {
 			return rows[i].Package.Name < rows[j].Package.Name
@@ -122,7 +133,11 @@ func scanTable(w io.Writer, r *ScanReport) error {
 		if len(title) > 60 {
 			title = title[:57] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pkgDisplayName(&res.Package), res.ID, res.Severity,
+		sev := res.Severity.String()
+		if res.CountedAs != nil {
+			sev += " (as " + res.CountedAs.String() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pkgDisplayName(&res.Package), res.ID, sev,
 			res.Package.Version, fixedText(res.Fixed), layer, title)
 	}
 	if err := tw.Flush(); err != nil {
@@ -130,9 +145,6 @@ func scanTable(w io.Writer, r *ScanReport) error {
 	}
 	if suppressed > 0 {
 		fmt.Fprintf(w, "\n%d finding(s) suppressed by the ignore file or VEX (see --format json for the reasons)\n", suppressed)
-	}
-	for _, warn := range r.Warnings {
-		fmt.Fprintf(w, "WARNING: %s\n", warn)
 	}
 	return nil
 }
@@ -192,3 +204,24 @@ func cdxVulns(r *ScanReport) *[]cdx.Vulnerability {
 var vexJustifications = map[string]bool{"code_not_present": true, "code_not_reachable": true, "requires_configuration": true,
 	"requires_dependency": true, "requires_environment": true, "protected_by_compiler": true,
 	"protected_at_runtime": true, "protected_at_perimeter": true, "protected_by_mitigating_control": true}
+
+// addScanProperties records coverage and warnings in the BOM's metadata,
+// where CycloneDX consumers keep tool-specific facts.
+func addScanProperties(bom *cdx.BOM, r *ScanReport) {
+	if bom.Metadata == nil {
+		bom.Metadata = &cdx.Metadata{}
+	}
+	var props []cdx.Property
+	if bom.Metadata.Properties != nil {
+		props = *bom.Metadata.Properties
+	}
+	for _, c := range r.Coverage {
+		props = append(props, cdx.Property{Name: "bulwark:coverage:" + c.Ecosystem, Value: c.Status})
+	}
+	for _, w := range r.Warnings {
+		props = append(props, cdx.Property{Name: "bulwark:warning", Value: w})
+	}
+	if len(props) > 0 {
+		bom.Metadata.Properties = &props
+	}
+}

@@ -18,9 +18,9 @@ import (
 	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/inventory"
 	"bulwark.dev/bulwark/internal/inventory/catalog"
-	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/scan"
 	"bulwark.dev/bulwark/internal/severity"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/vulndb"
@@ -49,6 +49,8 @@ type Scanner struct {
 	Poll time.Duration
 	// OnScanned is told of every stored result.
 	OnScanned func(ctx context.Context, sc *store.Scan)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 
 	wake chan struct{}
 	once sync.Once
@@ -178,18 +180,22 @@ func (s *Scanner) ScanDigest(ctx context.Context, repo, digest string) (*store.S
 	if err != nil {
 		return nil, fmt.Errorf("inventory %s@%s: %w", repo, digest, err)
 	}
-	findings, err := match.Match(ctx, db, res.Doc)
+	vr, err := scan.Vulnerabilities(ctx, db, res.Doc, scan.Options{Now: s.now()})
 	if err != nil {
 		return nil, err
 	}
-	if findings == nil {
-		findings = []match.Finding{}
+	findings := vr.Findings
+	sc := &store.Scan{Digest: digest, Repo: repo, ScannedAt: s.now(), DBUpdated: updated}
+	for _, part := range []struct {
+		dst *string
+		v   any
+	}{{&sc.Findings, findings}, {&sc.OS, res.Doc.OS}, {&sc.Coverage, vr.Coverage}, {&sc.Warnings, vr.Warnings}} {
+		b, err := json.Marshal(part.v)
+		if err != nil {
+			return nil, err
+		}
+		*part.dst = string(b)
 	}
-	body, err := json.Marshal(findings)
-	if err != nil {
-		return nil, err
-	}
-	sc := &store.Scan{Digest: digest, Repo: repo, ScannedAt: time.Now(), DBUpdated: updated, Findings: string(body)}
 	for _, f := range findings {
 		switch f.Severity {
 		case severity.Critical:
@@ -211,6 +217,13 @@ func (s *Scanner) ScanDigest(ctx context.Context, repo, digest string) (*store.S
 		s.OnScanned(ctx, sc)
 	}
 	return sc, nil
+}
+
+func (s *Scanner) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // RescanAll queues every stored image for scanning.

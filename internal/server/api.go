@@ -168,6 +168,20 @@ type scanView struct {
 	DBUpdated time.Time       `json:"databaseUpdated"`
 	Summary   map[string]int  `json:"summary"`
 	Findings  json.RawMessage `json:"findings"`
+	// OS is the image's OS with its end of life; Coverage says per
+	// ecosystem whether the database held advisories; Warnings are what
+	// the reader must know (null for scans stored before they were kept).
+	OS       json.RawMessage `json:"os"`
+	Coverage json.RawMessage `json:"coverage"`
+	Warnings json.RawMessage `json:"warnings"`
+}
+
+// rawOrNull is a stored JSON column as the API shows it.
+func rawOrNull(s string) json.RawMessage {
+	if s == "" {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
 }
 
 func (s *Server) getScan(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
@@ -196,7 +210,7 @@ func (s *Server) getScan(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	return writeAPI(w, http.StatusOK, scanView{Digest: sc.Digest, Repo: sc.Repo, ScannedAt: sc.ScannedAt.UTC(), DBUpdated: sc.DBUpdated.UTC(),
 		Summary:  map[string]int{"critical": sc.Critical, "high": sc.High, "medium": sc.Medium, "low": sc.Low, "unknown": sc.Unknown},
-		Findings: json.RawMessage(sc.Findings)})
+		Findings: json.RawMessage(sc.Findings), OS: rawOrNull(sc.OS), Coverage: rawOrNull(sc.Coverage), Warnings: rawOrNull(sc.Warnings)})
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {

@@ -17,6 +17,7 @@ import (
 	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/registry"
+	"bulwark.dev/bulwark/internal/scan"
 	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/sign"
 	"bulwark.dev/bulwark/internal/store"
@@ -40,27 +41,33 @@ type pullGate struct {
 type parsedScan struct {
 	at       time.Time
 	findings []match.Finding
+	coverage []match.Coverage
 }
 
-// findings decodes a scan's findings, once per scan.
-func (g *pullGate) findings(sc *store.Scan) ([]match.Finding, error) {
+// parse decodes a scan's findings and coverage, once per scan.
+func (g *pullGate) parse(sc *store.Scan) (parsedScan, error) {
 	g.mu.Lock()
 	p, ok := g.parsed[sc.Digest]
 	g.mu.Unlock()
 	if ok && p.at.Equal(sc.ScannedAt) {
-		return p.findings, nil
+		return p, nil
 	}
-	var fs []match.Finding
-	if err := json.Unmarshal([]byte(sc.Findings), &fs); err != nil {
-		return nil, err
+	p = parsedScan{at: sc.ScannedAt}
+	if err := json.Unmarshal([]byte(sc.Findings), &p.findings); err != nil {
+		return p, err
+	}
+	if sc.Coverage != "" {
+		if err := json.Unmarshal([]byte(sc.Coverage), &p.coverage); err != nil {
+			return p, err
+		}
 	}
 	g.mu.Lock()
 	if g.parsed == nil || len(g.parsed) > 4096 {
 		g.parsed = map[string]parsedScan{}
 	}
-	g.parsed[sc.Digest] = parsedScan{sc.ScannedAt, fs}
+	g.parsed[sc.Digest] = p
 	g.mu.Unlock()
-	return fs, nil
+	return p, nil
 }
 
 type gateDecision struct {
@@ -150,11 +157,16 @@ func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time)
 	case err != nil:
 		return fmt.Errorf("the scan result of %s cannot be read (%v): try again", ref, err)
 	default:
-		findings, err := g.findings(sc)
+		ps, err := g.parse(sc)
 		if err != nil {
 			return fmt.Errorf("the scan result of %s is unreadable (%v): rescan it", ref, err)
 		}
-		if blocking := pol.Vulnerabilities(findings, m.Digest, now); len(blocking) > 0 {
+		if pol.Unmatched == "block" {
+			if uncovered, why := scan.Uncovered(ps.coverage); uncovered {
+				return fmt.Errorf("%s could not be judged and project %s blocks such images: %s", ref, project, why)
+			}
+		}
+		if blocking := pol.Vulnerabilities(ps.findings, m.Digest, now); len(blocking) > 0 {
 			return fmt.Errorf("%s has %d vulnerabilities at or above %s that project %s does not accept: %s. Rebuild with the fixed versions, or add an exception to the project's pull policy",
 				ref, len(blocking), pol.BlockSeverity, project, policy.DescribeBlocking(blocking, 3))
 		}

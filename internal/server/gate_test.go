@@ -197,3 +197,71 @@ func mustVerifier(t *testing.T, pub []byte) []signature.Verifier {
 	}
 	return []signature.Verifier{v}
 }
+
+// TestScanCoverageAndUnknownSeverity: scan on push stores what the scan
+// could not judge (alpine 3.10 against Alpine 3.18-3.20 advisories), the
+// API shows it, and the pull policy acts on it (unmatched: block refuses,
+// the default warn serves). Findings of unknown severity (the Go
+// database rates nothing) count as HIGH by default, and the denial says
+// their severity was unknown.
+func TestScanCoverageAndUnknownSeverity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vuln.db")
+	db, err := vulndb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Import(context.Background(), []string{testenv.CorpusPath(t, "secdb", "alpine"), testenv.CorpusPath(t, "osv", "go-vulndb")}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	alpine, goImg := testenv.AlpineImage(t), testenv.VulnerableGoImage(t)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ts := startScanning(t, dsn, path)
+		admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
+		setPolicy := func(project, p string) {
+			if code, body := ts.call(t, "admin", adminPW, "PUT", "/api/v1/projects/"+project+"/policy", p); code != 200 {
+				t.Fatalf("set policy: %d %v", code, body)
+			}
+		}
+		ref, _ := name.ParseReference(ts.host + "/base/alpine:3.10")
+		if err := remote.Write(ref, alpine, admin); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := alpine.Digest()
+		sc := waitScanned(t, ts.store, d.String())
+		if !strings.Contains(sc.OS, `"eolPassed":true`) || !strings.Contains(sc.Coverage, `"no-advisories"`) || !strings.Contains(sc.Warnings, "no advisories for alpine 3.10") {
+			t.Errorf("stored scan lacks OS, coverage or warnings: os %s coverage %s warnings %s", sc.OS, sc.Coverage, sc.Warnings)
+		}
+		code, body := ts.call(t, "admin", adminPW, "GET", "/api/v1/scans/"+d.String(), "")
+		if b, _ := json.Marshal(body); code != 200 || !strings.Contains(string(b), "no-advisories") || !strings.Contains(string(b), "end of life") {
+			t.Errorf("scans API: %d %s", code, b)
+		}
+		if _, err := remote.Image(ref, admin); err != nil {
+			t.Errorf("unmatched: warn (the default) refused the image: %v", err)
+		}
+		setPolicy("base", `{"unmatched":"block"}`)
+		_, err := remote.Image(ref, admin)
+		if msg := deniedBecause(err); !strings.Contains(msg, "could not be judged") || !strings.Contains(msg, "alpine 3.10") {
+			t.Errorf("unmatched: block: %v", err)
+		}
+
+		gref, _ := name.ParseReference(ts.host + "/apps/go:1")
+		if err := remote.Write(gref, goImg, admin); err != nil {
+			t.Fatal(err)
+		}
+		gd, _ := goImg.Digest()
+		waitScanned(t, ts.store, gd.String())
+		if _, err := remote.Image(gref, admin); err != nil {
+			t.Errorf("default policy (block critical) refused unknowns counted as high: %v", err)
+		}
+		setPolicy("apps", `{"blockSeverity":"high"}`)
+		_, err = remote.Image(gref, admin)
+		if msg := deniedBecause(err); !strings.Contains(msg, "severity unknown, counted as HIGH") {
+			t.Errorf("blockSeverity high: %v", err)
+		}
+		setPolicy("apps", `{"blockSeverity":"high","unknownSeverity":"low"}`)
+		if _, err := remote.Image(gref, admin); err != nil {
+			t.Errorf("unknownSeverity low: %v", err)
+		}
+	})
+}

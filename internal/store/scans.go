@@ -17,17 +17,23 @@ type Scan struct {
 	DBUpdated                            time.Time
 	Critical, High, Medium, Low, Unknown int
 	Findings                             string
+	// OS, Coverage and Warnings are JSON: the image's OS and its end of
+	// life, per ecosystem whether the database held advisories, and what
+	// the reader of the result must know ("" for scans stored before they
+	// were recorded).
+	OS, Coverage, Warnings string
 }
 
 // PutScan stores (replaces) a digest's scan result. Until it is called,
 // the previous result stays in force: a rescan never makes an approved
 // digest unpullable while it runs.
 func (s *Store) PutScan(ctx context.Context, sc *Scan) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO scans (digest, repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO scans (digest, repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings, os, coverage, warnings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (digest) DO UPDATE SET repo = excluded.repo, scanned_at = excluded.scanned_at, db_updated = excluded.db_updated,
-		critical = excluded.critical, high = excluded.high, medium = excluded.medium, low = excluded.low, unknown = excluded.unknown, findings = excluded.findings`),
-		sc.Digest, sc.Repo, millis(sc.ScannedAt), millis(sc.DBUpdated), sc.Critical, sc.High, sc.Medium, sc.Low, sc.Unknown, sc.Findings)
+		critical = excluded.critical, high = excluded.high, medium = excluded.medium, low = excluded.low, unknown = excluded.unknown, findings = excluded.findings,
+		os = excluded.os, coverage = excluded.coverage, warnings = excluded.warnings`),
+		sc.Digest, sc.Repo, millis(sc.ScannedAt), millis(sc.DBUpdated), sc.Critical, sc.High, sc.Medium, sc.Low, sc.Unknown, sc.Findings, sc.OS, sc.Coverage, sc.Warnings)
 	return err
 }
 
@@ -35,8 +41,8 @@ func (s *Store) PutScan(ctx context.Context, sc *Scan) error {
 func (s *Store) GetScan(ctx context.Context, digest string) (*Scan, error) {
 	sc := &Scan{Digest: digest}
 	var at, dbu int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings FROM scans WHERE digest = ?`), digest).
-		Scan(&sc.Repo, &at, &dbu, &sc.Critical, &sc.High, &sc.Medium, &sc.Low, &sc.Unknown, &sc.Findings)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings, os, coverage, warnings FROM scans WHERE digest = ?`), digest).
+		Scan(&sc.Repo, &at, &dbu, &sc.Critical, &sc.High, &sc.Medium, &sc.Low, &sc.Unknown, &sc.Findings, &sc.OS, &sc.Coverage, &sc.Warnings)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

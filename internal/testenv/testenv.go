@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -286,4 +287,30 @@ func ReadLayers(t testing.TB, img v1.Image) {
 			t.Fatalf("layer %d: %v", i, err)
 		}
 	}
+}
+
+// AlpineImage is the corpus's real alpine:3.10 (a gzipped docker save,
+// from Dockle's tests): 14 apk packages on an OS past its end of life.
+func AlpineImage(t testing.TB) v1.Image {
+	t.Helper()
+	path := CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
+	img, err := tarball.Image(func() (io.ReadCloser, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{gz, f}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -167,6 +167,9 @@ func ImportBundle(bundle, dbPath string) (records int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	if st.Records == 0 {
+		return 0, fmt.Errorf("bundle %s: %w in its database; the database was not changed", bundle, ErrNoAdvisories)
+	}
 	if st.Records != m.Records {
 		return 0, fmt.Errorf("bundle %s: %d records, the manifest says %d", bundle, st.Records, m.Records)
 	}

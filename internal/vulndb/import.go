@@ -3,6 +3,7 @@ package vulndb
 import (
 	"archive/zip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -89,12 +90,25 @@ func (w *Writer) importPaths(ctx context.Context, paths []string, source string,
 		return nil
 	}
 	for _, p := range paths {
+		before, problems := res.Imported, len(res.Problems)
 		if err := importPath(ctx, p, put); err != nil {
 			return err
+		}
+		if res.Imported == before {
+			// An input that yields nothing is a mistake (a wrong file, an
+			// empty download): importing it must not look like an update.
+			why := ""
+			if len(res.Problems) > problems {
+				why = " (first problem: " + res.Problems[problems].String() + ")"
+			}
+			return fmt.Errorf("%w in %s%s: want OSV JSON records, a directory or zip of them (osv.dev all.zip), or Alpine secdb files; the database was not changed", ErrNoAdvisories, p, why)
 		}
 	}
 	return nil
 }
+
+// ErrNoAdvisories means an input held no valid advisory record.
+var ErrNoAdvisories = errors.New("no advisories")
 
 func importPath(ctx context.Context, p string, put func(string, []byte) error) error {
 	fi, err := os.Stat(p)

@@ -27,7 +27,7 @@ type DB struct {
 }
 
 // schemaVersion is the database format (PRAGMA user_version).
-const schemaVersion = 2
+const schemaVersion = 3
 
 const schema = `
 CREATE TABLE IF NOT EXISTS advisories (
@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS affected (
 CREATE INDEX IF NOT EXISTS affected_pkg ON affected(ecosystem, name);
 CREATE INDEX IF NOT EXISTS affected_id ON affected(id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT NOT NULL, id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
+CREATE INDEX IF NOT EXISTS aliases_id ON aliases(id);
 `
 
 // Open opens (creating if needed) the database file at path.
@@ -70,7 +73,7 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
 	}
-	if tables > 0 && version != schemaVersion {
+	if tables > 0 && version != schemaVersion && version != 2 {
 		db.Close()
 		return nil, fmt.Errorf("vulnerability database %s has format %d, this bulwark uses %d: delete it and import the advisories again", path, version, schemaVersion)
 	}
@@ -78,11 +81,56 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
 	}
+	if tables > 0 && version == 2 {
+		if err := indexAliases(db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("vulnerability database %s: upgrade to format %d: %w", path, schemaVersion, err)
+		}
+	}
 	if _, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
 	}
 	return &DB{db: db, path: path}, nil
+}
+
+// indexAliases fills the alias index of a format 2 database from the
+// stored records, in one transaction.
+func indexAliases(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.Query(`SELECT id, body FROM advisories`)
+	if err != nil {
+		return err
+	}
+	var pairs [][2]string
+	for rows.Next() {
+		var id string
+		var body []byte
+		if err := rows.Scan(&id, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		var v struct{ Aliases []string }
+		if json.Unmarshal(body, &v) == nil {
+			for _, a := range v.Aliases {
+				pairs = append(pairs, [2]string{a, id})
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		if _, err := tx.Exec(`INSERT INTO aliases(alias, id) VALUES(?, ?)`, p[0], p[1]); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Close closes the database.
@@ -109,11 +157,13 @@ func NormalizeName(ecosystem, name string) string {
 // Writer adds records inside one transaction; nothing is visible until
 // Commit, so a failed import leaves the database as it was.
 type Writer struct {
-	tx      *sql.Tx
-	putAdv  *sql.Stmt
-	delAff  *sql.Stmt
-	putAff  *sql.Stmt
-	written int
+	tx       *sql.Tx
+	putAdv   *sql.Stmt
+	delAff   *sql.Stmt
+	putAff   *sql.Stmt
+	delAlias *sql.Stmt
+	putAlias *sql.Stmt
+	written  int
 }
 
 // Begin starts an import.
@@ -131,6 +181,8 @@ func (d *DB) Begin(ctx context.Context) (*Writer, error) {
 		  ON CONFLICT(id) DO UPDATE SET modified=excluded.modified, withdrawn=excluded.withdrawn, source=excluded.source, body=excluded.body`},
 		{&w.delAff, `DELETE FROM affected WHERE id = ?`},
 		{&w.putAff, `INSERT INTO affected(ecosystem, name, id, withdrawn, ranges, versions) VALUES(?,?,?,?,?,?)`},
+		{&w.delAlias, `DELETE FROM aliases WHERE id = ?`},
+		{&w.putAlias, `INSERT INTO aliases(alias, id) VALUES(?, ?)`},
 	} {
 		if *s.st, err = tx.PrepareContext(ctx, s.sql); err != nil {
 			tx.Rollback()
@@ -155,6 +207,14 @@ func (w *Writer) Put(ctx context.Context, v *Vuln, source string) error {
 	}
 	if _, err := w.delAff.ExecContext(ctx, v.ID); err != nil {
 		return err
+	}
+	if _, err := w.delAlias.ExecContext(ctx, v.ID); err != nil {
+		return err
+	}
+	for _, a := range v.Aliases {
+		if _, err := w.putAlias.ExecContext(ctx, a, v.ID); err != nil {
+			return err
+		}
 	}
 	// Each package's affected entries are stored beside the index, so
 	// that matching decodes only them, not whole records (Maven records
@@ -242,8 +302,10 @@ func (w *Writer) Merge(ctx context.Context, v *Vuln, source string) error {
 // DeleteSource removes every record an earlier import from source left,
 // so that an update replaces a feed instead of piling on it.
 func (w *Writer) DeleteSource(ctx context.Context, source string) error {
-	if _, err := w.tx.ExecContext(ctx, `DELETE FROM affected WHERE id IN (SELECT id FROM advisories WHERE source = ?)`, source); err != nil {
-		return err
+	for _, table := range []string{"affected", "aliases"} {
+		if _, err := w.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id IN (SELECT id FROM advisories WHERE source = ?)`, source); err != nil {
+			return err
+		}
 	}
 	_, err := w.tx.ExecContext(ctx, `DELETE FROM advisories WHERE source = ?`, source)
 	return err
@@ -338,6 +400,50 @@ func (d *DB) Get(ctx context.Context, id string) (*Vuln, error) {
 		return nil, fmt.Errorf("stored record %s: %w", id, err)
 	}
 	return &v, nil
+}
+
+// Related returns the other records that share an ID or alias with v
+// (a GO- record's CVE and GHSA records): where one record carries no CVSS
+// vector, a related one often does.
+func (d *DB) Related(ctx context.Context, v *Vuln) ([]*Vuln, error) {
+	ids := append([]string{v.ID}, v.Aliases...)
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+	args := make([]any, 0, 2*len(ids)+1)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(append(args, args...), v.ID)
+	rows, err := d.db.QueryContext(ctx, `SELECT body FROM advisories WHERE withdrawn = 0 AND (id IN (`+marks+`)
+	  OR id IN (SELECT id FROM aliases WHERE alias IN (`+marks+`))) AND id <> ? ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Vuln
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var r Vuln
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, fmt.Errorf("stored record: %w", err)
+		}
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// HasEcosystem says whether any advisory names a package of the
+// ecosystem ("Alpine:v3.10", "Go"): without one, a scan cannot find
+// anything there, and must say so rather than look clean.
+func (d *DB) HasEcosystem(ctx context.Context, ecosystem string) (bool, error) {
+	var one int
+	err := d.db.QueryRowContext(ctx, `SELECT 1 FROM affected WHERE ecosystem = ? LIMIT 1`, ecosystem).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Query returns the whole non-withdrawn records that name the package.

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"archive/zip"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -203,5 +204,65 @@ func TestWithdrawnRecordsDoNotMatch(t *testing.T) {
 	cs, err := db.Candidates(context.Background(), "Go", "example.com/w")
 	if err != nil || len(cs) != 1 || cs[0].ID != "GO-K" {
 		t.Errorf("candidates: %+v %v", cs, err)
+	}
+}
+
+// TestImportOfNothingChangesNothing: an input without one valid record
+// (an empty YAML file, a docker save tarball, a directory of malformed
+// records) is an error naming it, and the database, its update time
+// included, stays as it was, even when other inputs were fine.
+func TestImportOfNothingChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	good := testenv.CorpusPath(t, "osv", "go-vulndb", "GO-2020-0015.json")
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+	bad := filepath.Join(dir, "bad")
+	os.Mkdir(bad, 0o755)
+	os.WriteFile(filepath.Join(bad, "x.json"), []byte(`{"modified":"2020-01-01T00:00:00Z"}`), 0o644)
+	tarball := testenv.CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
+
+	db := openTemp(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := db.Import(ctx, []string{good}, t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, paths := range [][]string{{empty}, {tarball}, {bad}, {good, empty}} {
+		_, err := db.Import(ctx, paths, t0.Add(time.Hour))
+		if !errors.Is(err, ErrNoAdvisories) || !strings.Contains(err.Error(), paths[len(paths)-1]) {
+			t.Errorf("import %v: %v, want ErrNoAdvisories naming the input", paths, err)
+		}
+		records, updated, err := db.Info(ctx)
+		if err != nil || records != 1 || !updated.Equal(t0) {
+			t.Errorf("after import %v: %d records updated %v (%v), want 1 at %v", paths, records, updated, err, t0)
+		}
+	}
+}
+
+// TestUpgradeFormat2: a database written before the alias index existed
+// opens, gains the index from its records, and finds related records.
+func TestUpgradeFormat2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vuln.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := db.Import(ctx, []string{testenv.CorpusPath(t, "osv", "osv-dev-testdata")}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE aliases`, `PRAGMA user_version = 2`} {
+		if _, err := db.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if db, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rel, err := db.Related(ctx, &Vuln{ID: "CVE-2021-38555"})
+	if err != nil || len(rel) != 1 || rel[0].ID != "GHSA-838r-hvwh-24h8" {
+		t.Errorf("related to CVE-2021-38555 after the upgrade: %v, %v", rel, err)
 	}
 }

@@ -1,0 +1,112 @@
+// Package scan is the one vulnerability scan pipeline: the CLI's scan
+// commands and the registry's scan on push both call it, so an image
+// gets the same findings, coverage and warnings wherever it is scanned.
+package scan
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"bulwark.dev/bulwark/internal/match"
+	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/vulndb"
+)
+
+// DefaultWarnAge is when a scan starts warning that advisories are old.
+const DefaultWarnAge = 7 * 24 * time.Hour
+
+// Warning kinds.
+const (
+	WarnDatabaseAge  = "database-age"
+	WarnEndOfLife    = "end-of-life"
+	WarnNoAdvisories = "no-advisories"
+	WarnUnmatched    = "unmatched"
+)
+
+// Warning is something the reader of a result must know, because
+// without it the result would say more than it does.
+type Warning struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// DB is the database a scan used.
+type DB struct {
+	Records int
+	Updated time.Time
+}
+
+// Result is one inventory's vulnerabilities.
+type Result struct {
+	Findings []match.Finding
+	Coverage []match.Coverage
+	Warnings []Warning
+	DB       DB
+}
+
+// Options tune a scan.
+type Options struct {
+	// Now is the scan time (database age, end of life).
+	Now time.Time
+	// WarnAge is the database age past which a warning is added
+	// (DefaultWarnAge when zero).
+	WarnAge time.Duration
+}
+
+// Vulnerabilities matches doc against db and says what the result covers.
+func Vulnerabilities(ctx context.Context, db *vulndb.DB, doc *sbom.Document, opts Options) (*Result, error) {
+	if opts.WarnAge == 0 {
+		opts.WarnAge = DefaultWarnAge
+	}
+	records, updated, err := db.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{DB: DB{Records: records, Updated: updated}}
+	if res.Findings, err = match.Match(ctx, db, doc); err != nil {
+		return nil, err
+	}
+	if res.Findings == nil {
+		res.Findings = []match.Finding{}
+	}
+	if res.Coverage, err = match.Cover(ctx, db, doc); err != nil {
+		return nil, err
+	}
+	if age := opts.Now.Sub(updated); !updated.IsZero() && age > opts.WarnAge {
+		res.Warnings = append(res.Warnings, Warning{WarnDatabaseAge, fmt.Sprintf("the vulnerability database was last updated %s ago; findings may be missing (update it, or set --db-max-age to refuse)", age.Round(time.Hour))})
+	}
+	if o := doc.OS; o != nil && o.EOLPassed && o.EOL != nil {
+		res.Warnings = append(res.Warnings, Warning{WarnEndOfLife, fmt.Sprintf("%s %s reached its end of life on %s: it gets no more security fixes", o.ID, o.VersionID, o.EOL.Format(time.DateOnly))})
+	}
+	for _, c := range res.Coverage {
+		switch c.Status {
+		case match.NoAdvisories:
+			res.Warnings = append(res.Warnings, Warning{WarnNoAdvisories, c.Message})
+		case match.Unmatched:
+			res.Warnings = append(res.Warnings, Warning{WarnUnmatched, c.Message})
+		}
+	}
+	return res, nil
+}
+
+// Messages lists the warnings' texts.
+func Messages(ws []Warning) []string {
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w.Message)
+	}
+	return out
+}
+
+// Uncovered says whether the image's OS packages could not be judged:
+// the database holds no advisories for its OS, or bulwark does not match
+// that OS's packages. The pull policy's "unmatched" rule acts on it.
+func Uncovered(cov []match.Coverage) (bool, string) {
+	for _, c := range cov {
+		if c.OS && c.Status != match.Covered {
+			return true, c.Message
+		}
+	}
+	return false, ""
+}
