@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -13,7 +14,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -324,5 +327,147 @@ func TestOutputFile(t *testing.T) {
 	}
 	if doc.OS == nil || !doc.OS.EOLPassed {
 		t.Errorf("alpine 3.10 must be reported past its end of life: %+v", doc.OS)
+	}
+}
+
+// TestImageLinksAsDockerRunsThem: a real image, made by docker import,
+// whose os-release is reached through a link that climbs past the root
+// and which holds an absolute /etc/localtime link. Docker runs it (the
+// climbing link reads /etc/passwd inside the container), and bulwark
+// reads it from the Engine and from its docker save, finding the OS and
+// the packages instead of refusing it.
+func TestImageLinksAsDockerRunsThem(t *testing.T) {
+	testenv.NeedDocker(t)
+	root := t.TempDir()
+	write := func(p, body string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, p), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(p, target string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		if err := os.Symlink(target, filepath.Join(root, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	installed, err := os.ReadFile(testenv.CorpusPath(t, "pkgdb", "apk", "scalibr-installed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("lib/apk/db/installed", string(installed))
+	write("usr/lib/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.0\n")
+	write("etc/alpine-release", "3.18.0\n")
+	write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/sbin/nologin\n")
+	write("usr/share/zoneinfo/UTC", "TZif2")
+	link("etc/os-release", "../../../../usr/lib/os-release")
+	link("etc/climb", "../../../../../../etc/passwd")
+	link("etc/localtime", "/usr/share/zoneinfo/UTC")
+	cat := testenv.StaticProgram(t, "package main\n\nimport \"os\"\n\nfunc main() {\n\tb, err := os.ReadFile(os.Args[1])\n\tif err != nil {\n\t\tos.Exit(1)\n\t}\n\tos.Stdout.Write(b)\n}\n")
+	b, _ := os.ReadFile(cat)
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "bin", "cat"), b, 0o755)
+	rootfs := filepath.Join(t.TempDir(), "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", root, "-cf", rootfs, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	tag := fmt.Sprintf("bulwark-test/links:%d", time.Now().UnixNano())
+	docker := func(args ...string) string {
+		out, err := exec.Command("docker", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	docker("import", rootfs, tag)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	if out := docker("run", "--rm", "--read-only", "--user", "65534", "--network", "none", tag, "/bin/cat", "/etc/climb"); !strings.Contains(out, "nobody:x:65534") {
+		t.Fatalf("in the container /etc/climb is not /etc/passwd: %q", out)
+	}
+	saved := filepath.Join(t.TempDir(), "links.tar")
+	docker("save", "-o", saved, tag)
+	for _, ref := range []string{"docker:" + tag, "docker-archive:" + saved} {
+		code, out, errOut := run(t, nil, "sbom", "--no-cache", "-f", "json", ref)
+		if code != 0 {
+			t.Errorf("sbom %s: exit %d: %s", ref, code, errOut)
+			continue
+		}
+		var doc sbom.Document
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		apks := 0
+		for _, p := range doc.Packages {
+			if p.Type == sbom.TypeAPK {
+				apks++
+			}
+		}
+		if doc.OS == nil || doc.OS.ID != "alpine" || doc.OS.VersionID != "3.18.0" || apks != 15 {
+			t.Errorf("sbom %s: OS %+v, %d apk packages; want alpine 3.18.0 and the 15 packages of the corpus base", ref, doc.OS, apks)
+		}
+	}
+}
+
+// TestDirRootAsAnOrdinaryUser: sbom dir:ROOT, run by the real binary as an
+// unprivileged user over a root with a mounted /proc and a directory that
+// user cannot read, skips the pseudo-filesystem, records the unreadable
+// directory as a status and inventories the rest.
+func TestDirRootAsAnOrdinaryUser(t *testing.T) {
+	bin := bulwarkBinary(t)
+	os.Chmod(filepath.Dir(bin), 0o755)
+	root, err := os.MkdirTemp("", "bulwark-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	status, _ := os.ReadFile(testenv.CorpusPath(t, "images", "debian-bookworm-minbase", "dpkg-status"))
+	for p, body := range map[string]string{
+		"etc/os-release":       "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+		"var/lib/dpkg/status":  string(status),
+		"private/secret.txt":   "not for everyone",
+		"usr/share/readme.txt": "hello",
+	} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(body), 0o644)
+	}
+	os.Chmod(filepath.Join(root, "private"), 0o700)
+	cmd := exec.Command(bin, "sbom", "--no-cache", "-f", "json", "dir:"+root)
+	if os.Geteuid() == 0 {
+		// As root, mount a real /proc inside the root and run as nobody.
+		os.Mkdir(filepath.Join(root, "proc"), 0o555)
+		if out, err := exec.Command("mount", "-t", "proc", "proc", filepath.Join(root, "proc")).CombinedOutput(); err != nil {
+			t.Fatalf("mount proc: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", filepath.Join(root, "proc")).Run() })
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.Dir = "/"
+	} else {
+		os.Chmod(filepath.Join(root, "private"), 0)
+		t.Cleanup(func() { os.Chmod(filepath.Join(root, "private"), 0o700) })
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sbom dir:%s: %v\n%s", root, err, stderr.String())
+	}
+	var doc sbom.Document
+	if err := json.Unmarshal([]byte(stdout.String()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Packages) < 80 || doc.OS == nil || doc.OS.ID != "debian" {
+		t.Errorf("%d packages, OS %+v: the readable part was not inventoried", len(doc.Packages), doc.OS)
+	}
+	var unreadable []string
+	for _, s := range doc.Status {
+		if strings.HasPrefix(s.Path, "proc") {
+			t.Errorf("the mounted /proc was walked: %+v", s)
+		}
+		if s.Cataloger == "filesystem" {
+			unreadable = append(unreadable, s.Path+": "+s.Error)
+		}
+	}
+	if diff := cmp.Diff([]string{"private: open: permission denied"}, unreadable); diff != "" {
+		t.Errorf("unreadable entries (-want +got):\n%s", diff)
 	}
 }

@@ -98,7 +98,7 @@ left after exceptions), N when findings remain, 2 on usage or input errors.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd.Context(), e, &fsFlags, func() (*sbom.Document, error) {
-				return inventoryOf(cmd.Context(), e, &fsFlags.image, "dir:"+args[0])
+				return inventoryOf(cmd.Context(), e, &fsFlags.image, "dir:"+strings.TrimPrefix(args[0], "dir:"))
 			})
 		},
 	}

@@ -19,9 +19,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// ErrHostile is returned, wrapped, for layer content that tries to reach
-// outside the image root or to make the reader follow something it must
-// not: escaping names and links, device files, paths through symlinks.
+// ErrHostile is returned, wrapped, for layer content that no runtime
+// would apply either: entry names and hard links that climb out of the
+// image root. Symlinks, whatever they point at, are resolved inside the
+// image as the container sees them.
 var ErrHostile = errors.New("hostile layer content refused")
 
 // ErrLimit is returned, wrapped, when a layer exceeds a configured cap.
@@ -292,28 +293,25 @@ func decodeEntry(h *tar.Header) (*Entry, error) {
 	case tar.TypeDir:
 		e.Type = TypeDir
 	case tar.TypeSymlink:
+		// Any target is kept as written: links are only ever resolved
+		// inside the image, chroot-style ("/" and ".." stop at its root),
+		// as they resolve inside the container. A link climbing past the
+		// root (etc/x -> ../../../etc/passwd) names /etc/passwd there.
 		e.Type, e.Link = TypeSymlink, h.Linkname
 		if h.Linkname == "" {
 			return nil, fmt.Errorf("entry %q: empty symlink target", h.Name)
 		}
-		if !path.IsAbs(h.Linkname) {
-			t := path.Clean(path.Join(dir, h.Linkname))
-			if t == ".." || strings.HasPrefix(t, "../") {
-				return nil, fmt.Errorf("entry %q: %w: symlink to %q points outside the image root", h.Name, ErrHostile, h.Linkname)
-			}
-		}
 	case tar.TypeLink:
-		if path.IsAbs(h.Linkname) {
-			return nil, fmt.Errorf("entry %q: %w: hard link to absolute path %q", h.Name, ErrHostile, h.Linkname)
-		}
+		// A hard link names another entry of the archive; Docker reads a
+		// leading "/" as the image root and refuses one that climbs out.
 		t, err := cleanEntryName(h.Linkname)
 		if err != nil || t == "" {
 			return nil, fmt.Errorf("entry %q: %w: hard link to %q points outside the image root", h.Name, ErrHostile, h.Linkname)
 		}
 		e.Type, e.Link = TypeHardlink, t
-	case tar.TypeChar, tar.TypeBlock:
-		return nil, fmt.Errorf("entry %q: %w: device file (%d:%d) in a layer", h.Name, ErrHostile, h.Devmajor, h.Devminor)
-	case tar.TypeFifo:
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		// Device nodes and FIFOs carry no content, and nothing is ever
+		// written to disk, so they are listed, never created.
 		e.Type = TypeOther
 	case tar.TypeXGlobalHeader:
 		return nil, nil

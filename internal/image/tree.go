@@ -45,39 +45,39 @@ func (t *Tree) Get(p string) (*Node, bool) {
 }
 
 // Apply adds one entry of layer index to the tree. Entries must come in
-// layer order. It refuses entries whose parent path runs through a
-// symlink: a real runtime would write through the link, and a reader that
-// followed it could be steered outside the root.
+// layer order. An entry whose parent path runs through a symlink of a
+// lower layer lands where the runtime would write it: at the link's
+// target, resolved inside the image (the tree is in memory; nothing on
+// the host is ever touched).
 func (t *Tree) Apply(layer int, e *Entry) error {
+	dir, err := t.resolveDir(parentOf(e.Path), layer, e.Type != TypeWhiteout)
+	if err != nil {
+		return fmt.Errorf("entry %q: %w", e.Path, err)
+	}
+	p := path.Join(dir, path.Base(e.Path))
 	switch e.Type {
 	case TypeWhiteout:
-		t.remove(e.Path)
+		t.remove(p)
 		return nil
 	case TypeOpaque:
-		n, ok := t.nodes[e.Path]
-		if !ok {
-			t.mkdirs(e.Path, layer)
-			return nil
+		if dir, err = t.resolveDir(e.Path, layer, true); err != nil {
+			return fmt.Errorf("entry %q: %w", e.Path, err)
 		}
-		for c := range n.children {
-			cp := path.Join(e.Path, c)
+		for c := range t.nodes[dir].children {
+			cp := path.Join(dir, c)
 			if cn := t.nodes[cp]; cn != nil && cn.Layer < layer {
 				t.remove(cp)
 			}
 		}
 		return nil
 	}
-	dir := parentOf(e.Path)
-	if err := t.mkdirs(dir, layer); err != nil {
-		return fmt.Errorf("entry %q: %w", e.Path, err)
-	}
-	old, exists := t.nodes[e.Path]
+	old, exists := t.nodes[p]
 	if exists && old.Type == TypeDir && e.Type == TypeDir {
 		old.Mode, old.UID, old.GID, old.Layer = e.Mode, e.UID, e.GID, layer
 		return nil
 	}
 	if exists {
-		t.remove(e.Path)
+		t.remove(p)
 	}
 	n := &Node{Type: e.Type, Mode: e.Mode, Size: e.Size, Link: e.Link, UID: e.UID, GID: e.GID, Layer: layer}
 	if e.Type == TypeHardlink {
@@ -85,9 +85,74 @@ func (t *Tree) Apply(layer int, e *Entry) error {
 			n.Size = tn.Size
 		}
 	}
-	t.nodes[e.Path] = n
-	t.nodes[dir].addChild(path.Base(e.Path))
+	t.nodes[p] = n
+	t.nodes[dir].addChild(path.Base(p))
 	return nil
+}
+
+// Lookup finds the node an entry of a layer wrote: at its path, or, when
+// it was written through a symlinked directory, where that resolves.
+func (t *Tree) Lookup(p string) (string, *Node, bool) {
+	if n, ok := t.nodes[p]; ok {
+		return p, n, true
+	}
+	dir, err := t.resolveDir(parentOf(p), 0, false)
+	if err != nil {
+		return "", nil, false
+	}
+	rp := path.Join(dir, path.Base(p))
+	n, ok := t.nodes[rp]
+	return rp, n, ok
+}
+
+// resolveDir follows dir chroot-style, as the kernel does when a runtime
+// writes a layer inside the container's root: symlinks are followed,
+// absolute ones from the image root, ".." stops at the root. With create,
+// missing directories are made and a file in the way is replaced, as tar
+// would; without it, the longest existing prefix is returned.
+func (t *Tree) resolveDir(dir string, layer int, create bool) (string, error) {
+	const maxHops = 40
+	hops := 0
+	var resolved []string
+	rest := strings.Split(dir, "/")
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(resolved) > 0 {
+				resolved = resolved[:len(resolved)-1]
+			}
+			continue
+		}
+		parent := strings.Join(resolved, "/")
+		cur := path.Join(parent, c)
+		n, ok := t.nodes[cur]
+		switch {
+		case ok && n.Type == TypeDir:
+		case ok && n.Type == TypeSymlink:
+			if hops++; hops > maxHops {
+				return "", fmt.Errorf("%s: %w", dir, ErrLoop)
+			}
+			if path.IsAbs(n.Link) {
+				resolved = resolved[:0]
+			}
+			rest = append(strings.Split(n.Link, "/"), rest...)
+			continue
+		case !create:
+			return path.Join(parent, path.Join(append([]string{c}, rest...)...)), nil
+		default:
+			if ok {
+				t.remove(cur) // a file where a directory is needed
+			}
+			t.nodes[cur] = &Node{Type: TypeDir, Mode: 0o755, Layer: layer}
+			t.nodes[parent].addChild(c)
+		}
+		resolved = append(resolved, c)
+	}
+	return strings.Join(resolved, "/"), nil
 }
 
 func (n *Node) addChild(name string) {
@@ -102,31 +167,6 @@ func parentOf(p string) string {
 		return p[:i]
 	}
 	return ""
-}
-
-// mkdirs makes sure every component of dir exists as a directory.
-func (t *Tree) mkdirs(dir string, layer int) error {
-	if dir == "" {
-		return nil
-	}
-	n, ok := t.nodes[dir]
-	if ok {
-		switch n.Type {
-		case TypeDir:
-			return nil
-		case TypeSymlink:
-			return fmt.Errorf("%w: the path runs through the symlink %q", ErrHostile, dir)
-		default:
-			// A file replaced by a directory implicitly, as tar would.
-			t.remove(dir)
-		}
-	}
-	if err := t.mkdirs(parentOf(dir), layer); err != nil {
-		return err
-	}
-	t.nodes[dir] = &Node{Type: TypeDir, Mode: 0o755, Layer: layer}
-	t.nodes[parentOf(dir)].addChild(path.Base(dir))
-	return nil
 }
 
 func (t *Tree) remove(p string) {

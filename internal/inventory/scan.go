@@ -98,6 +98,9 @@ type layerResult struct {
 	Entries []image.Entry     `json:"entries"`
 	Files   []fileResult      `json:"files,omitempty"`
 	Facts   map[string][]byte `json:"facts,omitempty"`
+	// Unreadable lists entries of a directory root that could not be
+	// read; the walk goes on without them.
+	Unreadable []sbom.Status `json:"unreadable,omitempty"`
 }
 
 type fileResult struct {
@@ -355,16 +358,33 @@ func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResu
 	res := &layerResult{Format: cacheFormat}
 	jobs, wait := s.startExtraction(ctx, res, scratch)
 	var files int64
+	rootDev, _ := device(root)
+	skip := func(fp, rel string, d fs.DirEntry, err error) error {
+		res.Unreadable = append(res.Unreadable, sbom.Status{Cataloger: "filesystem", Path: filepath.ToSlash(rel), Error: unreadableReason(err)})
+		if d != nil && d.IsDir() {
+			return fs.SkipDir
+		}
+		return nil
+	}
 	err := filepath.WalkDir(root, func(fp string, d fs.DirEntry, err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		rel, rerr := filepath.Rel(root, fp)
+		if rerr != nil {
+			return rerr
+		}
 		if err != nil {
-			return err
+			if rel == "." {
+				return err // the root itself: nothing to scan
+			}
+			return skip(fp, rel, d, err)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		if rel == "." {
+			return nil
 		}
-		rel, err := filepath.Rel(root, fp)
-		if err != nil || rel == "." {
-			return err
+		if d.IsDir() && pseudoFilesystem(fp, rootDev) {
+			return fs.SkipDir // /proc, /sys, /dev of a live root: not files of the image
 		}
 		if files++; files > limitOr(s.Limits.MaxFiles, image.DefaultLimits.MaxFiles) {
 			return fmt.Errorf("%w: more than %d files under %s", image.ErrLimit, files-1, root)
@@ -372,7 +392,7 @@ func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResu
 		p := filepath.ToSlash(rel)
 		info, err := d.Info()
 		if err != nil {
-			return err
+			return skip(fp, rel, d, err)
 		}
 		e := image.Entry{Path: p, Mode: info.Mode().Perm() | info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)}
 		if uid, gid, ok := owner(info); ok {
@@ -384,7 +404,7 @@ func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResu
 		case d.Type()&fs.ModeSymlink != 0:
 			e.Type = image.TypeSymlink
 			if e.Link, err = os.Readlink(fp); err != nil {
-				return err
+				return skip(fp, rel, d, err)
 			}
 		case d.Type().IsRegular():
 			e.Type, e.Size = image.TypeFile, info.Size()
@@ -395,7 +415,10 @@ func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResu
 		if e.Type != image.TypeFile {
 			return nil
 		}
-		return s.visit(res, jobs, p, e.Mode, e.Size, func() (io.ReadCloser, error) { return os.Open(fp) })
+		if err := s.visit(res, jobs, p, e.Mode, e.Size, func() (io.ReadCloser, error) { return os.Open(fp) }); err != nil {
+			return skip(fp, rel, d, err) // a live file that changed while it was read
+		}
+		return nil
 	})
 	wait()
 	if err != nil {
@@ -467,10 +490,13 @@ func (s *Scanner) assemble(img *image.Image, results []*layerResult) (*Result, e
 	sort.Strings(keys)
 	var pkgs []sbom.Package
 	var status []sbom.Status
+	for _, r := range results {
+		status = append(status, r.Unreadable...)
+	}
 	for _, k := range keys {
 		h := history[k]
 		last := h[len(h)-1]
-		n, ok := tree.Get(last.fr.Path)
+		_, n, ok := tree.Lookup(last.fr.Path)
 		if !ok || n.Layer != last.layer || n.Type != image.TypeFile {
 			continue // overwritten or deleted by a later layer
 		}

@@ -314,3 +314,32 @@ func AlpineImage(t testing.TB) v1.Image {
 	}
 	return img
 }
+
+// StaticProgram builds a static executable from one file of Go source
+// (package main, standard library only), for images that must run.
+func StaticProgram(t testing.TB, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/prog\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644)
+	bin := filepath.Join(dir, "prog")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// NeedDocker skips a test where there is no docker CLI, and fails it in
+// CI, whose machines have a Docker Engine.
+func NeedDocker(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("docker is not installed: the CI machine has a Docker Engine")
+		}
+		t.Skip("no docker CLI")
+	}
+}
