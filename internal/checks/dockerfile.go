@@ -80,3 +80,19 @@ func parseDockerfile(name string, b []byte) (*Object, *LoadError) {
 
 // final is the stage that becomes the image.
 func (d *dockerfile) final() *stage { return d.stages[len(d.stages)-1] }
+
+// parentStage is the earlier stage s is built FROM, or nil.
+func (d *dockerfile) parentStage(s *stage) *stage {
+	if !s.fromStage {
+		return nil
+	}
+	for _, p := range d.stages {
+		if p == s {
+			return nil // only stages before s can be its base
+		}
+		if strings.EqualFold(p.name, s.from) {
+			return p
+		}
+	}
+	return nil
+}

@@ -45,12 +45,8 @@ func checkDockerUser(_ *Env, o *Object) []Failure {
 var minimalBase = regexp.MustCompile(`(?i)^(scratch|([^/]+/)*(alpine|busybox)(:|@|$)|([^/]*/)*distroless/|cgr\.dev/|chainguard/|([^/]*/)*wolfi-base|([^/]*/)*ubi[0-9]*[-/]micro|registry\.access\.redhat\.com/ubi[0-9]+/ubi-micro|([^/]*/)*static(-debian[0-9]+)?(:|$))`)
 
 func stageIsMinimal(d *dockerfile, s *stage) bool {
-	if s.fromStage {
-		for _, p := range d.stages {
-			if strings.EqualFold(p.name, s.from) && p != s {
-				return stageIsMinimal(d, p)
-			}
-		}
+	if p := d.parentStage(s); p != nil {
+		return stageIsMinimal(d, p)
 	}
 	return minimalBase.MatchString(s.from) || strings.Contains(s.from, "$")
 }
@@ -63,8 +59,165 @@ func checkMinimalBase(_ *Env, o *Object) []Failure {
 	return nil
 }
 
-var buildTools = regexp.MustCompile(`(?i)\b(gcc|g\+\+|clang|make|build-essential|cmake|golang|go|rustc|cargo|maven|gradle|npm|yarn|pip|git|autoconf|automake|libtool|musl-dev|libc6?-dev|linux-headers)\b`)
-var pkgInstall = regexp.MustCompile(`(?i)\b(apt-get|apt|apk|yum|dnf|microdnf|zypper)\s+(-\S+\s+)*(install|add)\b(.*)`)
+var buildTools = regexp.MustCompile(`(?i)^(gcc|g\+\+|clang|make|build-essential|cmake|golang|go|rustc|cargo|maven|gradle|npm|yarn|pip|git|autoconf|automake|libtool|musl-dev|libc6?-dev|linux-headers)$`)
+
+var (
+	pkgInstall  = regexp.MustCompile(`(?i)^(apt-get|apt|apk|yum|dnf|microdnf|zypper)$`)
+	installVerb = map[string]bool{"install": true, "add": true, "in": true}
+	removeVerb  = map[string]bool{"del": true, "purge": true, "remove": true, "erase": true, "autoremove": true, "rm": true}
+	shellSplit  = regexp.MustCompile(`;|&&|\|\||\||\n`)
+)
+
+// pkgCommand is one package manager invocation of a RUN.
+type pkgCommand struct {
+	manager string // apt-get, apk, ...
+	remove  bool
+	pkgs    []string
+	// virtual is apk's --virtual (-t) group name.
+	virtual string
+	// autoRemove: apt-get purge/autoremove with --auto-remove or the
+	// autoremove verb.
+	autoRemove bool
+}
+
+// pkgCommands reads the package installs and removals of a RUN, in order,
+// and whether the RUN marks everything automatic first (apt-mark auto
+// '.*'), after which an autoremove purges what the RUN installed.
+func pkgCommands(run string) (cmds []pkgCommand, markAllAuto []int) {
+	for _, seg := range shellSplit.Split(run, -1) {
+		f := withoutRedirections(strings.Fields(seg))
+		xargs := false
+		for len(f) > 0 && (strings.Contains(f[0], "=") || f[0] == "sudo" || f[0] == "env" || f[0] == "xargs" || xargs && strings.HasPrefix(f[0], "-")) {
+			xargs = xargs || f[0] == "xargs"
+			f = f[1:] // VAR=x prefixes, xargs -r
+		}
+		// apt-mark auto '.*', or apt-mark showmanual | xargs apt-mark auto:
+		// every package becomes automatic, so an autoremove purges what
+		// the RUN installed.
+		if len(f) >= 2 && f[0] == "apt-mark" && f[1] == "auto" && (len(f) >= 3 && strings.Trim(f[2], `'"`) == ".*" || len(f) == 2 && xargs) {
+			markAllAuto = append(markAllAuto, len(cmds))
+			continue
+		}
+		if len(f) < 2 || !pkgInstall.MatchString(f[0]) {
+			continue
+		}
+		c := pkgCommand{manager: strings.ToLower(f[0])}
+		verb := -1
+		for i := 1; i < len(f); i++ {
+			if !strings.HasPrefix(f[i], "-") {
+				verb = i
+				break
+			}
+		}
+		if verb < 0 || !installVerb[f[verb]] && !removeVerb[f[verb]] {
+			continue
+		}
+		c.remove = removeVerb[f[verb]]
+		c.autoRemove = f[verb] == "autoremove"
+		for i := verb + 1; i < len(f); i++ {
+			a := f[i]
+			switch {
+			case a == "--virtual" || a == "-t":
+				if i+1 < len(f) {
+					c.virtual = f[i+1]
+					i++
+				}
+			case strings.HasPrefix(a, "--virtual="):
+				c.virtual = strings.TrimPrefix(a, "--virtual=")
+			case a == "--auto-remove" || a == "--autoremove":
+				c.autoRemove = true
+			case a == "-o" || a == "--option" || a == "--repository" || a == "-X":
+				i++ // the option's value
+			case strings.HasPrefix(a, "-"):
+			default:
+				c.pkgs = append(c.pkgs, strings.Trim(a, `'"\`))
+			}
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, markAllAuto
+}
+
+var redirection = regexp.MustCompile(`^[0-9&]*[<>]+`)
+
+// withoutRedirections drops "> /dev/null", "2>&1" and the like.
+func withoutRedirections(f []string) []string {
+	out := f[:0:0]
+	for i := 0; i < len(f); i++ {
+		if m := redirection.FindString(f[i]); m != "" {
+			if m == f[i] && !strings.HasSuffix(m, "&") {
+				i++ // the target is the next word
+			}
+			continue
+		}
+		out = append(out, f[i])
+	}
+	return out
+}
+
+// shippedTools lists the build tools a RUN installs and does not remove
+// again: a tool removed in the same RUN (apk del of it or of its
+// --virtual group, apt-get purge of it, or the official images' apt-mark
+// auto '.*' ... apt-get purge --auto-remove idiom) never reaches a layer.
+func shippedTools(run string) []string {
+	cmds, markAllAuto := pkgCommands(run)
+	var out []string
+	for i, c := range cmds {
+		if c.remove {
+			continue
+		}
+		for _, p := range c.pkgs {
+			if !buildTools.MatchString(p) || removedLater(cmds[i+1:], c, p) || purgedAsAuto(cmds, markAllAuto, i) {
+				continue
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func removedLater(later []pkgCommand, in pkgCommand, pkg string) bool {
+	for _, r := range later {
+		if !r.remove || sameFamily(r.manager) != sameFamily(in.manager) {
+			continue
+		}
+		for _, name := range r.pkgs {
+			if name == pkg || in.virtual != "" && name == in.virtual {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// purgedAsAuto: an apt install before "apt-mark auto '.*'" followed by an
+// autoremove.
+func purgedAsAuto(cmds []pkgCommand, markAllAuto []int, install int) bool {
+	if sameFamily(cmds[install].manager) != "apt" {
+		return false
+	}
+	for _, m := range markAllAuto {
+		if m <= install {
+			continue
+		}
+		for _, r := range cmds[m:] {
+			if r.remove && r.autoRemove && sameFamily(r.manager) == "apt" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sameFamily(manager string) string {
+	switch manager {
+	case "apt-get", "apt":
+		return "apt"
+	case "yum", "dnf", "microdnf":
+		return "dnf"
+	}
+	return manager
+}
 
 func checkBuildTools(_ *Env, o *Object) []Failure {
 	d := o.dockerfile
@@ -76,11 +229,8 @@ func checkBuildTools(_ *Env, o *Object) []Failure {
 		if in.cmd != "run" {
 			continue
 		}
-		for _, m := range pkgInstall.FindAllStringSubmatch(strings.Join(in.args, " "), -1) {
-			if t := buildTools.FindString(m[4]); t != "" {
-				out = append(out, failf(in.line, "installs the build tool %q into the final image of a single-stage build (use a multi-stage build)", t))
-				break
-			}
+		if tools := shippedTools(strings.Join(in.args, " ")); len(tools) > 0 {
+			out = append(out, failf(in.line, "installs the build tool %q into the final image of a single-stage build and does not remove it in the same RUN (use a multi-stage build)", tools[0]))
 		}
 	}
 	return out
@@ -296,6 +446,28 @@ func checkFromLatest(_ *Env, o *Object) []Failure {
 		tag, d := splitImage(s.from)
 		if d == "" && (tag == "" || tag == "latest") {
 			out = append(out, failf(s.line, "FROM %s uses the latest tag: pin a version (and a digest)", s.from))
+		}
+	}
+	return out
+}
+
+// checkExposeAdmin applies BW-IMG-007's rule to the Dockerfile: EXPOSE in
+// the final stage and the stages it is built FROM.
+func checkExposeAdmin(_ *Env, o *Object) []Failure {
+	d := o.dockerfile
+	var out []Failure
+	for s := d.final(); s != nil; s = d.parentStage(s) {
+		for _, in := range s.insts {
+			if in.cmd != "expose" {
+				continue
+			}
+			var ports []string
+			for _, a := range in.args {
+				ports = append(ports, strings.Fields(a)...)
+			}
+			if bad := exposedAdminPorts(ports); len(bad) > 0 {
+				out = append(out, failf(in.line, "exposes remote administration ports %s", strings.Join(bad, ", ")))
+			}
 		}
 	}
 	return out

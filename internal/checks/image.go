@@ -191,18 +191,25 @@ func checkImageBase(_ *Env, o *Object) []Failure {
 // adminPorts should not be exposed by application images.
 var adminPorts = map[string]string{"22": "SSH", "23": "telnet", "2375": "Docker API", "2376": "Docker API", "3389": "RDP", "5900": "VNC"}
 
-func checkImagePorts(_ *Env, o *Object) []Failure {
-	if o.image.Config == nil {
-		return nil
-	}
+// exposedAdminPorts lists the administration ports among exposed ports
+// ("22", "22/tcp"), named: the image check and the Dockerfile check are
+// one rule over two inputs.
+func exposedAdminPorts(ports []string) []string {
 	var bad []string
-	for _, p := range o.image.Config.ExposedPorts {
+	for _, p := range ports {
 		num, _, _ := strings.Cut(p, "/")
 		if what, ok := adminPorts[num]; ok {
 			bad = append(bad, p+" ("+what+")")
 		}
 	}
-	if len(bad) > 0 {
+	return bad
+}
+
+func checkImagePorts(_ *Env, o *Object) []Failure {
+	if o.image.Config == nil {
+		return nil
+	}
+	if bad := exposedAdminPorts(o.image.Config.ExposedPorts); len(bad) > 0 {
 		return one("exposes remote administration ports %s", strings.Join(bad, ", "))
 	}
 	return nil

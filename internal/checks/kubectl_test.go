@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"bulwark.dev/bulwark/internal/testenv"
 )
 
 // TestReadLikeKubectl: an object is judged as the cluster would read it
@@ -120,5 +122,61 @@ func TestUnreadableInputs(t *testing.T) {
 	}
 	if !privileged {
 		t.Error("the document after a broken one was not checked")
+	}
+}
+
+// TestBuildToolsRemovedInTheSameRun: official images install compilers
+// and remove them in the same RUN (apk add --virtual ... apk del, the
+// apt-mark auto idiom with purge --auto-remove, apt-get purge of the
+// tool): nothing of them reaches a layer, so BW-DF-003 passes them; a
+// tool that stays, or a removal in a later RUN (the tool is in the
+// earlier layer), still fails.
+func TestBuildToolsRemovedInTheSameRun(t *testing.T) {
+	all, _ := All()
+	var df003 []*Check
+	for _, c := range all {
+		if c.ID == "BW-DF-003" {
+			df003 = append(df003, c)
+		}
+	}
+	verdict := func(name string, b []byte) string {
+		objs, errs := Parse(name, b)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", name, errs)
+		}
+		for _, r := range Run(df003, objs, DefaultEnv(), nil) {
+			if r.Status == "fail" {
+				return "fail: " + r.Message
+			}
+		}
+		return "pass"
+	}
+	for _, f := range []string{
+		"docker-library__redis/7.0/alpine/Dockerfile",    // apk add --virtual .build-deps ... apk del .build-deps
+		"docker-library__memcached/1/alpine/Dockerfile",  // the same, with --no-network
+		"docker-library__memcached/1/debian/Dockerfile",  // apt-mark auto '.*' ... apt-get purge --auto-remove
+		"docker-library__httpd/2.4/Dockerfile",           // the same
+		"nginx__docker-nginx/mainline/debian/Dockerfile", // apt-mark showmanual | xargs apt-mark auto
+	} {
+		b, err := os.ReadFile(filepath.Join(testenv.CorpusPath(t, "dockerfiles"), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := verdict("Dockerfile", b); got != "pass" {
+			t.Errorf("%s: %s", f, got)
+		}
+	}
+	for src, want := range map[string]string{
+		"FROM alpine:3.20\nRUN apk add --no-cache gcc musl-dev && make\n":                                                "gcc",
+		"FROM alpine:3.20\nRUN apk add --virtual .b gcc make && apk del gcc\n":                                           "make",
+		"FROM alpine:3.20\nRUN apk add --virtual .b gcc && apk del .b\n":                                                 "",
+		"FROM debian:12\nRUN apt-get install -y gcc\nRUN apt-get purge -y gcc\n":                                         "gcc",
+		"FROM debian:12\nRUN apt-get install -y gcc libc6-dev && make && apt-get purge -y --auto-remove gcc libc6-dev\n": "",
+		"FROM debian:12\nRUN apt-get install -y gcc && apk del gcc\n":                                                    "gcc",
+	} {
+		got := verdict("Dockerfile", []byte(src))
+		if want == "" && got != "pass" || want != "" && !strings.Contains(got, `"`+want+`"`) {
+			t.Errorf("%q: %s, want %q", src, got, want)
+		}
 	}
 }

@@ -288,6 +288,11 @@ func builtin() []*Check {
 			Remediation: "Pin a version tag and a digest.",
 			Good:        hardenedDockerfile, Bad: dockerfileWith("FROM golang:1.22 AS build", "FROM golang AS build"),
 			applies: isDockerfile, check: checkFromLatest},
+		{ID: "BW-DF-010", Title: "The image must not expose remote administration ports", Severity: severity.High, Target: TargetDockerfile,
+			Description: "EXPOSE of an SSH, telnet, Docker API, RDP or VNC port means a remote shell into the container; the same rule as BW-IMG-007 on the built image.",
+			Remediation: "Remove the EXPOSE and the daemon; use kubectl exec or docker exec for debugging.",
+			Good:        hardenedDockerfile, Bad: dockerfileWith("USER 65532:65532\n", "USER 65532:65532\nEXPOSE 8080 22/tcp\n"),
+			applies: isDockerfile, check: checkExposeAdmin},
 
 		{ID: "BW-CMP-001", Title: "Compose services must not be privileged", Severity: severity.Critical, Target: TargetCompose,
 			Description: "privileged: true gives the container every capability and the host's devices.",

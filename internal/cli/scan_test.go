@@ -81,6 +81,10 @@ func TestScanAttest(t *testing.T) {
 			t.Errorf("%s attestation: exit %d, %q not in it: %s", typ, code, want, errOut)
 		}
 	}
+	// The scan attestation is dated by its scanFinishedOn.
+	if code, _, errOut := run(t, nil, "verify-attestation", ref, "--type", "vuln", "--max-age", "24h", "--key", prefix+".pub"); code != 0 {
+		t.Errorf("verify-attestation --type vuln --max-age 24h of a scan just made: exit %d: %s", code, errOut)
+	}
 	// cosign v2 (the .att tag) and v3 (the bundle referrers) read both as
 	// their own vuln and cyclonedx attestations.
 	for _, env := range []string{"BULWARK_COSIGN", "BULWARK_COSIGN3"} {

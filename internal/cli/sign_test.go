@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -258,6 +259,25 @@ func cosignInterop(t *testing.T, bin string, noTlog []string, store string) {
 	}
 	if code, out, errOut := run(t, nil, "verify-attestation", ref2, "--type", "cyclonedx", "--key", filepath.Join(dir, "cosign.pub")); code != 0 || !strings.Contains(out, "https://cyclonedx.org/bom") {
 		t.Errorf("bulwark verify-attestation of cosign's attestation: %d %s %s", code, out, errOut)
+	}
+	// --max-age reads each predicate type's own time: CycloneDX
+	// metadata.timestamp (three days old here), the vuln predicate's
+	// scanFinishedOn, SPDX creationInfo.created.
+	now := time.Now().UTC().Format(time.RFC3339)
+	os.WriteFile(filepath.Join(dir, "vuln.json"), []byte(`{"scanner":{"uri":"https://github.com/aquasecurity/trivy","version":"0.58.0","result":{}},"metadata":{"scanStartedOn":"`+now+`","scanFinishedOn":"`+now+`"}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "spdx.json"), []byte(`{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"x","documentNamespace":"https://example.com/x","creationInfo":{"created":"`+now+`","creators":["Tool: test"]},"packages":[]}`), 0o644)
+	for typ, file := range map[string]string{"vuln": "vuln.json", "spdxjson": "spdx.json"} {
+		if out, err := cosign(t, bin, dir, "pw-cosign", append([]string{"attest", "--key", "cosign.key", "--type", typ, "--predicate", file, ref2}, signFlags...)...); err != nil {
+			t.Fatalf("cosign attest --type %s: %v\n%s", typ, err, out)
+		}
+	}
+	for _, tc := range []struct {
+		typ, maxAge string
+		want        int
+	}{{"vuln", "1h", 0}, {"spdx", "1h", 0}, {"cyclonedx", "24h", ExitFindings}, {"cyclonedx", "8760h", 0}} {
+		if code, _, errOut := run(t, nil, "verify-attestation", ref2, "--type", tc.typ, "--max-age", tc.maxAge, "--key", filepath.Join(dir, "cosign.pub")); code != tc.want {
+			t.Errorf("verify-attestation --type %s --max-age %s of cosign's attestation: exit %d, want %d: %s", tc.typ, tc.maxAge, code, tc.want, errOut)
+		}
 	}
 	if code, _, errOut := run(t, nil, "verify-attestation", ref2, "--type", "slsaprovenance", "--key", filepath.Join(dir, "cosign.pub")); code != ExitFindings {
 		t.Errorf("missing attestation type: %d %s", code, errOut)

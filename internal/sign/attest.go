@@ -162,8 +162,10 @@ type Attestation struct {
 
 // VerifyAttestation finds an attestation of predicateType, signed by one
 // of keys, whose subject is exactly the digest ref names now. maxAge > 0
-// also requires the predicate's timestamp (SLSA metadata.buildFinishedOn,
-// CycloneDX metadata.timestamp, OpenVEX timestamp) to be recent.
+// also requires the predicate's own time (predicateTimes: the vuln
+// predicate's scanFinishedOn, CycloneDX metadata.timestamp, SPDX
+// creationInfo.created, SLSA's build end, OpenVEX's timestamp) to be
+// recent.
 func VerifyAttestation(ctx context.Context, ref name.Reference, keys []signature.Verifier, predicateType string, maxAge time.Duration, now time.Time, opts ...remote.Option) (*Attestation, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("verify attestation: no trusted key given")
@@ -285,7 +287,7 @@ func staleness(st *Statement, maxAge time.Duration, now time.Time) string {
 	if maxAge <= 0 {
 		return ""
 	}
-	ts, found := predicateTime(st.Predicate)
+	ts, found := predicateTime(st.PredicateType, st.Predicate)
 	if !found {
 		return fmt.Sprintf("carries no timestamp, and a maximum age of %s is required", maxAge)
 	}
@@ -298,20 +300,44 @@ func staleness(st *Statement, maxAge time.Duration, now time.Time) string {
 // Stale is the reason for an attestation older than the allowed age.
 const Stale Reason = "stale-attestation"
 
-func predicateTime(p json.RawMessage) (time.Time, bool) {
-	var m struct {
-		Timestamp string `json:"timestamp"`
-		Metadata  struct {
-			Timestamp       string `json:"timestamp"`
-			BuildFinishedOn string `json:"buildFinishedOn"`
-		} `json:"metadata"`
-	}
+// predicateTimes are, per predicate type, the fields that say when the
+// predicate's content was made, most telling first (JSON paths). Types
+// not listed are tried with every path.
+var predicateTimes = map[string][][]string{
+	"https://cosign.sigstore.dev/attestation/vuln/v1": {{"metadata", "scanFinishedOn"}, {"metadata", "scanStartedOn"}},
+	"https://cyclonedx.org/bom":                       {{"metadata", "timestamp"}},
+	"https://spdx.dev/Document":                       {{"creationInfo", "created"}},
+	"https://slsa.dev/provenance/v0.2":                {{"metadata", "buildFinishedOn"}, {"metadata", "buildStartedOn"}},
+	"https://slsa.dev/provenance/v1":                  {{"runDetails", "metadata", "finishedOn"}, {"runDetails", "metadata", "startedOn"}},
+	"https://openvex.dev/ns":                          {{"last_updated"}, {"timestamp"}},
+	"https://cosign.sigstore.dev/attestation/v1":      {{"timestamp"}},
+}
+
+// predicateTime reads when a predicate was made from its own fields.
+func predicateTime(predicateType string, p json.RawMessage) (time.Time, bool) {
+	var m map[string]any
 	if json.Unmarshal(p, &m) != nil {
 		return time.Time{}, false
 	}
-	for _, s := range []string{m.Metadata.BuildFinishedOn, m.Metadata.Timestamp, m.Timestamp} {
-		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			return t, true
+	paths, ok := predicateTimes[predicateType]
+	if !ok && strings.HasPrefix(predicateType, "https://openvex.dev/ns") {
+		paths, ok = predicateTimes["https://openvex.dev/ns"], true
+	}
+	if !ok {
+		for _, ps := range predicateTimes {
+			paths = append(paths, ps...)
+		}
+	}
+	for _, path := range paths {
+		var v any = m
+		for _, k := range path {
+			obj, _ := v.(map[string]any)
+			v = obj[k]
+		}
+		if s, ok := v.(string); ok {
+			if t, err := time.Parse(time.RFC3339, s); err == nil {
+				return t, true
+			}
 		}
 	}
 	return time.Time{}, false
