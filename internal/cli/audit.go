@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -14,7 +15,8 @@ import (
 
 func newAuditCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Verify and maintain the server's audit trail"}
-	var data, database, format string
+	var data, database string
+	var out formatFlags
 	var keys []string
 	verify := &cobra.Command{
 		Use:   "verify [--data DIR | --database URL] [--key audit.key.pub...]",
@@ -28,6 +30,9 @@ The trusted key is DIR/audit.key.pub by default; with --database (a
 PostgreSQL store shared by replicas) name each replica's key with --key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
 			dsn := database
 			if dsn == "" {
 				dsn = filepath.Join(data, "bulwark.db")
@@ -52,22 +57,25 @@ PostgreSQL store shared by replicas) name each replica's key with --key.`,
 			if err != nil {
 				return err
 			}
-			if format == "json" {
-				if err := json.NewEncoder(e.stdout).Encode(rep); err != nil {
-					return err
+			err = out.write(e, func(w io.Writer, format string) error {
+				if format == "json" {
+					return json.NewEncoder(w).Encode(rep)
 				}
-			} else {
-				fmt.Fprintf(e.stdout, "%d records (seq %d to %d), %d signed checkpoints\n", rep.Records, rep.First, rep.Last, rep.Checkpoints)
+				fmt.Fprintf(w, "%d records (seq %d to %d), %d signed checkpoints\n", rep.Records, rep.First, rep.Last, rep.Checkpoints)
 				for _, p := range rep.Problems {
-					fmt.Fprintf(e.stdout, "  seq %d: %s\n", p.Seq, p.What)
+					fmt.Fprintf(w, "  seq %d: %s\n", p.Seq, p.What)
 				}
+				if rep.OK() {
+					fmt.Fprintln(w, "intact")
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if !rep.OK() {
 				fmt.Fprintf(e.stderr, "bulwark: the audit trail has been tampered with: %d problem(s)\n", len(rep.Problems))
 				return exitError{code: ExitFindings}
-			}
-			if format != "json" {
-				fmt.Fprintln(e.stdout, "intact")
 			}
 			return nil
 		},
@@ -75,7 +83,7 @@ PostgreSQL store shared by replicas) name each replica's key with --key.`,
 	verify.Flags().StringVar(&data, "data", "bulwark-data", "the server's data directory")
 	verify.Flags().StringVar(&database, "database", "", "PostgreSQL URL of the server's store (default: SQLite in --data)")
 	verify.Flags().StringArrayVar(&keys, "key", nil, "trusted checkpoint public key (default DIR/audit.key.pub)")
-	verify.Flags().StringVar(&format, "format", "table", "table or json")
+	out.register(verify, "table", "json")
 	cmd.AddCommand(verify)
 	return cmd
 }

@@ -17,6 +17,7 @@ func newCheckCommand(e *env) *cobra.Command {
 		out                            checkOutput
 		ignoreFile, untrusted          string
 		sandboxes, proxies, policyDirs []string
+		oldPolicyDirs                  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -45,7 +46,7 @@ could be read.`,
 			if err != nil {
 				return err
 			}
-			for _, d := range policyDirs {
+			for _, d := range append(policyDirs, oldPolicyDirs...) {
 				custom, err := checks.LoadRego(cmd.Context(), d)
 				if err != nil {
 					return err
@@ -97,7 +98,11 @@ could be read.`,
 	fl.StringVar(&ignoreFile, "ignorefile", "", "exceptions file (id, object glob, reason, expires)")
 	fl.StringVar(&untrusted, "untrusted-label", "", "label marking workloads that must run in a sandbox (default bulwark.dev/untrusted=true)")
 	fl.StringArrayVar(&sandboxes, "sandbox-runtime-class", nil, "runtimeClassName that counts as a sandbox (repeatable; default gvisor, runsc, kata...)")
-	fl.StringArrayVar(&policyDirs, "policy", nil, "directory of custom checks written in Rego (repeatable; see docs/custom-checks.md)")
+	fl.StringArrayVar(&policyDirs, "rego", nil, "directory of custom checks written in Rego (repeatable; see docs/custom-checks.md)")
+	// --policy names a verification policy file in verify; here it was
+	// the Rego directory. The old spelling still works, with a notice.
+	fl.StringArrayVar(&oldPolicyDirs, "policy", nil, "directory of custom checks written in Rego")
+	fl.MarkDeprecated("policy", "use --rego DIR (--policy names a verification policy file in verify)")
 	fl.StringArrayVar(&proxies, "egress-proxy", nil, "CIDR of the egress proxy; egress elsewhere fails BW-NET-004 (repeatable)")
 	return cmd
 }

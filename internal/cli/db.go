@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ database, after its manifest's SHA-256 sums are checked.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "installed the bundle's %d advisories as %s\n", n, p)
+				fmt.Fprintf(e.stderr, "installed the bundle's %d advisories as %s\n", n, p)
 				return nil
 			}
 			d, err := db.open(e)
@@ -87,11 +88,11 @@ database, after its manifest's SHA-256 sums are checked.`,
 			for _, p := range res.Problems {
 				fmt.Fprintf(e.stderr, "skipped: %s\n", p)
 			}
-			fmt.Fprintf(e.stdout, "imported %d advisories in %s", res.Imported, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(e.stderr, "imported %d advisories in %s", res.Imported, time.Since(start).Round(time.Millisecond))
 			if n := len(res.Problems); n > 0 {
-				fmt.Fprintf(e.stdout, "; skipped %d malformed record(s), listed on stderr", n)
+				fmt.Fprintf(e.stderr, "; skipped %d malformed record(s), listed on stderr", n)
 			}
-			fmt.Fprintln(e.stdout)
+			fmt.Fprintln(e.stderr)
 			return nil
 		},
 	}
@@ -102,6 +103,7 @@ database, after its manifest's SHA-256 sums are checked.`,
 func newDBStatusCommand(e *env) *cobra.Command {
 	var (
 		db     dbFlag
+		out    formatFlags
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -109,6 +111,12 @@ func newDBStatusCommand(e *env) *cobra.Command {
 		Short: "Show the database's records per ecosystem, last update and age",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				out.format = "json"
+			}
+			if err := out.validate(); err != nil {
+				return err
+			}
 			d, err := db.open(e)
 			if err != nil {
 				return err
@@ -118,30 +126,34 @@ func newDBStatusCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSONTo(e.stdout, st)
-			}
-			fmt.Fprintf(e.stdout, "database: %s\nrecords:  %d\n", st.Path, st.Records)
-			if !st.Updated.IsZero() {
-				fmt.Fprintf(e.stdout, "updated:  %s (%s ago)\n", st.Updated.Format(time.RFC3339), time.Since(st.Updated).Round(time.Minute))
-			} else {
-				fmt.Fprintln(e.stdout, "updated:  never (run bulwark db import)")
-			}
-			for _, src := range sortedKeys(st.Sources) {
-				fmt.Fprintf(e.stdout, "source:   %-20s %d records\n", src, st.Sources[src])
-			}
-			for _, u := range sortedKeys(st.Feeds) {
-				fmt.Fprintf(e.stdout, "feed:     %s (%s)\n", u, st.Feeds[u])
-			}
-			fmt.Fprintln(e.stdout, "ecosystems:")
-			for _, k := range sortedKeys(st.PerEco) {
-				fmt.Fprintf(e.stdout, "  %-28s %d\n", k, st.PerEco[k])
-			}
-			return nil
+			return out.write(e, func(w io.Writer, format string) error {
+				if format == "json" {
+					return writeJSONTo(w, st)
+				}
+				fmt.Fprintf(w, "database: %s\nrecords:  %d\n", st.Path, st.Records)
+				if !st.Updated.IsZero() {
+					fmt.Fprintf(w, "updated:  %s (%s ago)\n", st.Updated.Format(time.RFC3339), time.Since(st.Updated).Round(time.Minute))
+				} else {
+					fmt.Fprintln(w, "updated:  never (run bulwark db import)")
+				}
+				for _, src := range sortedKeys(st.Sources) {
+					fmt.Fprintf(w, "source:   %-20s %d records\n", src, st.Sources[src])
+				}
+				for _, u := range sortedKeys(st.Feeds) {
+					fmt.Fprintf(w, "feed:     %s (%s)\n", u, st.Feeds[u])
+				}
+				fmt.Fprintln(w, "ecosystems:")
+				for _, k := range sortedKeys(st.PerEco) {
+					fmt.Fprintf(w, "  %-28s %d\n", k, st.PerEco[k])
+				}
+				return nil
+			})
 		},
 	}
 	db.register(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out.register(cmd, "table", "json")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the same as --format json)")
+	cmd.Flags().MarkDeprecated("json", "use --format json")
 	return cmd
 }
 
@@ -172,11 +184,11 @@ interrupted download leaves the previous database fully usable.`,
 			for _, r := range res {
 				switch r.Status {
 				case "updated":
-					fmt.Fprintf(e.stdout, "%-10s updated: %d advisories (%d bytes, sha256 %s)\n", r.Ecosystem, r.Imported, r.Bytes, r.SHA256)
+					fmt.Fprintf(e.stderr, "%-10s updated: %d advisories (%d bytes, sha256 %s)\n", r.Ecosystem, r.Imported, r.Bytes, r.SHA256)
 				case "unchanged":
-					fmt.Fprintf(e.stdout, "%-10s unchanged\n", r.Ecosystem)
+					fmt.Fprintf(e.stderr, "%-10s unchanged\n", r.Ecosystem)
 				default:
-					fmt.Fprintf(e.stdout, "%-10s FAILED: %s\n", r.Ecosystem, r.Error)
+					fmt.Fprintf(e.stderr, "%-10s FAILED: %s\n", r.Ecosystem, r.Error)
 				}
 				for _, p := range r.Problems {
 					fmt.Fprintf(e.stderr, "skipped: %s\n", p)
@@ -209,7 +221,7 @@ func newDBExportCommand(e *env) *cobra.Command {
 			if err := d.Export(cmd.Context(), args[0], time.Now()); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "wrote %s; install it elsewhere with: bulwark db import %s\n", args[0], args[0])
+			fmt.Fprintf(e.stderr, "wrote %s; install it elsewhere with: bulwark db import %s\n", args[0], args[0])
 			return nil
 		},
 	}

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +52,9 @@ func (f *imageFlags) open(ctx context.Context, e *env, refStr string) (*image.Im
 	img, err := image.Open(ctx, ref, image.Options{Platform: f.platform, Insecure: f.insecure})
 	if err != nil {
 		return nil, nil, err
+	}
+	if img.Notice != "" {
+		fmt.Fprintln(e.stderr, "bulwark: note:", img.Notice)
 	}
 	exts := catalog.All()
 	s := &inventory.Scanner{
@@ -137,4 +142,29 @@ func writeOutput(e *env, path string, write func(w io.Writer) error) error {
 		return fmt.Errorf("output %s: %w", path, err)
 	}
 	return nil
+}
+
+// formatFlags are --format/-f and --output/-o for commands whose report
+// is a table or JSON, so every command takes the same two flags.
+type formatFlags struct {
+	format, output string
+	formats        []string
+}
+
+func (f *formatFlags) register(cmd *cobra.Command, formats ...string) {
+	f.formats = formats
+	cmd.Flags().StringVarP(&f.format, "format", "f", formats[0], "output format: "+strings.Join(formats, ", "))
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
+}
+
+func (f *formatFlags) validate() error {
+	if !slices.Contains(f.formats, f.format) {
+		return fmt.Errorf("--format %q: want one of %s", f.format, strings.Join(f.formats, ", "))
+	}
+	return nil
+}
+
+// write renders the report to standard output or, atomically, the file.
+func (f *formatFlags) write(e *env, render func(w io.Writer, format string) error) error {
+	return writeOutput(e, f.output, func(w io.Writer) error { return render(w, f.format) })
 }

@@ -384,6 +384,14 @@ func TestImageLinksAsDockerRunsThem(t *testing.T) {
 	if out := docker("run", "--rm", "--read-only", "--user", "65534", "--network", "none", tag, "/bin/cat", "/etc/climb"); !strings.Contains(out, "nobody:x:65534") {
 		t.Fatalf("in the container /etc/climb is not /etc/passwd: %q", out)
 	}
+	// A registry reference whose registry cannot be reached is read from
+	// the Engine, and the user is told.
+	unreachable := "127.0.0.1:1/" + tag
+	docker("tag", tag, unreachable)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", unreachable).Run() })
+	if code, _, errOut := run(t, nil, "sbom", "--no-cache", unreachable); code != 0 || !strings.Contains(errOut, "local Docker Engine") {
+		t.Errorf("sbom %s with its registry unreachable: exit %d: %s", unreachable, code, errOut)
+	}
 	saved := filepath.Join(t.TempDir(), "links.tar")
 	docker("save", "-o", saved, tag)
 	for _, ref := range []string{"docker:" + tag, "docker-archive:" + saved} {

@@ -122,7 +122,7 @@ func writeKeyPair(e *env, prefix string, kp *sign.KeyPair) error {
 	if err := os.WriteFile(prefix+".pub", kp.PublicPEM, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Private key written to %s.key\nPublic key written to %s.pub\n", prefix, prefix)
+	fmt.Fprintf(e.stderr, "Private key written to %s.key\nPublic key written to %s.pub\n", prefix, prefix)
 	return nil
 }
 
@@ -169,7 +169,7 @@ image has any, so this keeps every signer's signature visible to it.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Signed %s\n", d)
+			fmt.Fprintf(e.stderr, "Signed %s\n", d)
 			return nil
 		},
 	}
@@ -225,7 +225,7 @@ is refused.`,
 				if err := verdict(e, err); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "Verified %s: satisfies %s\n", d, policyFile)
+				fmt.Fprintf(e.stderr, "Verified %s: satisfies %s\n", d, policyFile)
 				return nil
 			}
 			keys, err := loadVerifiers(keyFiles)
@@ -236,7 +236,7 @@ is refused.`,
 			if err := verdict(e, err); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Verified %s: signed by %s\n", v.Digest, keyFiles[v.Key])
+			fmt.Fprintf(e.stderr, "Verified %s: signed by %s\n", v.Digest, keyFiles[v.Key])
 			return nil
 		},
 	}
@@ -415,7 +415,7 @@ func newAttestCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Attested %s (%s)\n", d, pt)
+			fmt.Fprintf(e.stderr, "Attested %s (%s)\n", d, pt)
 			return nil
 		},
 	}
@@ -478,7 +478,7 @@ a repository no rule covers is refused.`,
 			if err := verdict(e, err); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Verified %s attestation signed by %s\n", a.Statement.PredicateType, signer(a.Key))
+			fmt.Fprintf(e.stderr, "Verified %s attestation signed by %s\n", a.Statement.PredicateType, signer(a.Key))
 			return writeJSONTo(e.stdout, a.Statement)
 		},
 	}

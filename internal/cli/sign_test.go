@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -50,13 +51,13 @@ func TestKeySignVerifyCommands(t *testing.T) {
 	}
 	ref := pushRandom(t, host, "shop/api:1.0")
 	code, out, errOut := run(t, envPW, "sign", ref, "--key", prefix+".key", "-a", "pipeline=42")
-	if code != 0 || !strings.Contains(out, "@sha256:") {
-		t.Fatalf("sign: %d %s %s", code, out, errOut)
+	if code != 0 || out != "" || !strings.Contains(errOut, "@sha256:") {
+		t.Fatalf("sign: %d stdout %q stderr %s", code, out, errOut)
 	}
 	if code, _, errOut := run(t, map[string]string{"BULWARK_PASSWORD": "wrong"}, "sign", ref, "--key", prefix+".key"); code != ExitError || !strings.Contains(errOut, "wrong password") {
 		t.Errorf("wrong password: %d %s", code, errOut)
 	}
-	if code, out, errOut := run(t, nil, "verify", ref, "--key", prefix+".pub"); code != 0 || !strings.Contains(out, "Verified") {
+	if code, out, errOut := run(t, nil, "verify", ref, "--key", prefix+".pub"); code != 0 || out != "" || !strings.Contains(errOut, "Verified") {
 		t.Errorf("verify: %d %s %s", code, out, errOut)
 	}
 	unsigned := pushRandom(t, host, "shop/api:unsigned")
@@ -78,7 +79,7 @@ func TestKeySignVerifyCommands(t *testing.T) {
 	if err := os.WriteFile(policy, []byte(rules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errOut := run(t, nil, "verify", ref, "--policy", policy); code != 0 || !strings.Contains(out, "satisfies") {
+	if code, out, errOut := run(t, nil, "verify", ref, "--policy", policy); code != 0 || out != "" || !strings.Contains(errOut, "satisfies") {
 		t.Errorf("verify --policy: %d %s %s", code, out, errOut)
 	}
 	if code, _, errOut := run(t, nil, "verify", unsigned, "--policy", policy); code != ExitFindings || !strings.Contains(errOut, "no signature") {
@@ -114,7 +115,7 @@ func TestKeySignVerifyCommands(t *testing.T) {
 	if code, _, errOut := run(t, envPW, "attest", ref, "--key", prefix+".key", "--type", "slsaprovenance", "--predicate", prov); code != 0 {
 		t.Fatalf("attest: %d %s", code, errOut)
 	}
-	if code, out, errOut := run(t, nil, "verify-attestation", ref, "--type", "slsaprovenance", "--policy", policy); code != 0 || !strings.Contains(out, "key 1 of the policy rule") || !strings.Contains(out, "buildFinishedOn") {
+	if code, out, errOut := run(t, nil, "verify-attestation", ref, "--type", "slsaprovenance", "--policy", policy); code != 0 || !strings.Contains(errOut, "key 1 of the policy rule") || !strings.Contains(out, "buildFinishedOn") || !json.Valid([]byte(out)) {
 		t.Errorf("verify-attestation --policy: %d %s %s", code, out, errOut)
 	}
 	aged := filepath.Join(dir, "aged.yaml")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -34,6 +35,10 @@ type Image struct {
 	Layers    []*Layer
 	// Dir is the root filesystem of a dir: reference.
 	Dir string
+	// Notice says something the user must know about where the image
+	// came from (read from the Docker Engine because the registry could
+	// not be reached).
+	Notice string
 
 	cleanup []func() error
 }
@@ -112,6 +117,17 @@ func Open(ctx context.Context, ref Ref, opts Options) (*Image, error) {
 	switch ref.Kind {
 	case KindRegistry:
 		img, err = openRegistry(ctx, ref, opts)
+		if err != nil && unreachable(err) {
+			// As docker run does with a local image: when the registry
+			// cannot be reached, the Engine's image of that name is read,
+			// and the caller is told.
+			if local, lerr := openDaemon(ctx, Ref{Kind: KindDocker, Name: ref.Name, Raw: ref.Raw}, opts); lerr == nil {
+				local.Notice = fmt.Sprintf("the registry of %s could not be reached (%v); read the local Docker Engine's image of that name instead", ref.Name, rootCause(err))
+				img, err = local, nil
+			} else {
+				err = fmt.Errorf("%w (the registry could not be reached; for an image in the local Docker Engine, write docker:%s)", err, ref.Name)
+			}
+		}
 	case KindOCI:
 		img, err = openLayout(ref.Path, ref, opts)
 	case KindOCIArchive:
@@ -130,6 +146,25 @@ func Open(ctx context.Context, ref Ref, opts Options) (*Image, error) {
 	}
 	img.Ref = ref
 	return img, nil
+}
+
+// unreachable says whether a registry error is the network's (no DNS
+// name, connection refused, timeout) rather than the registry's answer.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// rootCause is the innermost error, for a short message.
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
 }
 
 func openDir(ref Ref) (*Image, error) {

@@ -304,7 +304,7 @@ func TestParseRef(t *testing.T) {
 		{"oci:/x/y:v1", Ref{Kind: KindOCI, Path: "/x/y", Tag: "v1"}},
 		{"oci:/x/y", Ref{Kind: KindOCI, Path: "/x/y"}},
 		{"oci-archive:a.tar", Ref{Kind: KindOCIArchive, Path: "a.tar"}},
-		{"docker-archive:/tmp/a.tar:app:1", Ref{Kind: KindDockerArchive, Path: "/tmp/a.tar:app", Tag: "1"}},
+		{"docker-archive:/tmp/a.tar:app:1", Ref{Kind: KindDockerArchive, Path: "/tmp/a.tar", Tag: "app:1"}},
 		{"docker:nginx:latest", Ref{Kind: KindDocker, Name: "nginx:latest"}},
 		{"dir:/", Ref{Kind: KindDir, Path: "/"}},
 		{ociDir, Ref{Kind: KindOCI, Path: ociDir}},
@@ -326,6 +326,32 @@ func TestParseRef(t *testing.T) {
 			t.Errorf("ParseRef(%q) = %v, want ErrBadRef", bad, err)
 		}
 	}
+	// What a user meant, said in the user's terms: a missing file is not a
+	// registry pull, another tool's prefix is named, a URL is explained
+	// without Go identifiers.
+	for in, want := range map[string]string{
+		"/nonexistent/x.tar":        "no such file or directory",
+		"./image.tar.gz":            "no such file or directory",
+		"podman:alpine":             `"podman:" is not a reference kind bulwark reads`,
+		"containers-storage:alpine": `"containers-storage:" is not a reference kind`,
+		"https://ghcr.io/org/app:1": "without https://",
+	} {
+		_, err := ParseRef(in)
+		if !errors.Is(err, ErrBadRef) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "name.") {
+			t.Errorf("ParseRef(%q) = %v, want an error saying %q", in, err, want)
+		}
+	}
+	// A docker save archive's path comes first, then a tag with a colon.
+	archive := testenv.CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
+	ref, err := ParseRef("docker-archive:" + archive + ":alpine:3.10")
+	if err != nil || ref.Path != archive || ref.Tag != "alpine:3.10" {
+		t.Fatalf("docker-archive:FILE:alpine:3.10 = %+v, %v", ref, err)
+	}
+	opened, err := Open(context.Background(), ref, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened.Close()
 }
 
 // TestRegistryPlatforms pushes a two-platform index to a real registry

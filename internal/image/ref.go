@@ -64,7 +64,13 @@ func ParseRef(s string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%w: empty reference", ErrBadRef)
 	}
 	r := Ref{Raw: s}
+	if i := strings.Index(s, "://"); i > 0 {
+		return Ref{}, fmt.Errorf("%w %q: a URL is not an image reference; write the registry host and repository without %s:// (for example ghcr.io/org/app:1.2)", ErrBadRef, s, s[:i])
+	}
 	kind, rest, ok := strings.Cut(s, ":")
+	if ok && otherTransports[kind] {
+		return Ref{}, fmt.Errorf("%w %q: %q is not a reference kind bulwark reads; use one of oci: oci-archive: docker-archive: docker: dir: (for podman, podman save -o x.tar IMAGE and read docker-archive:x.tar; see docs/references.md)", ErrBadRef, s, kind+":")
+	}
 	if ok {
 		switch Kind(kind) {
 		case KindOCI, KindOCIArchive, KindDockerArchive:
@@ -104,6 +110,9 @@ func ParseRef(s string) (Ref, error) {
 		}
 		return Ref{Kind: k, Path: s, Raw: s}, nil
 	}
+	if looksLikePath(s) {
+		return Ref{}, fmt.Errorf("%w %q: no such file or directory", ErrBadRef, s)
+	}
 	if _, err := name.ParseReference(s, name.WeakValidation); err != nil {
 		return Ref{}, fmt.Errorf("%w %q: not a file, directory or registry reference (%v); prefix it with one of oci: oci-archive: docker-archive: docker: dir: (see docs/references.md)", ErrBadRef, s, err)
 	}
@@ -112,18 +121,48 @@ func ParseRef(s string) (Ref, error) {
 	return r, nil
 }
 
-// splitPathTag splits "path:tag" at the last colon when what follows looks
-// like a tag rather than part of the path.
-func splitPathTag(s string) (path, tag string) {
-	i := strings.LastIndexByte(s, ':')
-	if i <= 0 || strings.ContainsAny(s[i+1:], "/\\") {
-		return s, ""
+// otherTransports are the reference prefixes of other tools (skopeo,
+// podman, buildah) that bulwark does not read: naming them beats reading
+// "podman:alpine" as the Docker Hub image podman, tag alpine.
+var otherTransports = map[string]bool{
+	"podman": true, "containers-storage": true, "docker-daemon": true, "ostree": true,
+	"sif": true, "tarball": true, "registry": true, "file": true,
+}
+
+// looksLikePath says whether a reference that names nothing on disk was
+// meant as a file: an absolute or relative path, or an archive's name.
+func looksLikePath(s string) bool {
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") || strings.HasPrefix(s, "~") {
+		return true
 	}
-	// A path that exists as written wins over a tag split.
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst"} {
+		if strings.HasSuffix(s, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitPathTag splits "path:tag": the path is the longest prefix (ending
+// before a colon) that exists, so docker-archive:a.tar:alpine:3.10 names
+// the tag alpine:3.10 of a.tar. When no prefix exists, the first colon
+// splits, and opening the path says it does not exist.
+func splitPathTag(s string) (path, tag string) {
 	if _, err := os.Stat(s); err == nil {
 		return s, ""
 	}
-	return s[:i], s[i+1:]
+	for i := len(s) - 1; i > 0; i-- {
+		if s[i] != ':' {
+			continue
+		}
+		if _, err := os.Stat(s[:i]); err == nil {
+			return s[:i], s[i+1:]
+		}
+	}
+	if i := strings.IndexByte(s, ':'); i > 0 && !strings.ContainsAny(s[i+1:], "\\") {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
 }
 
 // sniffArchive tells a docker save tarball from an OCI layout tarball by
