@@ -98,8 +98,11 @@ func verdicts(c *Check, o *Object, fails []Failure, exc Exceptions) []Result {
 	if reason, ok := annotationExceptions(o)[c.ID]; ok {
 		ex = &Exception{Source: "annotation bulwark.dev/ignore", Reason: reason}
 	} else if exc != nil {
-		if reason, src, exp, ok := exc.CheckException(c.ID, o.Ref(), o.File); ok {
-			ex = &Exception{Source: src, Reason: reason, Expires: exp}
+		for _, name := range o.exceptionNames() {
+			if reason, src, exp, ok := exc.CheckException(c.ID, name, o.File); ok {
+				ex = &Exception{Source: src, Reason: reason, Expires: exp}
+				break
+			}
 		}
 	}
 	var out []Result

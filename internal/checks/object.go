@@ -84,6 +84,26 @@ func (o *Object) Ref() string {
 	return o.Kind
 }
 
+// exceptionNames are the names an ignore-file object pattern may use for
+// o: its reference and, for a namespaced object that names no namespace
+// (kubectl puts it in the current one, default unless told otherwise),
+// the same with "default/", as the findings about its namespace say.
+func (o *Object) exceptionNames() []string {
+	names := []string{o.Ref()}
+	if o.Namespace == "" && o.Name != "" && o.raw != nil && !clusterScoped[o.Kind] {
+		names = append(names, fmt.Sprintf("%s default/%s", o.Kind, o.Name))
+	}
+	return names
+}
+
+// clusterScoped kinds have no namespace.
+var clusterScoped = map[string]bool{
+	"Namespace": true, "Node": true, "PersistentVolume": true, "StorageClass": true, "ClusterRole": true,
+	"ClusterRoleBinding": true, "CustomResourceDefinition": true, "PriorityClass": true, "RuntimeClass": true,
+	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true, "IngressClass": true,
+	"CSIDriver": true, "APIService": true, "AdminNetworkPolicy": true, "GlobalNetworkPolicy": true,
+}
+
 // podSpecPaths says where each workload kind keeps its pod template.
 var podSpecPaths = map[string][]string{
 	"Pod":                   {"spec"},

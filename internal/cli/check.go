@@ -82,7 +82,16 @@ could be read.`,
 			if len(objs) == 0 {
 				return fmt.Errorf("nothing to check in %s: no Kubernetes manifest, Dockerfile or compose file was found", strings.Join(args, ", "))
 			}
-			if err := out.write(e, &report.CheckReport{Results: checks.Run(all, objs, env, exc),
+			results := checks.Run(all, objs, env, exc)
+			if f, ok := exc.(*policy.IgnoreFile); ok {
+				warnings = append(warnings, unusedIgnores(f, true)...)
+			}
+			if out.format != "table" || out.output != "" {
+				for _, w := range warnings {
+					fmt.Fprintln(e.stderr, "warning:", w)
+				}
+			}
+			if err := out.write(e, &report.CheckReport{Results: results,
 				LoadErrors: loadErrs, Warnings: warnings, Checks: all}); err != nil {
 				return err
 			}
@@ -105,4 +114,25 @@ could be read.`,
 	fl.MarkDeprecated("policy", "use --rego DIR (--policy names a verification policy file in verify)")
 	fl.StringArrayVar(&proxies, "egress-proxy", nil, "CIDR of the egress proxy; egress elsewhere fails BW-NET-004 (repeatable)")
 	return cmd
+}
+
+// unusedIgnores warns about ignore entries that excepted nothing: the
+// check exceptions (BW- ids) for check commands, the others for scans,
+// as one ignore file may serve both.
+func unusedIgnores(f *policy.IgnoreFile, checkIDs bool) []string {
+	var out []string
+	for _, x := range f.Unused() {
+		if strings.HasPrefix(x.ID, "BW-") != checkIDs {
+			continue
+		}
+		what := x.ID
+		if x.Object != "" {
+			what += " for " + x.Object
+		}
+		if x.Package != "" {
+			what += " in " + x.Package
+		}
+		out = append(out, fmt.Sprintf("ignore entry %s in %s matched nothing (objects are named as the findings name them: Kind namespace/name, or the file)", what, f.Path))
+	}
+	return out
 }

@@ -147,3 +147,30 @@ func TestCheckGateReadsLikeKubectl(t *testing.T) {
 		t.Errorf("only unreadable input: exit %d, output %s", code, out)
 	}
 }
+
+// TestIgnoreObjectsAsFindingsNameThem: an object without a namespace is
+// excepted by "Kind default/name" (kubectl puts it in default) as well as
+// "Kind name"; an entry that matches nothing is reported.
+func TestIgnoreObjectsAsFindingsNameThem(t *testing.T) {
+	dir := t.TempDir()
+	pod := filepath.Join(dir, "deploy.yaml")
+	os.WriteFile(pod, []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: frontend\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n"), 0o644)
+	ignore := filepath.Join(dir, "ignore.yaml")
+	os.WriteFile(ignore, []byte("ignores:\n- id: BW-K8S-001\n  object: Deployment default/frontend\n  reason: migrating\n- id: BW-K8S-003\n  object: Deployment prod/frontend\n  reason: a typo in the namespace\n- id: CVE-2024-0001\n  reason: for scans, not checks\n"), 0o644)
+	code, out, errOut := run(t, nil, "check", "-f", "json", "--ignorefile", ignore, pod)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep report.CheckReport
+	json.Unmarshal([]byte(out), &rep)
+	status := map[string]string{}
+	for _, r := range rep.Results {
+		status[r.CheckID] = r.Status
+	}
+	if status["BW-K8S-001"] != "excepted" || status["BW-K8S-003"] != "fail" {
+		t.Errorf("BW-K8S-001 %s (want excepted), BW-K8S-003 %s (want fail)", status["BW-K8S-001"], status["BW-K8S-003"])
+	}
+	if !strings.Contains(errOut, "BW-K8S-003 for Deployment prod/frontend") || !strings.Contains(errOut, "matched nothing") || strings.Contains(errOut, "CVE-2024-0001") {
+		t.Errorf("unused entries not reported as expected: %s", errOut)
+	}
+}

@@ -229,6 +229,9 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 	if n := countedUnknown(verdict); n > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d finding(s) have no severity in their advisory or any related record; they count as %s (--unknown-severity)", n, gate.UnknownAs))
 	}
+	if gate.Ignore != nil {
+		warnings = append(warnings, unusedIgnores(gate.Ignore, false)...)
+	}
 	for _, x := range verdict.Expired {
 		warnings = append(warnings, fmt.Sprintf("ignore entry %s (%s) expired on %s and no longer applies: fix the finding or renew the exception", x.ID, x.Reason, x.Expires))
 	}

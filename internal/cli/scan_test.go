@@ -385,3 +385,51 @@ func slicesContain(ss []string, sub string) bool {
 	}
 	return false
 }
+
+// TestDBImportOfNothing: importing an input without one advisory is an
+// error naming it (exit 2), and the database's update time does not move.
+func TestDBImportOfNothing(t *testing.T) {
+	db := importDB(t, testenv.CorpusPath(t, "osv", "go-vulndb", "GO-2020-0015.json"))
+	_, before, _ := run(t, nil, "db", "status", "--db", db, "-f", "json")
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+	archive := testenv.CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
+	for _, in := range []string{empty, archive} {
+		code, _, errOut := run(t, nil, "db", "import", "--db", db, in)
+		if code != ExitError || !strings.Contains(errOut, in) || !strings.Contains(errOut, "no advisories") {
+			t.Errorf("db import %s: exit %d: %s", in, code, errOut)
+		}
+	}
+	if _, after, _ := run(t, nil, "db", "status", "--db", db, "-f", "json"); after != before {
+		t.Errorf("db status changed:\n%s\n%s", before, after)
+	}
+}
+
+// TestScanTrivyIgnore: a plain .trivyignore suppresses findings by ID.
+func TestScanTrivyIgnore(t *testing.T) {
+	db := importDB(t, testenv.CorpusPath(t, "osv", "go-vulndb"))
+	ref := goImage(t)
+	ignore := filepath.Join(t.TempDir(), ".trivyignore")
+	os.WriteFile(ignore, []byte("# not reachable in our build\nGO-2021-0113\nGO-0000-0000\n"), 0o644)
+	code, out, errOut := run(t, nil, "scan", "image", "--no-cache", "--db", db, "--ignorefile", ignore, "-f", "json", ref)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r report.ScanReport
+	json.Unmarshal([]byte(out), &r)
+	found := false
+	for _, res := range r.Results {
+		if res.ID == "GO-2021-0113" || slicesContain(res.Aliases, "GO-2021-0113") {
+			found = true
+			if res.Suppressed == nil || res.Suppressed.Reason != "not reachable in our build" {
+				t.Errorf("GO-2021-0113 not suppressed by the .trivyignore: %+v", res.Suppressed)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("GO-2021-0113 not found")
+	}
+	if !slicesContain(r.Warnings, "GO-0000-0000") {
+		t.Errorf("unused entry not warned about: %q", r.Warnings)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,7 +19,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"bulwark.dev/bulwark/internal/server"
 	"bulwark.dev/bulwark/internal/sign"
+	"encoding/base64"
+	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 func pushRandom(t *testing.T, host, repo string) string {
@@ -335,5 +339,48 @@ func TestStoreAuto(t *testing.T) {
 	}
 	if code, _, errOut := run(t, env, "sign", fresh, "--key", filepath.Join(dir, "k.key"), "--store", "all"); code != ExitError || !strings.Contains(errOut, "want auto, tag, bundle or both") {
 		t.Errorf("bad --store: %d %s", code, errOut)
+	}
+}
+
+// TestVerifyShowsTheGatesReason: verify of an image bulwark's pull gate
+// refuses (unscanned: no database) prints the registry's DENIED message,
+// not HEAD's bodiless 403.
+func TestVerifyShowsTheGatesReason(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := server.New(context.Background(), server.Config{DataDir: dir, AdminPassword: "verify-admin-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	host := strings.TrimPrefix(hs.URL, "http://")
+	ref, _ := name.ParseReference(host + "/shop/app:1")
+	img, _ := random.Image(256, 1)
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "admin", Password: "verify-admin-pw"})); err != nil {
+		t.Fatal(err)
+	}
+	// A guest of the project (may pull, not push) logged in with docker.
+	for _, c := range [][3]string{
+		{"POST", "/api/v1/users", `{"name":"gus","password":"guest-password-1"}`},
+		{"PUT", "/api/v1/projects/shop/members/gus", `{"role":"guest"}`},
+	} {
+		req, _ := http.NewRequest(c[0], hs.URL+c[1], strings.NewReader(c[2]))
+		req.SetBasicAuth("admin", "verify-admin-pw")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %v %v", c[0], c[1], err, resp)
+		}
+		resp.Body.Close()
+	}
+	cfg := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("gus:guest-password-1"))
+	os.WriteFile(filepath.Join(cfg, "config.json"), []byte(`{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`), 0o600)
+	t.Setenv("DOCKER_CONFIG", cfg)
+	pub := filepath.Join(dir, "k")
+	run(t, map[string]string{"BULWARK_PASSWORD": "pw"}, "key", "generate", "--output-prefix", pub)
+	code, _, errOut := run(t, nil, "verify", ref.String(), "--key", pub+".pub")
+	if code == 0 || !strings.Contains(errOut, "has not been scanned yet") || strings.Contains(errOut, "HEAD responses have no body") {
+		t.Errorf("verify of a refused image: exit %d: %s", code, errOut)
 	}
 }

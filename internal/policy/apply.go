@@ -119,6 +119,7 @@ func (g *Gate) suppression(f *match.Finding) *Suppression {
 			if e.Expired(g.Now) || !e.covers(f) {
 				continue
 			}
+			g.Ignore.markUsed(i)
 			return &Suppression{Kind: "ignore", Reason: e.Reason, Source: g.Ignore.Path, Expires: e.Expires}
 		}
 	}

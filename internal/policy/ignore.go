@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/package-url/packageurl-go"
@@ -57,6 +59,33 @@ type IgnoreFile struct {
 	Entries []IgnoreEntry
 	// Now is the clock expiry is judged by (default time.Now).
 	Now func() time.Time
+
+	mu   sync.Mutex
+	used map[int]bool
+}
+
+func (f *IgnoreFile) markUsed(i int) {
+	f.mu.Lock()
+	if f.used == nil {
+		f.used = map[int]bool{}
+	}
+	f.used[i] = true
+	f.mu.Unlock()
+}
+
+// Unused lists the unexpired entries that covered nothing so far: most
+// often a typo in an id or object pattern, which leaves the finding it
+// meant to except failing, or an exception that outlived its reason.
+func (f *IgnoreFile) Unused() []IgnoreEntry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []IgnoreEntry
+	for i, e := range f.Entries {
+		if !f.used[i] && !e.Expired(f.now()) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 type ignoreDoc struct {
@@ -79,8 +108,20 @@ func LoadIgnoreFile(path string) (*IgnoreFile, error) {
 	return f, nil
 }
 
-// ParseIgnoreFile parses ignore-file content.
+// ParseIgnoreFile parses ignore-file content: bulwark's YAML (ignores:),
+// Trivy's .trivyignore.yaml (vulnerabilities:, misconfigurations:) or a
+// plain .trivyignore (one ID per line, # comments, optional exp:DATE).
 func ParseIgnoreFile(b []byte) (*IgnoreFile, error) {
+	if entries, ok := parseTrivyIgnore(b); ok {
+		if err := prepareEntries(entries, ".trivyignore"); err != nil {
+			return nil, err
+		}
+		return &IgnoreFile{Entries: entries}, nil
+	}
+	var probe map[string]any
+	if yaml.Unmarshal(b, &probe) == nil && (probe["vulnerabilities"] != nil || probe["misconfigurations"] != nil) && probe["ignores"] == nil {
+		return parseTrivyIgnoreYAML(b)
+	}
 	var d ignoreDoc
 	if err := yaml.UnmarshalStrict(b, &d); err != nil {
 		return nil, err
@@ -174,6 +215,7 @@ func (f *IgnoreFile) CheckException(checkID, object, file string) (reason, sourc
 				continue
 			}
 		}
+		f.markUsed(i)
 		return e.Reason, f.Path, e.Expires, true
 	}
 	return "", "", "", false
@@ -196,4 +238,97 @@ func purlCovers(pattern *packageurl.PackageURL, target string) bool {
 	}
 	return pattern.Type == t.Type && pattern.Namespace == t.Namespace && pattern.Name == t.Name &&
 		(pattern.Version == "" || pattern.Version == t.Version)
+}
+
+var trivyIgnoreID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._:-]*[0-9A-Za-z]$`)
+
+// parseTrivyIgnore reads a plain .trivyignore: every line that is not
+// blank or a comment is an ID, optionally followed by exp:YYYY-MM-DD. The
+// comment lines just above an ID become its reason (bulwark wants one).
+// It reports false for content that is not in that format.
+func parseTrivyIgnore(b []byte) ([]IgnoreEntry, bool) {
+	var out []IgnoreEntry
+	var comment []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+			comment = nil
+			continue
+		case strings.HasPrefix(line, "#"):
+			comment = append(comment, strings.TrimSpace(strings.TrimLeft(line, "#")))
+			continue
+		}
+		f := strings.Fields(line)
+		if !trivyIgnoreID.MatchString(f[0]) || strings.HasSuffix(f[0], ":") {
+			return nil, false
+		}
+		e := IgnoreEntry{ID: f[0], Reason: strings.Join(comment, " ")}
+		for _, x := range f[1:] {
+			if d, ok := strings.CutPrefix(x, "exp:"); ok {
+				e.Expires = d
+			} else if !strings.HasPrefix(x, "#") {
+				return nil, false
+			}
+		}
+		if strings.TrimSpace(e.Reason) == "" {
+			e.Reason = "listed in .trivyignore"
+		}
+		out = append(out, e)
+		comment = nil
+	}
+	return out, len(out) > 0
+}
+
+// parseTrivyIgnoreYAML reads Trivy's .trivyignore.yaml: entries with an
+// id, optional purls (each becomes an entry narrowed to that package),
+// statement (the reason) and expired_at.
+func parseTrivyIgnoreYAML(b []byte) (*IgnoreFile, error) {
+	type entry struct {
+		ID        string   `json:"id"`
+		Paths     []string `json:"paths,omitempty"`
+		PURLs     []string `json:"purls,omitempty"`
+		Statement string   `json:"statement,omitempty"`
+		ExpiredAt string   `json:"expired_at,omitempty"`
+	}
+	var d struct {
+		Vulnerabilities   []entry `json:"vulnerabilities"`
+		Misconfigurations []entry `json:"misconfigurations"`
+		Secrets           []entry `json:"secrets"`
+		Licenses          []entry `json:"licenses"`
+	}
+	if err := yaml.UnmarshalStrict(b, &d); err != nil {
+		return nil, err
+	}
+	var out []IgnoreEntry
+	for _, list := range [][]entry{d.Vulnerabilities, d.Misconfigurations, d.Secrets, d.Licenses} {
+		for _, x := range list {
+			reason := x.Statement
+			if reason == "" {
+				reason = "listed in .trivyignore.yaml"
+			}
+			exp := x.ExpiredAt
+			if len(exp) > 10 {
+				exp = exp[:10] // a timestamp: the date is what expiry uses
+			}
+			base := IgnoreEntry{ID: x.ID, Reason: reason, Expires: exp}
+			if len(x.PURLs) == 0 && len(x.Paths) == 0 {
+				out = append(out, base)
+			}
+			for _, p := range x.PURLs {
+				e := base
+				e.Package = p
+				out = append(out, e)
+			}
+			for _, p := range x.Paths {
+				e := base
+				e.Object = p
+				out = append(out, e)
+			}
+		}
+	}
+	if err := prepareEntries(out, ".trivyignore.yaml"); err != nil {
+		return nil, err
+	}
+	return &IgnoreFile{Entries: out}, nil
 }

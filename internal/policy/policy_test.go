@@ -137,8 +137,54 @@ func TestSeverityAndUnfixed(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("ignores:\n  - id: CVE-1\n    reason: r\n    package: pkg:npm/x\n"))
 	f.Add([]byte(`{"@context":"https://openvex.dev/ns/v0.2.0","statements":[{"vulnerability":{"name":"CVE-1"},"products":[{"@id":"pkg:npm/x"}],"status":"fixed"}]}`))
+	f.Add([]byte("# why\nCVE-2018-14618 exp:2026-01-01\n"))
+	f.Add([]byte("vulnerabilities:\n  - id: CVE-1\n    purls: [pkg:npm/x]\n    expired_at: 2026-01-01\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ParseIgnoreFile(b)
 		ParseVEX(b)
 	})
+}
+
+// TestTrivyIgnoreFiles reads Trivy's two ignore formats beside bulwark's
+// own: a plain .trivyignore (IDs, comments as reasons, exp: dates) and a
+// .trivyignore.yaml (statement, expired_at, purls).
+func TestTrivyIgnoreFiles(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	plain := "# Accept the risk: not reachable from the network\nCVE-2018-14618\n\n# waiting for the vendor's fix\nCVE-2019-14697 exp:2026-11-01\nGHSA-h5c8-rqwp-cp95 exp:2027-01-01\nAVD-DS-0002\n"
+	f, err := ParseIgnoreFile([]byte(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ ID, Reason, Expires string }
+	var got []row
+	for _, e := range f.Entries {
+		got = append(got, row{e.ID, e.Reason, e.Expires})
+	}
+	want := []row{
+		{"CVE-2018-14618", "Accept the risk: not reachable from the network", ""},
+		{"CVE-2019-14697", "waiting for the vendor's fix", "2026-11-01"},
+		{"GHSA-h5c8-rqwp-cp95", "listed in .trivyignore", "2027-01-01"},
+		{"AVD-DS-0002", "listed in .trivyignore", ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if !f.Entries[1].Expired(now) || f.Entries[2].Expired(now) {
+		t.Error("exp: dates not applied")
+	}
+	y := "vulnerabilities:\n  - id: CVE-2022-40897\n    purls: [\"pkg:pypi/setuptools\"]\n    statement: only used at build time\n    expired_at: 2027-09-01\n  - id: CVE-2023-1\nmisconfigurations:\n  - id: AVD-DS-0001\n"
+	fy, err := ParseIgnoreFile([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fy.Entries) != 3 || fy.Entries[0].Package != "pkg:pypi/setuptools" || fy.Entries[0].Reason != "only used at build time" || fy.Entries[0].Expires != "2027-09-01" {
+		t.Errorf(".trivyignore.yaml: %+v", fy.Entries)
+	}
+	// bulwark's own format still wins, and junk is still an error.
+	if _, err := ParseIgnoreFile([]byte("ignores:\n- id: CVE-1\n  reason: r\n")); err != nil {
+		t.Error(err)
+	}
+	if _, err := ParseIgnoreFile([]byte("{not: [valid")); err == nil {
+		t.Error("malformed content accepted")
+	}
 }

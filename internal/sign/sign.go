@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -91,6 +92,17 @@ func Resolve(ref name.Reference, opts ...remote.Option) (name.Digest, error) {
 	}
 	desc, err := remote.Head(ref, opts...)
 	if err != nil {
+		// HEAD answers carry no body, so a registry's reason for a refusal
+		// (bulwark's pull gate says which vulnerability and how to fix it)
+		// is lost; a GET brings it.
+		var te *transport.Error
+		if errors.As(err, &te) && (te.StatusCode == http.StatusForbidden || te.StatusCode == http.StatusUnauthorized) {
+			if gd, gerr := remote.Get(ref, opts...); gerr == nil {
+				return ref.Context().Digest(gd.Digest.String()), nil
+			} else {
+				err = gerr
+			}
+		}
 		return name.Digest{}, fmt.Errorf("resolve %s: %w", ref, err)
 	}
 	return ref.Context().Digest(desc.Digest.String()), nil
