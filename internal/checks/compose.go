@@ -24,11 +24,11 @@ type composeService struct {
 func parseCompose(name string, b []byte) (*Object, *LoadError) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, &LoadError{File: name, Line: yamlErrLine(err), Err: "not valid YAML: " + err.Error()}
+		return nil, &LoadError{File: name, Line: yamlErrLine(err), Err: yamlProblem(b, err)}
 	}
 	var raw map[string]any
 	if err := doc.Decode(&raw); err != nil {
-		return nil, &LoadError{File: name, Err: "not a compose file: " + err.Error()}
+		return nil, &LoadError{File: name, Line: yamlErrLine(err), Err: "not a compose file: " + yamlProblem(b, err)}
 	}
 	svcs, ok := raw["services"].(map[string]any)
 	if !ok {

@@ -55,6 +55,13 @@ Registry clients log in with docker login (bearer tokens from
 				defaultPolicy, siem = string(fc.PullPolicy), fc.SIEM
 				retention, _ = fc.Retention() // checked by LoadConfig
 			}
+			// Listen first: a port in use must fail before anything is
+			// initialised (an administrator created, a password printed).
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("--addr %s: %w (is another server running there? choose another --addr)", addr, err)
+			}
+			defer ln.Close()
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
 				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
@@ -69,10 +76,6 @@ Registry clients log in with docker login (bearer tokens from
 				fmt.Fprintf(e.stderr, "warning: no vulnerability database at %s: pushed images cannot be scanned, and the default pull policy refuses unscanned images. Install one with 'bulwark db update' (or 'bulwark db import' offline); scans start by themselves.\n", dbPath)
 			}
 			srv.Start(ctx)
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("--addr %s: %w", addr, err)
-			}
 			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 			scheme := "http"
 			if tlsGenerate {

@@ -302,3 +302,21 @@ func TestServeTLS(t *testing.T) {
 		t.Error("a restart replaced the CA")
 	}
 }
+
+// TestServeOnABusyPort fails before initialising anything: no data
+// directory, no administrator, no password printed.
+func TestServeOnABusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := filepath.Join(t.TempDir(), "data")
+	code, _, errOut := run(t, nil, "serve", "--addr", ln.Addr().String(), "--data", data)
+	if code != ExitError || !strings.Contains(errOut, "address already in use") || strings.Contains(errOut, "password") || strings.Contains(errOut, "database is closed") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("the data directory was created")
+	}
+}

@@ -49,6 +49,8 @@ type Principal struct {
 	// Robot accounts act only within Scopes ("project:pull,push").
 	Robot  bool
 	Scopes []string
+	// Expires is a robot's expiry: tokens issued to it end no later.
+	Expires time.Time
 }
 
 // ErrUnauthorized is a failed login: unknown user, wrong password,
@@ -93,98 +95,107 @@ func TokenHash(token string) string {
 // request and bcrypt is deliberately slow.
 type Authenticator struct {
 	Store *store.Store
-	// CacheTTL bounds how long a password change or deletion can go
-	// unnoticed; default one minute.
+	// CacheTTL bounds how long a verified secret is trusted without
+	// comparing it again (default one minute); the account itself is read
+	// on every login.
 	CacheTTL time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 
 	mu    sync.Mutex
 	cache map[[32]byte]cachedLogin
 }
 
 type cachedLogin struct {
-	p       *Principal
+	// hash is the stored password or token hash the secret was checked
+	// against: the account is read on every login, and a changed hash (a
+	// new password, a deleted or revoked account) misses the cache at once,
+	// on every replica.
+	hash    string
 	expires time.Time
 }
 
 // Login authenticates a user name and password (or a robot name and
-// token).
+// token). The account is read from the store every time, so deletion,
+// revocation, expiry and password changes apply at once; only the bcrypt
+// comparison is cached.
 func (a *Authenticator) Login(ctx context.Context, name, secret string) (*Principal, error) {
-	key := sha256.Sum256([]byte(name + "\x00" + secret))
-	now := time.Now()
-	a.mu.Lock()
-	if c, ok := a.cache[key]; ok && now.Before(c.expires) {
-		a.mu.Unlock()
-		return c.p, nil
-	}
-	a.mu.Unlock()
-	p, err := a.login(ctx, name, secret, now)
+	now := a.now()
+	p, hash, expires, err := a.account(ctx, name, now)
 	if err != nil {
+		if errors.Is(err, ErrUnauthorized) && !strings.HasPrefix(name, RobotPrefix) {
+			// Spend the same time as a wrong password, so a response time
+			// does not tell which user names exist.
+			bcrypt.CompareHashAndPassword(dummyHash(), []byte(secret))
+		}
 		return nil, err
+	}
+	key := sha256.Sum256([]byte(name + "\x00" + secret))
+	a.mu.Lock()
+	c, ok := a.cache[key]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) && subtle.ConstantTimeCompare([]byte(c.hash), []byte(hash)) == 1 {
+		return p, nil
+	}
+	if p.Robot {
+		if subtle.ConstantTimeCompare([]byte(TokenHash(secret)), []byte(hash)) != 1 {
+			return nil, ErrUnauthorized
+		}
+	} else if bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret)) != nil {
+		return nil, ErrUnauthorized
 	}
 	ttl := a.CacheTTL
 	if ttl == 0 {
 		ttl = time.Minute
 	}
+	until := now.Add(ttl)
+	if !expires.IsZero() && expires.Before(until) {
+		until = expires // never past the account's own expiry
+	}
 	a.mu.Lock()
 	if a.cache == nil || len(a.cache) > 10000 {
 		a.cache = map[[32]byte]cachedLogin{}
 	}
-	a.cache[key] = cachedLogin{p, now.Add(ttl)}
+	a.cache[key] = cachedLogin{hash, until}
 	a.mu.Unlock()
 	return p, nil
 }
 
-func (a *Authenticator) login(ctx context.Context, name, secret string, now time.Time) (*Principal, error) {
+// account reads a user or robot as it stands now: the principal, the
+// stored hash to check a secret against and, for robots, the expiry.
+func (a *Authenticator) account(ctx context.Context, name string, now time.Time) (*Principal, string, time.Time, error) {
 	if strings.HasPrefix(name, RobotPrefix) {
 		r, err := a.Store.GetRobot(ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, ErrUnauthorized
+		if errors.Is(err, store.ErrNotFound) || err == nil && !now.Before(r.Expires) {
+			return nil, "", time.Time{}, ErrUnauthorized
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", time.Time{}, err
 		}
-		if subtle.ConstantTimeCompare([]byte(TokenHash(secret)), []byte(r.TokenHash)) != 1 || now.After(r.Expires) {
-			return nil, ErrUnauthorized
-		}
-		return &Principal{Name: name, Robot: true, Scopes: r.Scopes}, nil
+		return &Principal{Name: name, Robot: true, Scopes: r.Scopes, Expires: r.Expires}, r.TokenHash, r.Expires, nil
 	}
 	u, err := a.Store.GetUser(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		// Spend the same time as a wrong password, so a response time
-		// does not tell which user names exist.
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(secret))
-		return nil, ErrUnauthorized
+		return nil, "", time.Time{}, ErrUnauthorized
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", time.Time{}, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(secret)) != nil {
-		return nil, ErrUnauthorized
+	return &Principal{Name: u.Name, Admin: u.Admin}, u.PasswordHash, time.Time{}, nil
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
 	}
-	return &Principal{Name: u.Name, Admin: u.Admin}, nil
+	return time.Now()
 }
 
 // Lookup returns the principal a token subject names, as it stands now
-// (a deleted user, an expired robot: ErrUnauthorized).
+// (a deleted user, an expired or revoked robot: ErrUnauthorized).
 func (a *Authenticator) Lookup(ctx context.Context, name string) (*Principal, error) {
-	if strings.HasPrefix(name, RobotPrefix) {
-		r, err := a.Store.GetRobot(ctx, name)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && time.Now().After(r.Expires)) {
-			return nil, ErrUnauthorized
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &Principal{Name: name, Robot: true, Scopes: r.Scopes}, nil
-	}
-	u, err := a.Store.GetUser(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUnauthorized
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &Principal{Name: u.Name, Admin: u.Admin}, nil
+	p, _, _, err := a.account(ctx, name, a.now())
+	return p, err
 }
 
 // dummyHash is compared against for unknown users; made on first use, not

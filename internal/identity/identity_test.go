@@ -156,7 +156,7 @@ func TestLogin(t *testing.T) {
 	tok := RandomSecret(24)
 	st.CreateRobot(ctx, store.Robot{Name: "robot$ci", TokenHash: TokenHash(tok), Scopes: []string{"shop:pull"}, Expires: time.Now().Add(time.Hour)})
 	st.CreateRobot(ctx, store.Robot{Name: "robot$old", TokenHash: TokenHash(tok), Scopes: []string{"shop:pull"}, Expires: time.Now().Add(-time.Second)})
-	a := &Authenticator{Store: st, CacheTTL: 50 * time.Millisecond}
+	a := &Authenticator{Store: st}
 	if p, err := a.Login(ctx, "dana", "first-password"); err != nil || p.Name != "dana" || p.Admin {
 		t.Fatalf("login: %+v %v", p, err)
 	}
@@ -168,11 +168,30 @@ func TestLogin(t *testing.T) {
 	if p, err := a.Login(ctx, "robot$ci", tok); err != nil || !p.Robot {
 		t.Errorf("robot: %+v %v", p, err)
 	}
+	// Changes apply at once, cache or not: a new password, a revoked
+	// robot, a robot whose expiry passes (an injected clock).
 	h2, _ := HashPassword("second-password")
 	st.SetPassword(ctx, "dana", h2)
-	time.Sleep(60 * time.Millisecond)
 	if _, err := a.Login(ctx, "dana", "first-password"); !errors.Is(err, ErrUnauthorized) {
-		t.Errorf("the old password after the cache expired: %v", err)
+		t.Errorf("the old password right after the change: %v", err)
+	}
+	if _, err := a.Login(ctx, "dana", "second-password"); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+	now := time.Now()
+	a.Now = func() time.Time { return now }
+	a.CacheTTL = time.Hour
+	if _, err := a.Login(ctx, "robot$ci", tok); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(61 * time.Minute)
+	if _, err := a.Login(ctx, "robot$ci", tok); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("a robot past its expiry, from the cache: %v", err)
+	}
+	now = now.Add(-61 * time.Minute)
+	st.DeleteRobot(ctx, "robot$ci")
+	if _, err := a.Login(ctx, "robot$ci", tok); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("a revoked robot, from the cache: %v", err)
 	}
 	if _, err := HashPassword("short"); err == nil {
 		t.Error("a 5-character password was accepted")

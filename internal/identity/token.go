@@ -62,8 +62,12 @@ func (t *Tokens) Issue(p *Principal, access []Access, now time.Time) (string, er
 	if p != nil {
 		sub = p.Name
 	}
+	exp := now.Add(ttl)
+	if p != nil && !p.Expires.IsZero() && p.Expires.Before(exp) {
+		exp = p.Expires // a robot's token ends with the robot
+	}
 	c := Claims{Issuer: "bulwark", Subject: sub, Audience: t.Service, IssuedAt: now.Unix(), NotBefore: now.Add(-time.Minute).Unix(),
-		Expires: now.Add(ttl).Unix(), ID: RandomSecret(12), Access: access}
+		Expires: exp.Unix(), ID: RandomSecret(12), Access: access}
 	body, err := json.Marshal(c)
 	if err != nil {
 		return "", err

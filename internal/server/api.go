@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +37,11 @@ func (s *Server) routeAPI(mux router) {
 	mux.HandleFunc("GET /api/v1/projects/{project}/policy", s.api(s.getPolicy))
 	mux.HandleFunc("PUT /api/v1/projects/{project}/policy", s.api(s.putPolicy))
 	mux.HandleFunc("PUT /api/v1/projects/{project}/members/{user}", s.api(s.putMember))
+	mux.HandleFunc("GET /api/v1/users", s.api(s.listUsers))
 	mux.HandleFunc("POST /api/v1/users", s.api(s.createUser))
+	mux.HandleFunc("GET /api/v1/robots", s.api(s.listRobots))
 	mux.HandleFunc("POST /api/v1/robots", s.api(s.createRobot))
+	mux.HandleFunc("DELETE /api/v1/robots/{name}", s.api(s.deleteRobot))
 	mux.HandleFunc("POST /api/v1/rescan", s.api(s.rescan))
 	mux.HandleFunc("POST /api/v1/projects/{project}/retention", s.api(s.runRetention))
 	mux.HandleFunc("POST /api/v1/gc", s.api(s.runGC))
@@ -113,6 +115,15 @@ func decode(r *http.Request, v any) error {
 		return apiErrorf(http.StatusBadRequest, "request body: %v", err)
 	}
 	return nil
+}
+
+// refuse is 401 with a challenge for an anonymous caller (logging in may
+// help) and 403 for a known one.
+func refuse(p *identity.Principal, format string, args ...any) error {
+	if p == nil {
+		return apiErrorf(http.StatusUnauthorized, "log in (Basic credentials): "+format, args...)
+	}
+	return apiErrorf(http.StatusForbidden, format, args...)
 }
 
 func needLogin(p *identity.Principal) error {
@@ -221,7 +232,7 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p *identity.P
 	if ok, err := s.may(r.Context(), p, nil, project+"/x", identity.Pull); err != nil {
 		return err
 	} else if !ok {
-		return apiErrorf(http.StatusForbidden, "no access to project %s", project)
+		return refuse(p, "no access to project %s", project)
 	}
 	raw, err := s.store.ProjectPolicy(r.Context(), project)
 	if err != nil {
@@ -387,5 +398,71 @@ func (s *Server) rescan(w http.ResponseWriter, r *http.Request, p *identity.Prin
 		return err
 	}
 	s.record(r.Context(), p.Name, "scan.rescan", "all", "success", map[string]any{"images": n})
-	return writeAPI(w, http.StatusAccepted, map[string]string{"queued": strconv.Itoa(n)})
+	return writeAPI(w, http.StatusAccepted, map[string]int{"queued": n})
+}
+
+// listUsers lists the users (administrators only), without secrets.
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	if err := needAdmin(p); err != nil {
+		return err
+	}
+	us, err := s.store.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	type view struct {
+		Name  string `json:"name"`
+		Admin bool   `json:"admin"`
+	}
+	out := []view{}
+	for _, u := range us {
+		out = append(out, view{u.Name, u.Admin})
+	}
+	return writeAPI(w, http.StatusOK, out)
+}
+
+// listRobots lists the robot accounts (administrators only), without
+// token hashes.
+func (s *Server) listRobots(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	if err := needAdmin(p); err != nil {
+		return err
+	}
+	rs, err := s.store.ListRobots(r.Context())
+	if err != nil {
+		return err
+	}
+	type view struct {
+		Name    string    `json:"name"`
+		Scopes  []string  `json:"scopes"`
+		Expires time.Time `json:"expires"`
+		Expired bool      `json:"expired"`
+	}
+	out := []view{}
+	for _, rb := range rs {
+		out = append(out, view{rb.Name, rb.Scopes, rb.Expires.UTC(), !time.Now().Before(rb.Expires)})
+	}
+	return writeAPI(w, http.StatusOK, out)
+}
+
+// deleteRobot revokes a robot at once, on every replica: logins and
+// tokens are checked against the store on each request.
+func (s *Server) deleteRobot(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	if err := needAdmin(p); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if !strings.HasPrefix(name, identity.RobotPrefix) {
+		name = identity.RobotPrefix + name
+	}
+	if !userNameRE.MatchString(strings.TrimPrefix(name, identity.RobotPrefix)) {
+		return apiErrorf(http.StatusBadRequest, "invalid robot name %q", name)
+	}
+	if err := s.store.DeleteRobot(r.Context(), name); errors.Is(err, store.ErrNotFound) {
+		return apiErrorf(http.StatusNotFound, "no robot %s", name)
+	} else if err != nil {
+		return err
+	}
+	s.record(r.Context(), p.Name, "robot.delete", name, "success", nil)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

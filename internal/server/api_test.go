@@ -39,7 +39,12 @@ func (ts *testServer) call(t *testing.T, user, pw, method, path, body string) (i
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	json.Unmarshal(b, &out)
+	if err := json.Unmarshal(b, &out); err != nil {
+		var list []any // a listing: kept under "items"
+		if json.Unmarshal(b, &list) == nil {
+			out = map[string]any{"items": list}
+		}
+	}
 	return resp.StatusCode, out
 }
 
@@ -73,8 +78,14 @@ func TestAPI(t *testing.T) {
 		{"robot with a bad action", "admin", adminPW, "POST", "/api/v1/robots", `{"name":"ci3","scopes":["shop:admin"],"expiresIn":"1h"}`, 400, "action"},
 		{"developer makes a robot", "dana", devPW, "POST", "/api/v1/robots", `{"name":"ci4","scopes":["shop:pull"],"expiresIn":"1h"}`, 403, "not an administrator"},
 		{"unknown scan", "admin", adminPW, "GET", "/api/v1/scans/sha256:" + strings.Repeat("0", 64), ``, 404, "no scan"},
-		{"rescan", "admin", adminPW, "POST", "/api/v1/rescan", ``, 202, "queued"},
+		{"rescan", "admin", adminPW, "POST", "/api/v1/rescan", ``, 202, `"queued":0`},
 		{"rescan by a developer", "dana", devPW, "POST", "/api/v1/rescan", ``, 403, ""},
+		{"anonymous reads a policy", "", "", "GET", "/api/v1/projects/shop/policy", ``, 401, "log in"},
+		{"list users", "admin", adminPW, "GET", "/api/v1/users", ``, 200, `"name":"dana"`},
+		{"developer lists users", "dana", devPW, "GET", "/api/v1/users", ``, 403, "not an administrator"},
+		{"anonymous lists users", "", "", "GET", "/api/v1/users", ``, 401, "log in"},
+		{"list robots", "admin", adminPW, "GET", "/api/v1/robots", ``, 200, `"name":"robot$ci"`},
+		{"anonymous lists robots", "", "", "GET", "/api/v1/robots", ``, 401, "log in"},
 	}
 	var robotToken string
 	for _, st := range steps {
@@ -96,6 +107,48 @@ func TestAPI(t *testing.T) {
 	d, _ := img.Digest()
 	if code, body := ts.call(t, "dana", devPW, "GET", "/api/v1/scans/"+d.String(), ""); code != 202 || body["state"] != "queued" {
 		t.Errorf("scan of a pushed image: %d %v", code, body)
+	}
+	// Revocation takes effect at once: the robot's Basic login and the
+	// bearer token it was issued both stop working.
+	req, _ := http.NewRequest("GET", ts.url+"/auth/token?service=bulwark&scope=repository:shop/robot:pull", nil)
+	req.SetBasicAuth("robot$ci", robotToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	bearer := func() int {
+		req, _ := http.NewRequest("GET", ts.url+"/v2/shop/robot/manifests/1", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := bearer(); code == 401 {
+		t.Fatalf("the robot's token does not work before revocation: %d", code)
+	}
+	if code, body := ts.call(t, "dana", devPW, "DELETE", "/api/v1/robots/ci", ""); code != 403 {
+		t.Errorf("developer revokes: %d %v", code, body)
+	}
+	if code, body := ts.call(t, "admin", adminPW, "DELETE", "/api/v1/robots/ci", ""); code != 204 {
+		t.Fatalf("revoke: %d %v", code, body)
+	}
+	if code, _ := ts.call(t, "admin", adminPW, "DELETE", "/api/v1/robots/ci", ""); code != 404 {
+		t.Errorf("revoke twice: %d", code)
+	}
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "robot$ci", Password: robotToken})); err == nil {
+		t.Error("a revoked robot still pushes")
+	}
+	if code := bearer(); code != 401 {
+		t.Errorf("a revoked robot's token still works: %d", code)
 	}
 }
 

@@ -50,6 +50,13 @@ func (s *Server) authenticate(r *http.Request) (*identity.Principal, *identity.C
 		return nil, nil, nil
 	case strings.HasPrefix(h, "Bearer "):
 		c, err := s.tokens.Parse(strings.TrimPrefix(h, "Bearer "), time.Now())
+		if err == nil && c.Subject != "" {
+			// A token outlives nothing: its subject must still exist (not
+			// deleted, revoked or expired) on whichever replica it reaches.
+			if _, lerr := s.auth.Lookup(r.Context(), c.Subject); lerr != nil {
+				return nil, nil, lerr
+			}
+		}
 		return nil, c, err
 	}
 	user, pass, ok := r.BasicAuth()
@@ -252,7 +259,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"token": tok, "access_token": tok, "expires_in": int(s.tokenTTL().Seconds()), "issued_at": now.UTC().Format(time.RFC3339)})
+	expiresIn := s.tokenTTL()
+	if p != nil && !p.Expires.IsZero() && p.Expires.Sub(now) < expiresIn {
+		expiresIn = p.Expires.Sub(now)
+	}
+	json.NewEncoder(w).Encode(map[string]any{"token": tok, "access_token": tok, "expires_in": int(expiresIn.Seconds()), "issued_at": now.UTC().Format(time.RFC3339)})
 }
 
 func (s *Server) tokenTTL() time.Duration {

@@ -162,3 +162,50 @@ func isUniqueViolation(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value") || strings.Contains(msg, "SQLSTATE 23505")
 }
+
+// ListUsers returns every user, by name (password hashes included: the
+// caller shows only what it may).
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, admin FROM users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var admin int
+		if err := rows.Scan(&u.Name, &admin); err != nil {
+			return nil, err
+		}
+		u.Admin = admin != 0
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// ListRobots returns every robot account, by name, without token hashes.
+func (s *Store) ListRobots(ctx context.Context) ([]Robot, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, scopes, expires_at FROM robots ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Robot
+	for rows.Next() {
+		var r Robot
+		var scopes string
+		var expires int64
+		if err := rows.Scan(&r.Name, &scopes, &expires); err != nil {
+			return nil, err
+		}
+		r.Scopes, r.Expires = strings.Fields(scopes), time.UnixMilli(expires)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteRobot revokes a robot account; ErrNotFound if there is none.
+func (s *Store) DeleteRobot(ctx context.Context, name string) error {
+	return execOne(ctx, s.db, s.q(`DELETE FROM robots WHERE name = ?`), name)
+}
