@@ -267,7 +267,7 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, p *identity.P
 		return apiErrorf(http.StatusBadRequest, "%v", err)
 	}
 	norm, _ := json.Marshal(pol)
-	if err := s.store.SetProjectPolicy(r.Context(), project, string(norm)); err != nil {
+	if err := s.store.SetProjectPolicy(r.Context(), project, string(norm), p.Name); err != nil {
 		return err
 	}
 	s.gate.invalidate()

@@ -36,7 +36,7 @@ func BenchmarkGate(b *testing.B) {
 	}
 	body, _ := json.Marshal(fs)
 	s.store.PutScan(ctx, &store.Scan{Digest: digest, Repo: "shop/app", ScannedAt: time.Now(), Findings: string(body)})
-	s.store.SetProjectPolicy(ctx, "shop", `{"blockSeverity":"critical","unscanned":"block","exceptions":[{"id":"CVE-2026-0003","reason":"r"},{"id":"CVE-2026-0007","reason":"r"}]}`)
+	s.store.SetProjectPolicy(ctx, "shop", `{"blockSeverity":"critical","unscanned":"block","exceptions":[{"id":"CVE-2026-0003","reason":"r"},{"id":"CVE-2026-0007","reason":"r"}]}`, "admin")
 	b.Run("cached", func(b *testing.B) {
 		s.gate.check(ctx, m, false)
 		for i := 0; i < b.N; i++ {

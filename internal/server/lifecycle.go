@@ -76,14 +76,25 @@ type Removal struct {
 }
 
 // ApplyRetention removes the tags a project's retention rule does not
-// keep (dryRun: only lists them). Immutable tags are always kept.
-func (s *Server) ApplyRetention(ctx context.Context, project string, dryRun bool, now time.Time) ([]Removal, error) {
+// keep (dryRun: only lists them). Immutable tags are always kept. It
+// touches the project's own repositories only, judges each tag by the
+// policy of the project that owns it, and audits each removal under
+// actor, with who configured the rule (the hourly run's actor is
+// "system").
+func (s *Server) ApplyRetention(ctx context.Context, project, actor string, dryRun bool, now time.Time) ([]Removal, error) {
 	pol, err := s.projectPolicy(ctx, project)
 	if err != nil {
 		return nil, err
 	}
 	if pol.Retention == nil {
 		return nil, nil
+	}
+	configuredBy, err := s.store.ProjectPolicyAuthor(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	if configuredBy == "" {
+		configuredBy = "server configuration"
 	}
 	tags, err := s.store.ProjectTags(ctx, project)
 	if err != nil {
@@ -92,6 +103,10 @@ func (s *Server) ApplyRetention(ctx context.Context, project string, dryRun bool
 	kept := map[string]int{}
 	var out []Removal
 	for _, t := range tags { // newest first per repository
+		if identity.Project(t.Repo) != project {
+			// Never another project's tag, whatever the store returned.
+			return out, fmt.Errorf("retention of project %s was given %s:%s of another project: refusing to go on", project, t.Repo, t.Name)
+		}
 		if sidecarTagRE.MatchString(t.Name) {
 			continue // cosign's signature tags go with their image
 		}
@@ -111,7 +126,7 @@ func (s *Server) ApplyRetention(ctx context.Context, project string, dryRun bool
 				return out, err
 			}
 			r.Manifest = removed
-			s.record(ctx, "system", "retention.remove", t.Repo+":"+t.Name, "success", map[string]any{"digest": t.Digest, "manifest_removed": removed})
+			s.record(ctx, actor, "retention.remove", t.Repo+":"+t.Name, "success", map[string]any{"digest": t.Digest, "manifest_removed": removed, "configured_by": configuredBy})
 		}
 		out = append(out, r)
 	}
@@ -183,7 +198,7 @@ func (s *Server) maintain(ctx context.Context) {
 			s.cfg.Logger.Warn("retention", "err", err)
 		}
 		for _, p := range projects {
-			if _, err := s.ApplyRetention(ctx, p, false, time.Now()); err != nil {
+			if _, err := s.ApplyRetention(ctx, p, "system", false, time.Now()); err != nil {
 				s.cfg.Logger.Warn("retention", "project", p, "err", err)
 			}
 		}
@@ -217,7 +232,7 @@ func (s *Server) runRetention(w http.ResponseWriter, r *http.Request, p *identit
 		return err
 	}
 	dry := r.URL.Query().Get("dryRun") == "true"
-	removed, err := s.ApplyRetention(r.Context(), project, dry, time.Now())
+	removed, err := s.ApplyRetention(r.Context(), project, p.Name, dry, time.Now())
 	if err != nil {
 		return err
 	}

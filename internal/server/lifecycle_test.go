@@ -20,6 +20,7 @@ import (
 
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/sign"
+	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
 	"bulwark.dev/bulwark/internal/testenv"
 )
@@ -223,3 +224,59 @@ func countFiles(t *testing.T, dir string) int {
 }
 
 func registryDigest(b []byte) string { return registry.SHA256(b).String() }
+
+// TestRetentionStaysInItsProject: project a_b's retention must not read
+// "_" as a wildcard and reach a-b/ or axb/ (their tags, immutable ones
+// included, and manifests survive), and each removal is audited with
+// whoever configured the rule.
+func TestRetentionStaysInItsProject(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ts := start(t, dsn)
+		ctx := context.Background()
+		admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
+		for _, p := range []string{"a_b", "a-b", "axb"} {
+			pol := `{"blockSeverity":"none","unscanned":"allow","immutableTags":["v*"]}`
+			if p == "a_b" {
+				pol = `{"blockSeverity":"none","unscanned":"allow","retention":{"keepLast":1}}`
+			}
+			if code, body := ts.call(t, "admin", adminPW, "PUT", "/api/v1/projects/"+p+"/policy", pol); code != 200 {
+				t.Fatalf("policy %s: %d %v", p, code, body)
+			}
+			for _, tag := range []string{"v1", "v2"} {
+				img, _ := random.Image(256, 1)
+				r, _ := name.ParseReference(ts.host + "/" + p + "/app:" + tag)
+				if err := remote.Write(r, img, admin); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		removed, err := ts.ApplyRetention(ctx, "a_b", "system", false, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(removed) != 1 || removed[0].Repo != "a_b/app" || removed[0].Tag != "v1" {
+			t.Errorf("removed %+v, want only a_b/app:v1", removed)
+		}
+		for _, p := range []string{"a-b", "axb"} {
+			r, _ := name.ParseReference(ts.host + "/" + p + "/app:v1")
+			tags, err := remote.List(r.Context(), admin)
+			if err != nil || len(tags) != 2 {
+				t.Errorf("%s/app tags after a_b's retention: %v %v", p, tags, err)
+			}
+		}
+		found := false
+		ts.store.AuditRecords(ctx, func(r *store.AuditRecord) error {
+			if r.Action == "retention.remove" {
+				found = true
+				if r.Actor != "system" || !strings.Contains(r.Detail, `"configured_by":"admin"`) {
+					t.Errorf("retention record: actor %s detail %s", r.Actor, r.Detail)
+				}
+			}
+			return nil
+		})
+		if !found {
+			t.Error("the removal was not audited")
+		}
+	})
+}

@@ -264,7 +264,10 @@ type Tag struct {
 // ProjectTags lists every tag of every repository of a project (the
 // repositories named project or project/…).
 func (s *Store) ProjectTags(ctx context.Context, project string) ([]Tag, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repo, name, digest, updated_at, pulled_at FROM tags WHERE repo = ? OR repo LIKE ? ORDER BY repo, updated_at DESC, name`), project, project+"/%")
+	// An exact prefix comparison: LIKE would read the "_" of a project
+	// named a_b as a wildcard and reach a-b/ and axb/.
+	prefix := project + "/"
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repo, name, digest, updated_at, pulled_at FROM tags WHERE repo = ? OR substr(repo, 1, ?) = ? ORDER BY repo, updated_at DESC, name`), project, len(prefix), prefix)
 	if err != nil {
 		return nil, err
 	}

@@ -80,12 +80,23 @@ func (s *Store) ProjectPolicy(ctx context.Context, project string) (string, erro
 	return p, err
 }
 
-// SetProjectPolicy stores a project's pull policy JSON, creating the
-// project if needed.
-func (s *Store) SetProjectPolicy(ctx context.Context, project, policy string) error {
+// SetProjectPolicy stores a project's pull policy JSON and who set it,
+// creating the project if needed.
+func (s *Store) SetProjectPolicy(ctx context.Context, project, policy, by string) error {
 	if err := s.EnsureProject(ctx, project, false); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE projects SET policy = ? WHERE name = ?`), policy, project)
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE projects SET policy = ?, policy_by = ? WHERE name = ?`), policy, by, project)
 	return err
+}
+
+// ProjectPolicyAuthor is who last set a project's pull policy ("" when
+// it has none or it was set before authors were kept).
+func (s *Store) ProjectPolicyAuthor(ctx context.Context, project string) (string, error) {
+	var by string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT policy_by FROM projects WHERE name = ?`), project).Scan(&by)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return by, err
 }
