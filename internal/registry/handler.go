@@ -407,10 +407,24 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 		}
 	case ociIndex, dockerList:
 		// Children may be missing: a sparse index (some platforms of a
-		// multi-platform image copied) is valid.
+		// multi-platform image copied) is valid. But an entry must be a
+		// manifest: an index that lists a layer or config blob as a
+		// "manifest" would make that blob belong to something ungated.
 		for _, d := range mb.Manifests {
 			if _, err := ParseDigest(d.Digest); err != nil {
 				return errorf(http.StatusBadRequest, "MANIFEST_INVALID", "%v", err)
+			}
+			switch d.MediaType {
+			case ociManifest, dockerManifest, ociIndex, dockerList:
+			default:
+				return errorf(http.StatusBadRequest, "MANIFEST_INVALID", "index entry %s has media type %q: an index lists manifests and indexes only", d.Digest, d.MediaType)
+			}
+			if _, err := h.Store.GetManifest(ctx, repo, d.Digest); errors.Is(err, store.ErrNotFound) {
+				if _, berr := h.Store.BlobSize(ctx, repo, d.Digest); berr == nil {
+					return errorf(http.StatusBadRequest, "MANIFEST_INVALID", "index entry %s is a blob of %s, not a manifest", d.Digest, repo)
+				}
+			} else if err != nil {
+				return err
 			}
 			m.Refs = append(m.Refs, d.Digest)
 		}
@@ -583,21 +597,29 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, repo strin
 
 // mountSource picks the repository a blob is mounted from: from, or with
 // no from (anonymous mount) any repository holding it; either way only
-// one the caller may read, so a mount never leaks another project's blob.
+// one the caller could pull the blob from, as the blob gate judges a GET
+// there, so a mount never copies a refused image's layer (or another
+// project's blob) into a repository where nothing refuses it. Otherwise
+// the client uploads, as the spec says.
 func (h *Handler) mountSource(r *http.Request, d Digest, from string) (string, bool) {
-	if from != "" {
-		if !nameRE.MatchString(from) || !h.canRead(r, from) {
-			return "", false
+	readable := func(repo string) bool {
+		if !h.canRead(r, repo) {
+			return false
 		}
-		_, err := h.Store.BlobSize(r.Context(), from, d.String())
-		return from, err == nil
+		if _, err := h.Store.BlobSize(r.Context(), repo, d.String()); err != nil {
+			return false
+		}
+		return h.BlobGate == nil || h.BlobGate(r.Context(), repo, d.String(), false) == nil
+	}
+	if from != "" {
+		return from, nameRE.MatchString(from) && readable(from)
 	}
 	holders, err := h.Store.BlobHolders(r.Context(), d.String())
 	if err != nil {
 		return "", false
 	}
 	for _, repo := range holders {
-		if h.canRead(r, repo) {
+		if readable(repo) {
 			return repo, true
 		}
 	}

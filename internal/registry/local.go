@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -123,27 +122,58 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.body.Write(b)
 }
 
-// IsImage says whether a stored manifest is a container image: an image
-// configuration and filesystem layers. Signatures, attestations, SBOMs and
-// other artifacts (whose layers are not tar archives) are not, even when
-// they reuse the image config media type as cosign does.
+// IsImage says whether a stored manifest is a container image, by what
+// it references, never by a field its pusher chooses: an image
+// configuration and layers that are not signature, attestation or SBOM
+// payloads. An image manifest that declares an artifactType is still an
+// image, scanned and gated. Signatures, attestations and SBOMs (cosign
+// reuses the image config media type for them, with payload layers) and
+// OCI artifacts with another config are not. When in doubt it is an
+// image: being gated is the safe mistake.
 func IsImage(m *store.Manifest) bool {
-	if m.ArtifactType != "application/vnd.oci.image.config.v1+json" && m.ArtifactType != "application/vnd.docker.container.image.v1+json" {
-		return false
+	if m.MediaType != ociManifest && m.MediaType != dockerManifest {
+		return false // indexes are gated through the images they list
 	}
 	var body struct {
-		ArtifactType string `json:"artifactType"`
-		Layers       []struct {
+		Config struct {
+			MediaType string `json:"mediaType"`
+		} `json:"config"`
+		Layers []struct {
 			MediaType string `json:"mediaType"`
 		} `json:"layers"`
 	}
-	if json.Unmarshal(m.Content, &body) != nil || body.ArtifactType != "" || len(body.Layers) == 0 {
+	if json.Unmarshal(m.Content, &body) != nil {
+		return true
+	}
+	if body.Config.MediaType != ociConfig && body.Config.MediaType != dockerConfig {
 		return false
 	}
+	if len(body.Layers) == 0 {
+		return true
+	}
 	for _, l := range body.Layers {
-		if !strings.Contains(l.MediaType, ".tar") && !strings.HasSuffix(l.MediaType, "rootfs.diff.tar.gzip") {
-			return false
+		if !artifactPayload(l.MediaType) {
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+const (
+	ociConfig    = "application/vnd.oci.image.config.v1+json"
+	dockerConfig = "application/vnd.docker.container.image.v1+json"
+)
+
+// artifactPayload lists the layer media types of signatures,
+// attestations and SBOMs: content no runtime unpacks.
+func artifactPayload(mt string) bool {
+	switch mt {
+	case "application/vnd.dev.cosign.simplesigning.v1+json", "application/vnd.dsse.envelope.v1+json",
+		"application/vnd.in-toto+json", "application/vnd.dev.sigstore.bundle.v0.3+json", "application/vnd.dev.sigstore.bundle+json;version=0.3",
+		"text/spdx", "text/spdx+json", "application/spdx+json", "text/spdx+xml",
+		"application/vnd.cyclonedx", "application/vnd.cyclonedx+json", "application/vnd.cyclonedx+xml",
+		"application/vnd.syft+json", "application/vnd.cncf.notary.signature", "application/vnd.oci.empty.v1+json":
+		return true
+	}
+	return false
 }

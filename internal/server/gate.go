@@ -213,11 +213,15 @@ func actorOf(ctx context.Context) string {
 	return "anonymous"
 }
 
-// checkBlob gates a blob read: allowed when no manifest of the repository
-// uses the blob (an upload whose manifest is not pushed yet, an artifact
-// layer) or when at least one image using it may be served; refused when
-// every image using it is. Pushers may always HEAD (clients check which
-// blobs exist before uploading).
+// checkBlob gates a blob read. The invariant: no byte of a refused image
+// reaches a caller who may not pull it. A blob is served when an image
+// of the repository that uses it may be served (a base layer shared with
+// an approved image), or when no image uses it at all (an upload whose
+// manifest is not pushed yet, a signature or SBOM payload). A blob that a
+// refused image uses is refused unless an approved image uses it too:
+// an artifact, an index or a relabelled manifest naming it approves
+// nothing. Pushers may always HEAD (clients check which blobs exist
+// before uploading).
 func (g *pullGate) checkBlob(ctx context.Context, repo, digest string, head bool) error {
 	ms, err := g.s.store.ManifestsUsing(ctx, repo, digest)
 	if err != nil {
@@ -225,7 +229,10 @@ func (g *pullGate) checkBlob(ctx context.Context, repo, digest string, head bool
 	}
 	var refusal error
 	for _, m := range ms {
-		err := g.decision(ctx, m) // nil for artifacts (signatures, SBOMs)
+		if !registry.IsImage(m) {
+			continue
+		}
+		err := g.decision(ctx, m)
 		if err == nil {
 			return nil
 		}

@@ -50,10 +50,11 @@ func (s *Store) GetScan(ctx context.Context, digest string) (*Scan, error) {
 	return sc, err
 }
 
-// ImageManifests lists (repo, digest) of every stored manifest whose
-// artifact type is an image configuration: what a rescan covers.
+// ImageManifests lists (repo, digest) of every stored image manifest (not
+// indexes), whatever artifact type its pusher gave it: what a rescan
+// covers, after registry.IsImage has judged the content.
 func (s *Store) ImageManifests(ctx context.Context) ([][2]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT repo, digest FROM manifests WHERE artifact_type IN ('application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json') ORDER BY repo, digest`)
+	rows, err := s.db.QueryContext(ctx, `SELECT repo, digest FROM manifests WHERE media_type IN ('application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json') ORDER BY repo, digest`)
 	if err != nil {
 		return nil, err
 	}
