@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/server"
 )
 
@@ -21,7 +22,7 @@ func newServeCommand(e *env) *cobra.Command {
 	var addr, data, database, blobs, configFile, tlsCert, tlsKey string
 	var tlsGenerate bool
 	var workers int
-	var lease time.Duration
+	var lease, scanTimeout time.Duration
 	var db dbFlag
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -63,7 +64,7 @@ Registry clients log in with docker login (bearer tokens from
 			}
 			defer ln.Close()
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
-				VulnDB: dbPath, Workers: workers, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
+				VulnDB: dbPath, Workers: workers, ScanTimeout: scanTimeout, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
 					fmt.Fprintf(e.stderr, "First start: created the administrator \"admin\" with the password\n\n    %s\n\nIt is shown only this once. Set BULWARK_ADMIN_PASSWORD for unattended installs.\n", pw)
@@ -118,7 +119,8 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&data, "data", "bulwark-data", "data directory (blobs, SQLite database)")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL (postgres://…); default: SQLite in --data")
 	cmd.Flags().StringVar(&blobs, "blobs", "", "S3-compatible blob storage: s3://HOST[:PORT]/BUCKET[/PREFIX][?tls=false&region=R], credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (default: --data)")
-	cmd.Flags().IntVar(&workers, "scan-workers", 1, "scans run at once on this replica")
+	cmd.Flags().IntVar(&workers, "scan-workers", 2, "scans run at once on this replica")
+	cmd.Flags().DurationVar(&scanTimeout, "scan-timeout", scanner.DefaultJobTimeout, "one image's scan deadline; a scan past it fails (visible in the scans API) instead of holding its worker")
 	cmd.Flags().DurationVar(&lease, "scan-lease", 2*time.Minute, "how long a scan job stays with a worker without a heartbeat; a killed replica's jobs are taken again after it")
 	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML): the default pull policy, SIEM export targets")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")

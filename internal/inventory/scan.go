@@ -80,6 +80,9 @@ type Scanner struct {
 	Tool sbom.Tool
 	// EOL is the end-of-life table; nil means the embedded one.
 	EOL *EOLTable
+	// ExtractTimeout is each cataloger's time budget for a file of the
+	// given size (default: 10 s plus 2 s per MiB, at most 2 minutes).
+	ExtractTimeout func(size int64) time.Duration
 }
 
 // Result is an inventory and the filesystem it was taken from.
@@ -101,6 +104,10 @@ type layerResult struct {
 	// Unreadable lists entries of a directory root that could not be
 	// read; the walk goes on without them.
 	Unreadable []sbom.Status `json:"unreadable,omitempty"`
+
+	// overBudget: a cataloger went over a budget, so the result is not
+	// cached.
+	overBudget bool
 }
 
 type fileResult struct {
@@ -189,6 +196,9 @@ func (s *Scanner) scanLayers(ctx context.Context, img *image.Image, scratch stri
 				return
 			}
 			results[l.Index] = r
+			if r.overBudget {
+				return // a budget may be met on a later, less busy run
+			}
 			if err := s.Cache.put(r); err != nil {
 				s.logger().Warn("layer cache write failed", "diffID", l.DiffID, "err", err)
 			}
@@ -249,7 +259,9 @@ func (s *Scanner) startExtraction(ctx context.Context, res *layerResult, scratch
 	go func() {
 		defer close(done)
 		for j := range ch {
-			res.Files = append(res.Files, s.extract(ctx, j, scratch)...)
+			files, over := s.extract(ctx, j, scratch)
+			res.Files = append(res.Files, files...)
+			res.overBudget = res.overBudget || over
 		}
 	}()
 	return ch, func() { close(ch); <-done }
@@ -300,16 +312,20 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 	return nil
 }
 
-func (s *Scanner) extract(ctx context.Context, j fileJob, scratch string) []fileResult {
-	var out []fileResult
+func (s *Scanner) extract(ctx context.Context, j fileJob, scratch string) (out []fileResult, overBudget bool) {
 	for _, x := range j.exts {
 		if j.skipped != "" {
 			out = append(out, fileResult{Path: j.path, Cataloger: x.Name(), Error: j.skipped})
 			continue
 		}
 		in := &Input{Path: j.path, Mode: j.mode, Content: j.content}
-		var dir string
+		var (
+			mu  sync.Mutex // a cataloger abandoned over its budget may still ask
+			dir string
+		)
 		in.tempDir = func() (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			if dir == "" {
 				d, err := os.MkdirTemp(scratch, "x-")
 				if err != nil {
@@ -319,11 +335,20 @@ func (s *Scanner) extract(ctx context.Context, j fileJob, scratch string) []file
 			}
 			return dir, nil
 		}
-		pkgs, err := safeExtract(ctx, x, in)
+		budget := s.ExtractTimeout
+		if budget == nil {
+			budget = extractTimeBudget
+		}
+		pkgs, err := safeExtract(ctx, x, in, budget)
+		mu.Lock()
 		if dir != "" {
 			os.RemoveAll(dir)
 		}
+		mu.Unlock()
 		fr := fileResult{Path: j.path, Cataloger: x.Name(), Packages: pkgs}
+		if errors.Is(err, ErrBudget) {
+			overBudget = true
+		}
 		if err != nil {
 			fr.Error = err.Error()
 			s.logger().Debug("cataloger failed", "cataloger", x.Name(), "path", j.path, "err", err)
@@ -339,18 +364,62 @@ func (s *Scanner) extract(ctx context.Context, j fileJob, scratch string) []file
 			out = append(out, fr)
 		}
 	}
-	return out
+	return out, overBudget
 }
 
-// safeExtract turns a panic in a cataloger into an error: a parser bug on
-// one hostile file must not end the scan.
-func safeExtract(ctx context.Context, x Extractor, in *Input) (pkgs []sbom.Package, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			pkgs, err = nil, fmt.Errorf("cataloger panicked: %v", r)
-		}
+// safeExtract runs a cataloger on one file within budgets derived from
+// the file's size, so that no input, however hostile, can hang or sink a
+// scan: a time budget (the cataloger's context ends then, and a cataloger
+// that does not stop is abandoned, its file reported), an output budget
+// (no more packages than the input could describe) and panic recovery.
+// What goes over a budget becomes a status entry naming the cataloger.
+func safeExtract(ctx context.Context, x Extractor, in *Input, timeBudget func(int64) time.Duration) ([]sbom.Package, error) {
+	budget := timeBudget(int64(len(in.Content)))
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	type result struct {
+		pkgs []sbom.Package
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{nil, fmt.Errorf("cataloger panicked: %v", r)}
+			}
+		}()
+		pkgs, err := x.Extract(ctx, in)
+		done <- result{pkgs, err}
 	}()
-	return x.Extract(ctx, in)
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: the %s cataloger took longer than its %s budget for a %d-byte file; the file was skipped", ErrBudget, x.Name(), budget, len(in.Content))
+		}
+		return nil, ctx.Err()
+	}
+	if max := maxPackagesFor(int64(len(in.Content))); len(r.pkgs) > max {
+		return r.pkgs[:max], fmt.Errorf("%w: the %s cataloger reported %d packages, more than a %d-byte file can describe; the first %d are kept", ErrBudget, x.Name(), len(r.pkgs), len(in.Content), max)
+	}
+	return r.pkgs, r.err
+}
+
+// ErrBudget marks a cataloger that went over a budget on one file.
+var ErrBudget = errors.New("over budget")
+
+// extractTimeBudget is 10 s plus 2 s per MiB, at most 2 minutes: real
+// package databases parse in milliseconds per MiB.
+func extractTimeBudget(size int64) time.Duration {
+	d := 10*time.Second + time.Duration(size>>20)*2*time.Second
+	return min(d, 2*time.Minute)
+}
+
+// maxPackagesFor bounds a cataloger's output: every package record takes
+// more than 32 bytes of its input.
+func maxPackagesFor(size int64) int {
+	return 10000 + int(size/32)
 }
 
 // scanDir walks a root filesystem without following symlinks.

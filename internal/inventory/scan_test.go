@@ -18,7 +18,10 @@ import (
 	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/inventory"
 	"bulwark.dev/bulwark/internal/inventory/catalog"
+	"bulwark.dev/bulwark/internal/sbom"
 	"bulwark.dev/bulwark/internal/testenv"
+	"fmt"
+	"io/fs"
 )
 
 // scanImage scans img as the CLI does: from an OCI layout on disk.
@@ -203,6 +206,60 @@ func TestDebianCopyrightLicenses(t *testing.T) {
 	for in, want := range map[string][]string{dep5: {"GPL-2+", "BSD-3-clause"}, free: {"GPL-2", "LGPL-2.1"}, "nothing": nil} {
 		if diff := cmp.Diff(want, inventory.DebianCopyrightLicenses([]byte(in))); diff != "" {
 			t.Errorf("%q: %s", in, diff)
+		}
+	}
+}
+
+// hostile is a cataloger that never returns on its own (it ignores its
+// context) or floods its output: the scan must still end, with a status
+// entry naming it, and the other catalogers' packages.
+type hostile struct{ flood bool }
+
+func (hostile) Name() string { return "hostile" }
+func (hostile) Version() int { return 1 }
+func (hostile) Required(p string, _ fs.FileMode, _ int64) bool {
+	return p == "var/lib/hostile/db"
+}
+func (h hostile) Extract(ctx context.Context, in *inventory.Input) ([]sbom.Package, error) {
+	if h.flood {
+		out := make([]sbom.Package, 20000)
+		for i := range out {
+			out[i] = sbom.Package{Name: fmt.Sprint("p", i), Version: "1", Type: "generic"}
+		}
+		return out, nil
+	}
+	for {
+		time.Sleep(time.Millisecond) // spins, deaf to ctx
+	}
+}
+
+func TestCatalogerBudgets(t *testing.T) {
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layerOf(t, map[string]string{
+		"lib/apk/db/installed": apk2,
+		"etc/os-release":       "ID=alpine\nVERSION_ID=3.18.4\n",
+		"var/lib/hostile/db":   "x",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []hostile{{flood: false}, {flood: true}} {
+		s := &inventory.Scanner{Extractors: append(catalog.All(), h), ExtractTimeout: func(int64) time.Duration { return 200 * time.Millisecond }}
+		res := scanImage(t, s, img)
+		var status []string
+		for _, st := range res.Doc.Status {
+			status = append(status, st.Cataloger+": "+st.Error)
+		}
+		if len(status) != 1 || !strings.HasPrefix(status[0], "hostile: over budget") {
+			t.Errorf("flood %v: status %q", h.flood, status)
+		}
+		apks := 0
+		for _, p := range res.Doc.Packages {
+			if p.Type == sbom.TypeAPK {
+				apks++
+			}
+		}
+		if apks == 0 {
+			t.Errorf("flood %v: the apk packages were lost", h.flood)
 		}
 	}
 }

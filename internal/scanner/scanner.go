@@ -47,6 +47,9 @@ type Scanner struct {
 	Lease time.Duration
 	// Poll is how often an idle worker looks for jobs.
 	Poll time.Duration
+	// JobTimeout is one image's scan deadline (DefaultJobTimeout when 0);
+	// a scan past it fails, visibly, instead of holding its worker.
+	JobTimeout time.Duration
 	// OnScanned is told of every stored result.
 	OnScanned func(ctx context.Context, sc *store.Scan)
 	// Now is the clock (time.Now when nil).
@@ -114,12 +117,21 @@ func (s *Scanner) Run(ctx context.Context) {
 
 func (s *Scanner) work(ctx context.Context, j *store.Job) {
 	var p payload
+	attempts := 3
 	err := json.Unmarshal([]byte(j.Payload), &p)
 	if err == nil {
-		hb, stop := context.WithCancel(ctx)
+		// A deadline per image: one image can never hold a worker (its
+		// heartbeat keeping the lease) for good.
+		sctx, cancel := context.WithTimeout(ctx, s.jobTimeout())
+		hb, stop := context.WithCancel(sctx)
 		go s.heartbeat(hb, j.ID)
-		_, err = s.ScanDigest(ctx, p.Repo, j.Key)
+		_, err = s.ScanDigest(sctx, p.Repo, j.Key)
 		stop()
+		if ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("the scan took longer than its %s deadline and was stopped (the image is refused as unscanned; rescan it after raising --scan-timeout if it is genuine)", s.jobTimeout())
+			attempts = j.Attempts // the same image would only take as long again
+		}
+		cancel()
 	}
 	if ctx.Err() != nil {
 		return // shutting down: the lease lapses and the job is taken again
@@ -127,9 +139,19 @@ func (s *Scanner) work(ctx context.Context, j *store.Job) {
 	if err != nil {
 		s.Logger.Warn("scan failed", "repo", p.Repo, "digest", j.Key, "attempt", j.Attempts, "err", err)
 	}
-	if ferr := s.Store.Finish(context.Background(), j, err, 3, 30*time.Second); ferr != nil {
+	if ferr := s.Store.Finish(context.Background(), j, err, attempts, 30*time.Second); ferr != nil {
 		s.Logger.Error("scan queue", "err", ferr)
 	}
+}
+
+// DefaultJobTimeout bounds one image's scan.
+const DefaultJobTimeout = 15 * time.Minute
+
+func (s *Scanner) jobTimeout() time.Duration {
+	if s.JobTimeout > 0 {
+		return s.JobTimeout
+	}
+	return DefaultJobTimeout
 }
 
 func (s *Scanner) heartbeat(ctx context.Context, id int64) {

@@ -16,12 +16,22 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"archive/tar"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/sign"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
 	"bulwark.dev/bulwark/internal/testenv"
 	"bulwark.dev/bulwark/internal/vulndb"
+	"bytes"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"io"
+	"os"
+	"strconv"
 )
 
 // goVulnDB imports the corpus's Go vulnerability database.
@@ -264,4 +274,81 @@ func TestScanCoverageAndUnknownSeverity(t *testing.T) {
 			t.Errorf("unknownSeverity low: %v", err)
 		}
 	})
+}
+
+// TestHostileImagesCannotStallScanning: an image holding the fuzzer's
+// BerkeleyDB file that hung go-rpmdb's walk is scanned (the file becomes
+// a status), and an ordinary image pushed after it is scanned too; a
+// scan past its deadline fails visibly instead of holding its worker.
+func TestHostileImagesCannotStallScanning(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "internal", "inventory", "rpm", "testdata", "fuzz", "FuzzParseFile", "24c8f56985eaa75c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lit, _ := strings.Cut(string(b), "\n")
+	content, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(lit), "[]byte("), ")"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "var/lib/rpm/Packages", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(content))
+	tw.Close()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile, _ := mutate.AppendLayers(empty.Image, layer)
+	ordinary, _ := random.Image(512, 1)
+	ts := startScanning(t, filepath.Join(t.TempDir(), "b.db"), goVulnDB(t))
+	admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
+	for tag, img := range map[string]v1.Image{"hostile": hostile, "ordinary": ordinary} {
+		r, _ := name.ParseReference(ts.host + "/shop/app:" + tag)
+		if err := remote.Write(r, img, admin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hd, _ := hostile.Digest()
+	od, _ := ordinary.Digest()
+	waitScanned(t, ts.store, od.String())
+	if sc := waitScanned(t, ts.store, hd.String()); sc == nil {
+		t.Fatal("the hostile image was not scanned")
+	}
+
+	// A deadline every scan misses: the job fails, visibly, at once.
+	srv, err := New(context.Background(), Config{DataDir: t.TempDir(), Database: filepath.Join(t.TempDir(), "b.db"), AdminPassword: adminPW, VulnDB: goVulnDB(t), ScanTimeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.scanner.Poll = 50 * time.Millisecond
+	sctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	srv.Start(sctx)
+	ts = serveHTTP(t, srv)
+	late, _ := random.Image(512, 1)
+	r, _ := name.ParseReference(ts.host + "/shop/app:late")
+	if err := remote.Write(r, late, admin); err != nil {
+		t.Fatal(err)
+	}
+	ld, _ := late.Digest()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := ts.call(t, "admin", adminPW, "GET", "/api/v1/scans/"+ld.String(), "")
+		if code == 202 && body["state"] == "failed" {
+			if e, _ := body["error"].(string); !strings.Contains(e, "deadline") {
+				t.Errorf("failed scan error %q", e)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the late scan never failed: %d %v", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err = remote.Image(r, admin)
+	if msg := deniedBecause(err); !strings.Contains(msg, "its scan failed") {
+		t.Errorf("denial of a scan past its deadline: %v", err)
+	}
 }

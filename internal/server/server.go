@@ -47,8 +47,11 @@ type Config struct {
 	OnAdminPassword func(password string)
 	// VulnDB is the vulnerability database scans use.
 	VulnDB string
-	// Workers is how many scans run at once on this replica (default 1).
+	// Workers is how many scans run at once on this replica (default 2:
+	// one slow image never holds up the queue).
 	Workers int
+	// ScanTimeout is one image's scan deadline (default 15 minutes).
+	ScanTimeout time.Duration
 	// ScanLease is how long a claimed scan job stays with a worker that
 	// stops renewing it (default two minutes).
 	ScanLease time.Duration
@@ -273,7 +276,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check, BlobGate: s.gate.checkBlob, Immutable: s.immutable}
 	reg := s.reg
 	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
-		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, Lease: cfg.ScanLease}
+		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, Lease: cfg.ScanLease, JobTimeout: cfg.ScanTimeout}
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", s.registryAuth(reg))
 	mux.HandleFunc("GET /auth/token", s.token)
@@ -291,7 +294,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) Start(ctx context.Context) {
 	n := s.cfg.Workers
 	if n <= 0 {
-		n = 1
+		n = 2
 	}
 	for i := 0; i < n; i++ {
 		go s.scanner.Run(ctx)

@@ -12,7 +12,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/inventory"
 	"bulwark.dev/bulwark/internal/testenv"
+	"time"
 )
 
 type row struct{ Name, Epoch, Version, Release, Arch, SourceRPM string }
@@ -111,9 +114,10 @@ func TestGarbageIsAnError(t *testing.T) {
 }
 
 func FuzzParseFile(f *testing.F) {
-	seed, err := os.ReadFile(filepath.Join(testenv.Corpus(f), "pkgdb", "rpm", "go-rpmdb-libuuid", "Packages"))
-	if err == nil {
-		f.Add(seed)
+	for _, db := range [][]string{{"go-rpmdb-libuuid", "Packages"}, {"scalibr-Packages_epoch", "Packages"}, {"go-rpmdb-sle15-bci", "Packages.db"}} {
+		if seed, err := os.ReadFile(filepath.Join(append([]string{testenv.Corpus(f), "pkgdb", "rpm"}, db...)...)); err == nil && len(seed) < 4<<20 {
+			f.Add(seed)
+		}
 	}
 	f.Add([]byte("\x00\x00\x00\x00\x61\x15\x06\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -130,4 +134,42 @@ func FuzzParseFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHostileBerkeleyDBEnds: the fuzzer's BerkeleyDB Packages file whose
+// overflow chain never ended in go-rpmdb (it spun until killed) is read
+// to an error, and a whole-root scan holding it ends with the file as a
+// status entry.
+func TestHostileBerkeleyDBEnds(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzParseFile", "24c8f56985eaa75c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lit, _ := strings.Cut(string(b), "\n")
+	lit = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(lit), "[]byte("), ")")
+	content, err := strconv.Unquote(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var", "lib", "rpm"), 0o755)
+	db := filepath.Join(root, "var", "lib", "rpm", "Packages")
+	os.WriteFile(db, []byte(content), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := ParseFile(ctx, db); err == nil || ctx.Err() != nil {
+		t.Fatalf("hostile Packages: %v (context %v)", err, ctx.Err())
+	}
+	img, err := image.Open(ctx, image.Ref{Kind: image.KindDir, Path: root, Raw: "dir:" + root}, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	res, err := (&inventory.Scanner{Extractors: []inventory.Extractor{Extractor{}}}).Scan(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Doc.Status) != 1 || res.Doc.Status[0].Cataloger != "rpm" || res.Doc.Status[0].Path != "var/lib/rpm/Packages" {
+		t.Errorf("status %+v", res.Doc.Status)
+	}
 }
