@@ -131,7 +131,7 @@ func HashPageValueIndexes(data []byte, entries uint16, swapped bool) ([]uint16, 
 	if len(data) < int(PageHeaderSize+hashIndexSize) {
 		return nil, xerrors.Errorf("invalid hash index: not enough data (%+v)", len(data))
 	}
-	
+
 	hashIndexData := data[PageHeaderSize : PageHeaderSize+hashIndexSize]
 
 	// data is stored in key-value pairs (https://github.com/berkeleydb/libdb/blob/5b7b02ae052442626af54c176335b67ecc613a30/src/dbinc/db_page.h#L591)
