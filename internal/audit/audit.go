@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"bulwark.dev/bulwark/internal/store"
 )
@@ -108,15 +109,12 @@ func Open(ctx context.Context, st *store.Store, keyFile string, logger *slog.Log
 
 // Record appends an entry and waits until it is committed.
 func (l *Log) Record(ctx context.Context, e Entry) error {
-	detail := "{}"
-	if len(e.Detail) > 0 {
-		b, err := json.Marshal(e.Detail)
-		if err != nil {
-			return fmt.Errorf("audit detail: %w", err)
-		}
-		detail = string(b)
+	detail, err := cleanDetail(e.Detail)
+	if err != nil {
+		return err
 	}
-	p := &pending{rec: &store.AuditRecord{At: l.clock().UTC(), Actor: e.Actor, Action: e.Action, Object: e.Object, Outcome: e.Outcome, Detail: detail}, err: make(chan error, 1)}
+	p := &pending{rec: &store.AuditRecord{At: l.clock().UTC(), Actor: Clean(e.Actor, maxActor), Action: Clean(e.Action, maxAction),
+		Object: Clean(e.Object, maxObject), Outcome: Clean(e.Outcome, maxOutcome), Detail: detail}, err: make(chan error, 1)}
 	select {
 	case l.queue <- p:
 	case <-l.done:
@@ -210,9 +208,19 @@ func (l *Log) commit(batch []*pending) {
 }
 
 // Hash is a record's chain hash: SHA-256 over the previous hash and the
-// record's fields, JSON-encoded so no two records encode alike.
+// record's fields, JSON-encoded so no two records encode alike. JSON
+// would replace bytes that are not UTF-8 (two different stored values
+// would hash alike), so such a field is hashed as its exact bytes: the
+// log itself never stores one (Clean), and one found in the store was
+// written by someone else.
 func Hash(r *store.AuditRecord) string {
-	fields, _ := json.Marshal([]any{strconv.FormatInt(r.Seq, 10), r.At.UnixMilli(), r.Actor, r.Action, r.Object, r.Outcome, r.Detail})
+	field := func(s string) any {
+		if utf8.ValidString(s) {
+			return s
+		}
+		return map[string]string{"bytes": hex.EncodeToString([]byte(s))}
+	}
+	fields, _ := json.Marshal([]any{strconv.FormatInt(r.Seq, 10), r.At.UnixMilli(), field(r.Actor), field(r.Action), field(r.Object), field(r.Outcome), field(r.Detail)})
 	h := sha256.New()
 	h.Write([]byte(r.PrevHash))
 	h.Write([]byte{'\n'})

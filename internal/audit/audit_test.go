@@ -12,6 +12,7 @@ import (
 
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
+	"unicode/utf8"
 )
 
 // trail writes n records, one at a time, with a checkpoint every 4 and
@@ -55,6 +56,8 @@ func TestVerifyFindsTampering(t *testing.T) {
 		{"reordered", []string{`UPDATE audit SET seq = -1 WHERE seq = 3`, `UPDATE audit SET seq = 3 WHERE seq = 4`, `UPDATE audit SET seq = 4 WHERE seq = -1`}, "link"},
 		{"tail truncated", []string{`DELETE FROM audit WHERE seq >= 9`}, "truncated"},
 		{"checkpoint forged", []string{`UPDATE audit_checkpoints SET hash = 'forged' WHERE seq = 4`}, "checkpoint signature"},
+		// JSON would read both byte strings as "mallory\ufffd\ufffd".
+		{"edited to bytes that are not UTF-8", []string{`UPDATE audit SET actor = CAST(X'6d616c6c6f72798081' AS TEXT) WHERE seq = 5`}, "edited"},
 	}
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		for _, tc := range tests {
@@ -65,6 +68,9 @@ func TestVerifyFindsTampering(t *testing.T) {
 					d = storetest.PostgresDSN(t)
 				}
 				_, keys, st := trail(t, d, 10)
+				if strings.HasPrefix(dsn, "postgres") && strings.Contains(tc.name, "UTF-8") {
+					t.Skip("PostgreSQL refuses to store bytes that are not UTF-8 in the first place")
+				}
 				for _, q := range tc.tamper {
 					storetest.Exec(t, d, q)
 				}
@@ -191,4 +197,157 @@ func TestPruneKeepsMinimum(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Records != 2 || rep.First != 5 {
 		t.Errorf("after pruning: %+v %v", rep, err)
 	}
+}
+
+// TestRecordsAreCleaned: what a stranger sends is capped and made
+// harmless before it is stored, hashed and exported: a 700,000-byte user
+// name, line breaks that would forge a second syslog line, ESC for CEF
+// consoles, bytes that are not UTF-8.
+func TestRecordsAreCleaned(t *testing.T) {
+	st := storetest.Open(t, filepath.Join(t.TempDir(), "b.db"))
+	l, err := Open(context.Background(), st, filepath.Join(t.TempDir(), "audit.key"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := "eve\n<85>1 2026-12-01T00:00:00.000Z host bulwark - auth.login [bulwark@32473 actor=\"admin\" outcome=\"success\"]"
+	for _, e := range []Entry{
+		{Actor: strings.Repeat("A", 700000), Action: "auth.login", Object: "registry", Outcome: "failure"},
+		{Actor: forged, Action: "auth.login", Object: "registry", Outcome: "failure"},
+		{Actor: "mallory\xff\xfe", Action: "auth.login", Object: "x\x1b[2J", Outcome: "failure", Detail: map[string]any{"reason": strings.Repeat("r", 20000) + "\n"}},
+	} {
+		if err := l.Record(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	var recs []store.AuditRecord
+	st.AuditRecords(context.Background(), func(r *store.AuditRecord) error { recs = append(recs, *r); return nil })
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	if len(recs[0].Actor) > maxActor || !strings.Contains(recs[0].Actor, "bytes cut") {
+		t.Errorf("700,000-byte actor stored as %d bytes", len(recs[0].Actor))
+	}
+	for _, r := range recs {
+		for _, f := range []string{r.Actor, r.Object, r.Detail} {
+			if strings.ContainsAny(f, "\n\r\x1b") || !utf8.ValidString(f) {
+				t.Errorf("stored field %q holds a control character or invalid UTF-8", f)
+			}
+		}
+		if len(r.Detail) > maxDetail+64 {
+			t.Errorf("detail of %d bytes", len(r.Detail))
+		}
+		for _, line := range []string{(&Syslog{}).message(&r), (&Syslog{Format: "cef"}).message(&r), CEF(&r, "1")} {
+			if strings.ContainsAny(line, "\n\r\x1b") {
+				t.Errorf("exported line spans lines or holds ESC: %q", line)
+			}
+		}
+	}
+	if !strings.HasPrefix(recs[1].Actor, `eve\x0a<85>1`) {
+		t.Errorf("the forged line was stored as %q", recs[1].Actor)
+	}
+}
+
+// FuzzExportRoundTrip: whatever a record holds, each SIEM format is one
+// line, and its fields parse back to what was recorded.
+func FuzzExportRoundTrip(f *testing.F) {
+	f.Add("admin", "shop/app:1", "success", `{"remote":"127.0.0.1:1"}`)
+	f.Add("eve\n<85>1 x", "a]\"\\=|b", "fail\x1b", "{}")
+	f.Add("mallory\xff\xfe", "x\u2028y", "denied", `{"a":"\u0000"}`)
+	f.Fuzz(func(t *testing.T, actor, object, outcome, detail string) {
+		r := &store.AuditRecord{Seq: 7, At: time.Unix(1_800_000_000, 0), Actor: Clean(actor, maxActor), Action: "auth.login",
+			Object: Clean(object, maxObject), Outcome: Clean(outcome, maxOutcome), Detail: Clean(detail, maxDetail), Hash: "h"}
+		msg := (&Syslog{}).message(r)
+		if strings.ContainsAny(msg, "\n\r") {
+			t.Fatalf("syslog message spans lines: %q", msg)
+		}
+		params := parseSD(t, msg)
+		for k, want := range map[string]string{"actor": r.Actor, "object": r.Object, "outcome": r.Outcome} {
+			if params[k] != want {
+				t.Fatalf("syslog %s: parsed %q, recorded %q (message %q)", k, params[k], want, msg)
+			}
+		}
+		cef := CEF(r, "1")
+		if strings.ContainsAny(cef, "\n\r\x1b") {
+			t.Fatalf("CEF spans lines or holds ESC: %q", cef)
+		}
+		ext := parseCEF(t, cef)
+		for k, want := range map[string]string{"suser": r.Actor, "cs1": r.Object, "outcome": r.Outcome} {
+			if got := ext[k]; got != cefExpect(want) {
+				t.Fatalf("CEF %s: parsed %q, recorded %q (event %q)", k, got, want, cef)
+			}
+		}
+	})
+}
+
+// parseSD reads the bulwark SD-ELEMENT of an RFC 5424 message back.
+func parseSD(t *testing.T, msg string) map[string]string {
+	i := strings.Index(msg, "[bulwark@32473 ")
+	if i < 0 {
+		t.Fatalf("no SD-ELEMENT in %q", msg)
+	}
+	out := map[string]string{}
+	s := msg[i+len("[bulwark@32473 "):]
+	for len(s) > 0 && s[0] != ']' {
+		eq := strings.Index(s, `="`)
+		name := strings.TrimSpace(s[:eq])
+		s = s[eq+2:]
+		var v strings.Builder
+		for j := 0; ; j++ {
+			if s[j] == '\\' && j+1 < len(s) && strings.ContainsRune(`"\]`, rune(s[j+1])) {
+				v.WriteByte(s[j+1])
+				j++
+				continue
+			}
+			if s[j] == '"' {
+				s = s[j+1:]
+				break
+			}
+			v.WriteByte(s[j])
+		}
+		out[name] = v.String()
+		s = strings.TrimPrefix(s, " ")
+	}
+	return out
+}
+
+// parseCEF reads a CEF event's extension back (keys are known words).
+func parseCEF(t *testing.T, ev string) map[string]string {
+	parts := 0
+	i := 0
+	for ; i < len(ev) && parts < 7; i++ {
+		if ev[i] == '\\' {
+			i++
+			continue
+		}
+		if ev[i] == '|' {
+			parts++
+		}
+	}
+	ext := ev[i:]
+	out := map[string]string{}
+	keys := []string{"rt", "suser", "outcome", "cs1Label", "cs1", "cn1Label", "cn1", "cs2Label", "cs2", "msg"}
+	for k, key := range keys {
+		start := strings.Index(ext, key+"=")
+		if start < 0 {
+			t.Fatalf("no %s in %q", key, ev)
+		}
+		v := ext[start+len(key)+1:]
+		if k+1 < len(keys) {
+			// Values escape "=", so " key=" can only start the next key.
+			end := strings.Index(v, " "+keys[k+1]+"=")
+			if end < 0 {
+				t.Fatalf("no %s after %s in %q", keys[k+1], key, ev)
+			}
+			v = v[:end]
+		}
+		ext = ext[start+len(key)+1+len(v):]
+		out[key] = v
+	}
+	return out
+}
+
+// cefExpect is a recorded value as a CEF extension carries it escaped.
+func cefExpect(s string) string {
+	return strings.NewReplacer(`\x0a`, `\n`, `\x0d`, `\r`, `\`, `\\`, `=`, `\=`).Replace(s)
 }

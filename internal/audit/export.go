@@ -201,8 +201,10 @@ func (s *Syslog) message(r *store.AuditRecord) string {
 		return hdr + "- " + CEF(r, s.Version)
 	}
 	sd := fmt.Sprintf(`[bulwark@32473 seq="%d" actor="%s" action="%s" object="%s" outcome="%s" hash="%s"]`,
-		r.Seq, sdEscape(r.Actor), sdEscape(r.Action), sdEscape(r.Object), sdEscape(r.Outcome), r.Hash)
-	return hdr + sd + " " + r.Detail
+		r.Seq, sdEscape(r.Actor), sdEscape(r.Action), sdEscape(r.Object), sdEscape(r.Outcome), sdEscape(r.Hash))
+	// The MSG is the detail JSON, on the same line: a record never spans
+	// lines, whatever reached the store.
+	return hdr + sd + " " + Clean(r.Detail, 1<<20)
 }
 
 // msgID is the RFC 5424 MSGID: printable ASCII, at most 32 characters.
@@ -219,8 +221,11 @@ func msgID(action string) string {
 	return b.String()
 }
 
+// sdEscape escapes an RFC 5424 PARAM-VALUE (section 6.3.3: '"', '\' and
+// ']'), after Clean has made control characters, line breaks above all,
+// visible: one record is one line for receivers that frame by newline.
 func sdEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`).Replace(s)
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`).Replace(Clean(s, 1<<20))
 }
 
 // CEF renders a record as an ArcSight Common Event Format event.
@@ -229,11 +234,16 @@ func CEF(r *store.AuditRecord, version string) string {
 	if r.Outcome != "success" {
 		sev = 7
 	}
-	hdr := strings.NewReplacer(`\`, `\\`, `|`, `\|`)
-	ext := strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\n", `\n`, "\r", `\r`)
+	// CEF escapes '\' and '|' in the header, '\' and '=' in extension
+	// values, and line breaks as \n and \r; every other control
+	// character (ESC among them) is made visible by Clean first.
+	h := strings.NewReplacer(`\`, `\\`, `|`, `\|`)
+	hdr := func(s string) string { return h.Replace(Clean(s, 1<<20)) }
+	e := strings.NewReplacer(`\x0a`, `\n`, `\x0d`, `\r`, `\`, `\\`, `=`, `\=`)
+	ext := func(s string) string { return e.Replace(Clean(s, 1<<20)) }
 	return fmt.Sprintf("CEF:0|bulwark|bulwark|%s|%s|%s|%d|rt=%d suser=%s outcome=%s cs1Label=object cs1=%s cn1Label=seq cn1=%d cs2Label=hash cs2=%s msg=%s",
-		hdr.Replace(version), hdr.Replace(r.Action), hdr.Replace(r.Action), sev, r.At.UnixMilli(),
-		ext.Replace(r.Actor), ext.Replace(r.Outcome), ext.Replace(r.Object), r.Seq, r.Hash, ext.Replace(r.Detail))
+		hdr(version), hdr(r.Action), hdr(r.Action), sev, r.At.UnixMilli(),
+		ext(r.Actor), ext(r.Outcome), ext(r.Object), r.Seq, ext(r.Hash), ext(r.Detail))
 }
 
 // HTTPSink posts records as JSON lines (one object per record) to a URL,

@@ -241,6 +241,13 @@ func (h *Handler) splitImmutable(ctx context.Context, repo string, tags []string
 // kind of endpoint (manifest, uploads, upload, blob, tags, referrers) and
 // its argument. Authorization uses it too, so the repository checked is
 // always the repository acted on.
+// ValidName says whether repo is a valid repository name (the
+// distribution spec's grammar, at most 255 characters): names are
+// checked before they reach any header, log or audit record.
+func ValidName(repo string) bool {
+	return len(repo) <= 255 && nameRE.MatchString(repo)
+}
+
 func ParsePath(p string) (repo, kind, arg string, ok bool) {
 	for _, rt := range routes {
 		m := rt.re.FindStringSubmatch(p)

@@ -65,7 +65,7 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, p *identity.
 		if _, _, ok := r.BasicAuth(); ok {
 			var err error
 			if p, err = s.auth.Login(r.Context(), basicUser(r), basicPass(r)); err != nil {
-				s.record(r.Context(), basicUser(r), "auth.login", "api", "failure", map[string]any{"remote": r.RemoteAddr})
+				s.recordLoginFailure(r.Context(), basicUser(r), "api", r.RemoteAddr)
 				w.Header().Set("WWW-Authenticate", `Basic realm="bulwark"`)
 				writeAPIError(w, http.StatusUnauthorized, err.Error())
 				return

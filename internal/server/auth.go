@@ -72,12 +72,12 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request, scope, errCod
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	v := fmt.Sprintf(`Bearer realm="%s://%s/auth/token",service="%s"`, scheme, r.Host, s.tokens.Service)
+	v := fmt.Sprintf(`Bearer realm=%s,service=%s`, quoteParam(scheme+"://"+r.Host+"/auth/token"), quoteParam(s.tokens.Service))
 	if scope != "" {
-		v += fmt.Sprintf(`,scope="%s"`, scope)
+		v += ",scope=" + quoteParam(scope)
 	}
 	if errCode != "" {
-		v += fmt.Sprintf(`,error="%s"`, errCode)
+		v += ",error=" + quoteParam(errCode)
 	}
 	w.Header().Set("WWW-Authenticate", v)
 	w.Header().Set("Content-Type", "application/json")
@@ -109,12 +109,20 @@ func (s *Server) registryAuth(next http.Handler) http.Handler {
 		p, c, err := s.authenticate(r)
 		if err != nil {
 			user, _, _ := r.BasicAuth()
-			s.record(r.Context(), user, "auth.login", "registry", "failure", map[string]any{"remote": r.RemoteAddr})
+			s.recordLoginFailure(r.Context(), user, "registry", r.RemoteAddr)
 			s.challenge(w, r, "", "invalid_token")
 			return
 		}
 		anonymous := p == nil && c == nil
 		repo, action := registryAction(r)
+		if repo != "" && !registry.ValidName(repo) {
+			// Refused before it reaches a challenge header, a log line or
+			// the audit trail (a name can carry quotes and a second realm).
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": "NAME_INVALID", "message": "invalid repository name"}}})
+			return
+		}
 		switch {
 		case r.URL.Path == "/v2/" || r.URL.Path == "/v2":
 			if anonymous {
@@ -212,7 +220,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if p, _, err = s.authenticate(r); err != nil {
 			user, _, _ := r.BasicAuth()
-			s.record(r.Context(), user, "auth.login", "token", "failure", map[string]any{"remote": r.RemoteAddr})
+			s.recordLoginFailure(r.Context(), user, "token", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Basic realm="bulwark"`)
 			writeJSONError(w, http.StatusUnauthorized, "UNAUTHORIZED", err.Error())
 			return
@@ -292,4 +300,24 @@ func tokenSecret(ctx context.Context, s interface {
 		return nil, errors.New("token secret: stored value too short")
 	}
 	return []byte(v), nil
+}
+
+// quoteParam is an RFC 7235 auth-param value: a quoted-string with '"'
+// and '\\' escaped, control characters dropped, so no value can close the
+// quote and add a parameter (a second realm) of its own.
+func quoteParam(v string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, c := range v {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case c < 0x20 || c == 0x7f:
+		default:
+			b.WriteRune(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -209,6 +209,7 @@ type Server struct {
 	// projects known to exist, so pushes skip the insert.
 	projects sync.Map
 	touches  pullTouches
+	logins   failedLogins
 }
 
 // New opens the store and the blob store and builds the HTTP handler.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
+	"fmt"
+	"net"
 )
 
 const adminPW = "admin-password-for-tests"
@@ -222,5 +225,77 @@ func TestBootstrapOnce(t *testing.T) {
 	defer s.Close()
 	if _, err := s.auth.Login(context.Background(), "admin", shown[0]); err != nil {
 		t.Errorf("the generated password does not log in: %v", err)
+	}
+}
+
+// TestStrangersCannotFloodOrForgeTheAudit: failed logins with huge,
+// line-breaking user names are capped per record and rate-limited per
+// source; an unvalidated repository name never reaches the challenge
+// (no second realm) or the trail; a quote in the Host header stays
+// inside its quoted-string.
+func TestStrangersCannotFloodOrForgeTheAudit(t *testing.T) {
+	ts := start(t, filepath.Join(t.TempDir(), "b.db"))
+	huge := strings.Repeat("A", 700000) + "\nadmin logged in"
+	for i := 0; i < 20; i++ {
+		req, _ := http.NewRequest("GET", ts.url+"/v2/", nil)
+		req.SetBasicAuth(huge, "wrong")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	failures, bytes := 0, 0
+	ts.store.AuditRecords(context.Background(), func(r *store.AuditRecord) error {
+		if r.Action == "auth.login" && r.Outcome == "failure" {
+			failures++
+			bytes += len(r.Actor) + len(r.Detail)
+			if strings.Contains(r.Actor, "\n") {
+				t.Errorf("a line break reached the trail: %q", r.Actor[len(r.Actor)-40:])
+			}
+		}
+		return nil
+	})
+	if failures != loginWindowLimit || bytes > 20*1024 {
+		t.Errorf("%d failed-login records, %d bytes; want %d records, a few KiB", failures, bytes, loginWindowLimit)
+	}
+	// The window's suppressed failures are accounted once it ends.
+	ts.logins.mu.Lock()
+	for _, w := range ts.logins.windows {
+		w.start = w.start.Add(-2 * loginWindowLen)
+	}
+	ts.logins.mu.Unlock()
+	ts.flushLoginFailures(context.Background())
+	suppressed := ""
+	ts.store.AuditRecords(context.Background(), func(r *store.AuditRecord) error {
+		if r.Action == "auth.login.suppressed" {
+			suppressed = r.Detail
+		}
+		return nil
+	})
+	if !strings.Contains(suppressed, `"failures":10`) {
+		t.Errorf("suppressed failures not accounted: %q", suppressed)
+	}
+
+	req, _ := http.NewRequest("GET", ts.url+`/v2/shop%22,realm=%22http:%2f%2fevil.example%2fauth%22,x=%22/tags/list`, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 400 || strings.Contains(ch, "evil") {
+		t.Errorf("injected name: %d, challenge %q", resp.StatusCode, ch)
+	}
+	// A Host header with quotes, sent raw: Go's server refuses it, or the
+	// quote stays escaped inside the realm.
+	conn, err := net.Dial("tcp", ts.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /v2/ HTTP/1.1\r\nHost: x\",realm=\"http://evil.example/auth\r\nConnection: close\r\n\r\n")
+	raw, _ := io.ReadAll(conn)
+	if strings.Contains(string(raw), `realm="http://evil.example`) {
+		t.Errorf("the Host header added a realm:\n%s", raw)
 	}
 }
