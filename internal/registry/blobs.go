@@ -91,7 +91,7 @@ type FSBlobs struct{ root string }
 // NewFSBlobs opens (creating) a blob store under dir.
 func NewFSBlobs(dir string) (*FSBlobs, error) {
 	for _, d := range []string{"blobs", "uploads"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("blob store %s: %w", dir, err)
 		}
 	}
@@ -140,7 +140,7 @@ func (b *FSBlobs) NewUpload() (string, error) {
 	}
 	id := hex.EncodeToString(r)
 	p, _ := b.uploadPath(id)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return "", err
 	}
@@ -228,7 +228,7 @@ func (b *FSBlobs) Commit(id string, d Digest) (int64, error) {
 		return 0, err
 	}
 	dst := b.path(d)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return 0, err
 	}
 	if err := os.Rename(p, dst); err != nil {
@@ -284,7 +284,7 @@ func (b *FSBlobs) Walk(ctx context.Context, fn func(d Digest, size int64, modifi
 // Quarantine renames a blob into trash/.
 func (b *FSBlobs) Quarantine(d Digest) (restore, purge func() error, err error) {
 	trash := filepath.Join(b.root, "trash")
-	if err := os.MkdirAll(trash, 0o750); err != nil {
+	if err := os.MkdirAll(trash, 0o700); err != nil {
 		return nil, nil, err
 	}
 	p, aside := b.path(d), filepath.Join(trash, d.Algorithm+"-"+d.Hex)

@@ -217,12 +217,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("--data %s: %w", cfg.DataDir, err)
-	}
-	dsn := cfg.Database
+	dsn, sqlitePath := cfg.Database, ""
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "bulwark.db")
+	}
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		sqlitePath = strings.TrimPrefix(dsn, "sqlite://")
+	}
+	if err := prepareDataDir(cfg.DataDir, sqlitePath); err != nil {
+		return nil, err
 	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {

@@ -21,7 +21,10 @@ import (
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"syscall"
 )
 
 const adminPW = "admin-password-for-tests"
@@ -298,4 +301,64 @@ func TestStrangersCannotFloodOrForgeTheAudit(t *testing.T) {
 	if strings.Contains(string(raw), `realm="http://evil.example`) {
 		t.Errorf("the Host header added a realm:\n%s", raw)
 	}
+}
+
+// TestDataDirectoryIsPrivate: every file bulwark makes in its data
+// directory is 0600 and every directory 0700, under any umask and in an
+// empty directory that existed before; a data directory or database with
+// data that others can read refuses to start, saying how to fix it.
+func TestDataDirectoryIsPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	data := filepath.Join(t.TempDir(), "data")
+	os.Mkdir(data, 0o755) // made by the administrator, empty
+	ts := startIn(t, data)
+	img, _ := random.Image(256, 1)
+	r, _ := name.ParseReference(ts.host + "/shop/app:1")
+	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})); err != nil {
+		t.Fatal(err)
+	}
+	ts.Close()
+	filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := d.Info()
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if strings.HasSuffix(p, ".pub") || strings.HasSuffix(p, ".crt") {
+			want = 0o644 // public halves
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", p, fi.Mode().Perm(), want)
+		}
+		return nil
+	})
+	for _, tc := range []struct {
+		chmod string
+		mode  fs.FileMode
+		want  string
+	}{
+		{data, 0o755, "chmod 700"},
+		{filepath.Join(data, "bulwark.db"), 0o644, "chmod 600"},
+	} {
+		os.Chmod(tc.chmod, tc.mode)
+		_, err := New(context.Background(), Config{DataDir: data, AdminPassword: adminPW})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s at %04o: %v, want a refusal saying %q", tc.chmod, tc.mode, err, tc.want)
+		}
+		os.Chmod(tc.chmod, map[bool]fs.FileMode{true: 0o700, false: 0o600}[tc.chmod == data])
+	}
+}
+
+func startIn(t *testing.T, dataDir string) *testServer {
+	t.Helper()
+	s, err := New(context.Background(), Config{DataDir: dataDir, AdminPassword: adminPW, DefaultPolicy: `{"blockSeverity":"none","unscanned":"allow"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return serveHTTP(t, s)
 }
