@@ -246,12 +246,12 @@ func (a *Authenticator) Allowed(ctx context.Context, p *Principal, repo string, 
 
 // Bootstrap creates the admin account on a first start (no users yet):
 // its password is password when given (BULWARK_ADMIN_PASSWORD), otherwise
-// generated and returned so the caller prints it once. It returns "" when
-// users already exist.
-func (a *Authenticator) Bootstrap(ctx context.Context, password string) (generated string, err error) {
+// generated and returned so the caller prints it once. created is false
+// when users already exist (the password is then not applied).
+func (a *Authenticator) Bootstrap(ctx context.Context, password string) (generated string, created bool, err error) {
 	n, err := a.Store.CountUsers(ctx)
 	if err != nil || n > 0 {
-		return "", err
+		return "", false, err
 	}
 	pw := password
 	if pw == "" {
@@ -260,13 +260,13 @@ func (a *Authenticator) Bootstrap(ctx context.Context, password string) (generat
 	}
 	hash, err := HashPassword(pw)
 	if err != nil {
-		return "", fmt.Errorf("BULWARK_ADMIN_PASSWORD: %w", err)
+		return "", false, fmt.Errorf("BULWARK_ADMIN_PASSWORD: %w", err)
 	}
 	if err := a.Store.CreateUser(ctx, store.User{Name: "admin", PasswordHash: hash, Admin: true}); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return "", nil // another replica won the race
+			return "", false, nil // another replica won the race
 		}
-		return "", err
+		return "", false, err
 	}
-	return generated, nil
+	return generated, true, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/policy"
+	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/store"
 )
@@ -70,6 +71,7 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, p *identity.
 				writeAPIError(w, http.StatusUnauthorized, err.Error())
 				return
 			}
+			s.recordBasicLogin(r.Context(), p.Name, "api", r.RemoteAddr)
 		}
 		err := h(w, r, p)
 		if err == nil {
@@ -77,6 +79,18 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, p *identity.
 		}
 		var ae *apiError
 		if errors.As(err, &ae) {
+			if ae.status == http.StatusUnauthorized || ae.status == http.StatusForbidden {
+				// Every refusal is on the record (the route, not the raw
+				// path: names in it are not validated yet).
+				detail := map[string]any{"route": r.Pattern, "remote": r.RemoteAddr, "reason": ae.msg}
+				if p != nil {
+					s.record(r.Context(), p.Name, "api.deny", r.Pattern, "denied", detail)
+				} else {
+					s.limited(r.Context(), "api.deny anonymous", r.RemoteAddr, func() {
+						s.record(r.Context(), "anonymous", "api.deny", r.Pattern, "denied", detail)
+					})
+				}
+			}
 			if ae.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Basic realm="bulwark"`)
 			}
@@ -195,29 +209,47 @@ func rawOrNull(s string) json.RawMessage {
 	return json.RawMessage(s)
 }
 
+// getScan answers only callers who may pull the repository that holds
+// the digest; to everyone else a scan that exists and one that does not
+// look the same, so the API never tells which private repository holds
+// an image.
 func (s *Server) getScan(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
 	digest := r.PathValue("digest")
-	sc, err := s.store.GetScan(r.Context(), digest)
-	if errors.Is(err, store.ErrNotFound) {
-		state, lastErr, jerr := s.store.JobState(r.Context(), scanner.JobKind, digest)
-		if jerr != nil {
-			return jerr
-		}
-		if state == "" {
-			return apiErrorf(http.StatusNotFound, "no scan of %s", digest)
-		}
-		return writeAPI(w, http.StatusAccepted, map[string]string{"digest": digest, "state": state, "error": lastErr})
+	if _, err := registry.ParseDigest(digest); err != nil {
+		return apiErrorf(http.StatusBadRequest, "invalid digest %q", digest)
 	}
-	if err != nil {
+	notFound := apiErrorf(http.StatusNotFound, "no scan of %s that you may read", digest)
+	sc, err := s.store.GetScan(r.Context(), digest)
+	repo := ""
+	switch {
+	case err == nil:
+		repo = sc.Repo
+	case errors.Is(err, store.ErrNotFound):
+		payload, err := s.store.JobPayload(r.Context(), scanner.JobKind, digest)
+		if err != nil {
+			return err
+		}
+		var pl struct {
+			Repo string `json:"repo"`
+		}
+		if json.Unmarshal([]byte(payload), &pl) != nil || pl.Repo == "" {
+			return notFound
+		}
+		repo = pl.Repo
+	default:
 		return err
 	}
-	if ok, err := s.may(r.Context(), p, nil, sc.Repo, identity.Pull); err != nil {
+	if ok, err := s.may(r.Context(), p, nil, repo, identity.Pull); err != nil {
 		return err
 	} else if !ok {
-		if p == nil {
-			return apiErrorf(http.StatusUnauthorized, "log in to read the scans of %s", sc.Repo)
+		return notFound
+	}
+	if sc == nil {
+		state, lastErr, err := s.store.JobState(r.Context(), scanner.JobKind, digest)
+		if err != nil {
+			return err
 		}
-		return apiErrorf(http.StatusForbidden, "%s may not read %s", p.Name, sc.Repo)
+		return writeAPI(w, http.StatusAccepted, map[string]string{"digest": digest, "state": state, "error": lastErr})
 	}
 	return writeAPI(w, http.StatusOK, scanView{Digest: sc.Digest, Repo: sc.Repo, ScannedAt: sc.ScannedAt.UTC(), DBUpdated: sc.DBUpdated.UTC(),
 		Summary:  map[string]int{"critical": sc.Critical, "high": sc.High, "medium": sc.Medium, "low": sc.Low, "unknown": sc.Unknown},

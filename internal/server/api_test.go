@@ -17,7 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/testenv"
+	"context"
 )
 
 type recordingMux struct{ patterns []string }
@@ -108,6 +110,19 @@ func TestAPI(t *testing.T) {
 	if code, body := ts.call(t, "dana", devPW, "GET", "/api/v1/scans/"+d.String(), ""); code != 202 || body["state"] != "queued" {
 		t.Errorf("scan of a pushed image: %d %v", code, body)
 	}
+	// To whoever may not pull shop, that scan and one that does not
+	// exist look the same.
+	ts.user(t, "outsider", "outsider-password", "", "")
+	missing := "sha256:" + strings.Repeat("1", 64)
+	for _, who := range [][2]string{{"", ""}, {"outsider", "outsider-password"}} {
+		c1, b1 := ts.call(t, who[0], who[1], "GET", "/api/v1/scans/"+d.String(), "")
+		c2, b2 := ts.call(t, who[0], who[1], "GET", "/api/v1/scans/"+missing, "")
+		e1, _ := b1["error"].(string)
+		e2, _ := b2["error"].(string)
+		if c1 != 404 || c1 != c2 || strings.ReplaceAll(e1, d.String(), "D") != strings.ReplaceAll(e2, missing, "D") || strings.Contains(e1, "shop") {
+			t.Errorf("%q: a private scan (%d %v) and a missing one (%d %v) differ", who[0], c1, b1, c2, b2)
+		}
+	}
 	// Revocation takes effect at once: the robot's Basic login and the
 	// bearer token it was issued both stop working.
 	req, _ := http.NewRequest("GET", ts.url+"/auth/token?service=bulwark&scope=repository:shop/robot:pull", nil)
@@ -184,5 +199,81 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		if !served[p] {
 			t.Errorf("%s is documented but not served", p)
 		}
+	}
+}
+
+// TestEveryRefusalIsOnTheRecord: API refusals, token requests for
+// actions the caller may not take (and the refusals that follow their
+// use), catalog refusals and Basic logins are all in the audit trail,
+// and a restart records only what happened.
+func TestEveryRefusalIsOnTheRecord(t *testing.T) {
+	data := t.TempDir()
+	dsn := filepath.Join(t.TempDir(), "b.db")
+	open := func() *testServer {
+		s, err := New(context.Background(), Config{DataDir: data, Database: dsn, AdminPassword: adminPW, DefaultPolicy: `{"blockSeverity":"none","unscanned":"allow"}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return serveHTTP(t, s)
+	}
+	ts := open()
+	ts.user(t, "gus", "guest-password", "shop", "guest")
+	ts.call(t, "gus", "guest-password", "POST", "/api/v1/users", `{"name":"eve","password":"long-enough","admin":true}`)
+	ts.call(t, "gus", "guest-password", "PUT", "/api/v1/projects/shop/policy", `{"blockSeverity":"none"}`)
+	get := func(path, user, pw, bearer string) *http.Response {
+		req, _ := http.NewRequest("GET", ts.url+path, nil)
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := get("/auth/token?service=bulwark&scope=repository:shop/app:pull,push", "gus", "guest-password", "")
+	var tok struct {
+		Token string `json:"token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ := http.NewRequest("PUT", ts.url+"/v2/shop/app/manifests/1", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	get("/v2/_catalog", "gus", "guest-password", "").Body.Close()
+	get("/v2/", "gus", "guest-password", "").Body.Close()
+	ts.Close()
+	ts = open() // a restart with BULWARK_ADMIN_PASSWORD still set
+
+	got := map[string]int{}
+	ts.store.AuditRecords(context.Background(), func(r *store.AuditRecord) error {
+		k := r.Actor + " " + r.Action + " " + r.Object + " " + r.Outcome
+		if r.Action == "auth.login" && r.Object == "token" {
+			k += " " + r.Detail[strings.Index(r.Detail, `"granted"`):strings.Index(r.Detail, `"remote"`)]
+		}
+		got[k]++
+		return nil
+	})
+	for _, want := range []string{
+		"gus api.deny POST /api/v1/users denied",
+		"gus api.deny PUT /api/v1/projects/{project}/policy denied",
+		`gus auth.login token success "granted":["repository:shop/app:pull"],`,
+		"gus auth.deny token denied",
+		"gus auth.deny shop/app denied",
+		"gus auth.deny registry:catalog denied",
+		"gus auth.login api success", // Basic, once per user and source every few minutes
+	} {
+		if got[want] == 0 {
+			t.Errorf("no %q in the trail", want)
+		}
+	}
+	if n := got["system user.create admin success"]; n != 1 {
+		t.Errorf("%d user.create admin records after a restart, want 1", n)
 	}
 }

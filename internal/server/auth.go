@@ -114,6 +114,9 @@ func (s *Server) registryAuth(next http.Handler) http.Handler {
 			return
 		}
 		anonymous := p == nil && c == nil
+		if p != nil {
+			s.recordBasicLogin(r.Context(), p.Name, "registry", r.RemoteAddr)
+		}
 		repo, action := registryAction(r)
 		if repo != "" && !registry.ValidName(repo) {
 			// Refused before it reaches a challenge header, a log line or
@@ -131,6 +134,7 @@ func (s *Server) registryAuth(next http.Handler) http.Handler {
 			}
 		case r.URL.Path == "/v2/_catalog":
 			if !(p != nil && p.Admin) && !(c != nil && catalogGrant(c)) {
+				s.recordDenial(r, p, c, "registry:catalog", "catalog")
 				if anonymous || c != nil {
 					s.challenge(w, r, "registry:catalog:*", "insufficient_scope")
 					return
@@ -147,11 +151,11 @@ func (s *Server) registryAuth(next http.Handler) http.Handler {
 			}
 			if !ok {
 				scope := "repository:" + repo + ":" + action
+				s.recordDenial(r, p, c, repo, action)
 				if anonymous || c != nil {
 					s.challenge(w, r, scope, "insufficient_scope")
 					return
 				}
-				s.record(r.Context(), p.Name, "auth.deny", repo, "denied", map[string]any{"action": action, "remote": r.RemoteAddr})
 				denied(w, fmt.Sprintf("%s may not %s %s: ask a project administrator for a role in project %s", p.Name, action, repo, identity.Project(repo)))
 				return
 			}
@@ -227,6 +231,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var grants []identity.Access
+	var requested, refused []string
 	for _, raw := range r.URL.Query()["scope"] {
 		for _, sc := range strings.Fields(raw) {
 			a, err := identity.ParseScope(sc)
@@ -240,6 +245,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 				if slices.Contains(actions, "*") {
 					actions = []string{identity.Pull, identity.Push, identity.Delete}
 				}
+				if !registry.ValidName(a.Name) {
+					writeJSONError(w, http.StatusBadRequest, "INVALID_SCOPE", "invalid repository name in scope")
+					return
+				}
 				got, err := s.auth.Allowed(r.Context(), p, a.Name, actions)
 				if err != nil {
 					writeJSONError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "authorization unavailable")
@@ -248,6 +257,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 				if len(got) > 0 {
 					grants = append(grants, identity.Access{Type: "repository", Name: a.Name, Actions: got})
 				}
+				requested = append(requested, sc)
+				for _, act := range actions {
+					if !slices.Contains(got, act) {
+						refused = append(refused, "repository:"+a.Name+":"+act)
+					}
+				}
 			case "registry":
 				if p != nil && p.Admin && a.Name == "catalog" {
 					grants = append(grants, identity.Access{Type: "registry", Name: "catalog", Actions: []string{"*"}})
@@ -255,10 +270,28 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	var granted []string
+	for _, g := range grants {
+		granted = append(granted, g.Type+":"+g.Name+":"+strings.Join(g.Actions, ","))
+	}
 	if p != nil {
 		// A login: docker login, and each client session, asks for a
-		// token with credentials.
-		s.record(r.Context(), p.Name, "auth.login", "token", "success", map[string]any{"remote": r.RemoteAddr, "scopes": len(grants)})
+		// token with credentials; what was asked and what was given.
+		s.record(r.Context(), p.Name, "auth.login", "token", "success", map[string]any{"remote": r.RemoteAddr, "requested": requested, "granted": granted})
+	}
+	if len(refused) > 0 {
+		actor := "anonymous"
+		if p != nil {
+			actor = p.Name
+		}
+		rec := func() {
+			s.record(r.Context(), actor, "auth.deny", "token", "denied", map[string]any{"remote": r.RemoteAddr, "refused": refused})
+		}
+		if p == nil {
+			s.limited(r.Context(), "auth.deny anonymous", r.RemoteAddr, rec)
+		} else {
+			rec()
+		}
 	}
 	now := time.Now()
 	tok, err := s.tokens.Issue(p, grants, now)
@@ -320,4 +353,21 @@ func quoteParam(v string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// recordDenial records a refused registry request: always for a known
+// caller (Basic or a token's subject), rate-limited for an anonymous one.
+func (s *Server) recordDenial(r *http.Request, p *identity.Principal, c *identity.Claims, object, action string) {
+	detail := map[string]any{"action": action, "remote": r.RemoteAddr, "method": r.Method}
+	switch {
+	case p != nil:
+		s.record(r.Context(), p.Name, "auth.deny", object, "denied", detail)
+	case c != nil:
+		detail["token"] = true
+		s.record(r.Context(), c.Subject, "auth.deny", object, "denied", detail)
+	default:
+		s.limited(r.Context(), "auth.deny anonymous", r.RemoteAddr, func() {
+			s.record(r.Context(), "anonymous", "auth.deny", object, "denied", detail)
+		})
+	}
 }

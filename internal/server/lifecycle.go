@@ -188,7 +188,7 @@ func (s *Server) maintain(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		s.flushLoginFailures(ctx)
+		s.flushLimits(ctx)
 		// Sign the audit trail's head at least hourly, not only every
 		// thousand records.
 		if err := s.audit.Checkpoint(ctx); err != nil {

@@ -209,7 +209,7 @@ type Server struct {
 	// projects known to exist, so pushes skip the insert.
 	projects sync.Map
 	touches  pullTouches
-	logins   failedLogins
+	limits   limiter
 }
 
 // New opens the store and the blob store and builds the HTTP handler.
@@ -254,12 +254,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	generated, err := s.auth.Bootstrap(ctx, cfg.AdminPassword)
+	generated, created, err := s.auth.Bootstrap(ctx, cfg.AdminPassword)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	if generated != "" || cfg.AdminPassword != "" {
+	if created {
 		s.record(ctx, "system", "user.create", "admin", "success", map[string]any{"admin": true, "generated": generated != ""})
 	}
 	if s.cfg.AuditRetention < audit.MinRetention {

@@ -259,24 +259,24 @@ func TestStrangersCannotFloodOrForgeTheAudit(t *testing.T) {
 		}
 		return nil
 	})
-	if failures != loginWindowLimit || bytes > 20*1024 {
-		t.Errorf("%d failed-login records, %d bytes; want %d records, a few KiB", failures, bytes, loginWindowLimit)
+	if failures != limitPerWindow || bytes > 20*1024 {
+		t.Errorf("%d failed-login records, %d bytes; want %d records, a few KiB", failures, bytes, limitPerWindow)
 	}
 	// The window's suppressed failures are accounted once it ends.
-	ts.logins.mu.Lock()
-	for _, w := range ts.logins.windows {
-		w.start = w.start.Add(-2 * loginWindowLen)
+	ts.limits.mu.Lock()
+	for _, w := range ts.limits.windows {
+		w.start = w.start.Add(-2 * limitWindowLen)
 	}
-	ts.logins.mu.Unlock()
-	ts.flushLoginFailures(context.Background())
+	ts.limits.mu.Unlock()
+	ts.flushLimits(context.Background())
 	suppressed := ""
 	ts.store.AuditRecords(context.Background(), func(r *store.AuditRecord) error {
-		if r.Action == "auth.login.suppressed" {
+		if r.Action == "audit.suppressed" {
 			suppressed = r.Detail
 		}
 		return nil
 	})
-	if !strings.Contains(suppressed, `"failures":10`) {
+	if !strings.Contains(suppressed, `"count":10`) {
 		t.Errorf("suppressed failures not accounted: %q", suppressed)
 	}
 

@@ -88,3 +88,14 @@ func (s *Store) JobState(ctx context.Context, kind, key string) (state, lastErr 
 	}
 	return state, lastErr, err
 }
+
+// JobPayload returns the payload of the newest job of a kind and key (""
+// when there is none).
+func (s *Store) JobPayload(ctx context.Context, kind, key string) (string, error) {
+	var payload string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT payload FROM jobs WHERE kind = ? AND job_key = ? ORDER BY id DESC LIMIT 1`), kind, key).Scan(&payload)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return payload, err
+}
