@@ -351,3 +351,30 @@ func parseCEF(t *testing.T, ev string) map[string]string {
 func cefExpect(s string) string {
 	return strings.NewReplacer(`\x0a`, `\n`, `\x0d`, `\r`, `\`, `\\`, `=`, `\=`).Replace(s)
 }
+
+// FuzzRecordEncoding: Clean always yields what the trail may hold (valid
+// UTF-8, no control characters, within its cap), and the chain hash
+// tells any two records whose stored bytes differ apart.
+func FuzzRecordEncoding(f *testing.F) {
+	f.Add("admin", "mallory\xff\xfe", 16)
+	f.Add("eve\n<85>1", "eve\r\n", 3)
+	f.Add(strings.Repeat("é", 300), "\x1b[2J", 256)
+	f.Fuzz(func(t *testing.T, a, b string, max int) {
+		if max < 32 || max > 1<<16 {
+			max = 256
+		}
+		c := Clean(a, max)
+		if !utf8.ValidString(c) || hasControl(c) || len(c) > max+32 {
+			t.Fatalf("Clean(%q, %d) = %q", a, max, c)
+		}
+		if Clean(c, max) != c {
+			t.Fatalf("Clean is not stable on %q", c)
+		}
+		r1 := &store.AuditRecord{Seq: 1, Actor: a, Action: "x", Object: "o", Outcome: "success", Detail: "{}", PrevHash: "p"}
+		r2 := *r1
+		r2.Actor = b
+		if (a == b) != (Hash(r1) == Hash(&r2)) {
+			t.Fatalf("actors %q and %q: hashes equal %v", a, b, Hash(r1) == Hash(&r2))
+		}
+	})
+}

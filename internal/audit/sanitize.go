@@ -29,27 +29,28 @@ func Clean(s string, max int) string {
 		return s
 	}
 	var b strings.Builder
-	cut := 0
-	for i, r := range strings.ToValidUTF8(s, "\uFFFD") {
-		var piece string
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
 		switch {
 		case r < 0x20 || r == 0x7f:
-			piece = fmt.Sprintf(`\x%02x`, r)
+			fmt.Fprintf(&b, `\x%02x`, r)
 		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
-			piece = fmt.Sprintf(`\u%04x`, r)
+			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
-			piece = string(r)
+			b.WriteRune(r)
 		}
-		if b.Len()+len(piece) > max-24 && len(s) > max {
-			cut = len(s) - i
-			break
-		}
-		b.WriteString(piece)
 	}
-	if cut > 0 {
-		fmt.Fprintf(&b, "…(%d bytes cut)", cut)
+	e := b.String()
+	if len(e) <= max {
+		return e
 	}
-	return b.String()
+	keep := max - 32 // room for the note
+	if keep < 0 {
+		keep = 0
+	}
+	for keep > 0 && !utf8.RuneStart(e[keep]) {
+		keep--
+	}
+	return fmt.Sprintf("%s…(%d bytes cut)", e[:keep], len(e)-keep)
 }
 
 func hasControl(s string) bool {
