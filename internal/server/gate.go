@@ -36,6 +36,9 @@ type pullGate struct {
 	// change re-decides every digest, and decoding is most of the cost.
 	parsed map[string]parsedScan
 	now    func() time.Time
+
+	images     sync.Map // digest -> IsImage
+	imageCount atomic.Int64
 }
 
 type parsedScan struct {
@@ -98,6 +101,22 @@ func (g *pullGate) check(ctx context.Context, m *store.Manifest, head bool) erro
 	return err
 }
 
+// isImage memoizes registry.IsImage per digest: a digest names its
+// content, so the answer never changes, and blob reads ask it for every
+// manifest using the blob.
+func (g *pullGate) isImage(m *store.Manifest) bool {
+	if v, ok := g.images.Load(m.Digest); ok {
+		return v.(bool)
+	}
+	img := registry.IsImage(m)
+	if g.imageCount.Add(1) > 100000 {
+		g.images.Clear()
+		g.imageCount.Store(0)
+	}
+	g.images.Store(m.Digest, img)
+	return img
+}
+
 // decision is the gate's verdict on a manifest, cached per project and
 // digest. Only images are gated: indexes resolve to images that are, and
 // signatures, attestations and SBOMs must stay readable to verify the
@@ -113,7 +132,7 @@ func (g *pullGate) decision(ctx context.Context, m *store.Manifest) error {
 		return d.err
 	}
 	var err error
-	if registry.IsImage(m) {
+	if g.isImage(m) {
 		err = g.decide(ctx, m, now)
 	}
 	if errors.Is(err, context.Canceled) {
@@ -229,7 +248,7 @@ func (g *pullGate) checkBlob(ctx context.Context, repo, digest string, head bool
 	}
 	var refusal error
 	for _, m := range ms {
-		if !registry.IsImage(m) {
+		if !g.isImage(m) {
 			continue
 		}
 		err := g.decision(ctx, m)
