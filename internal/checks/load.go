@@ -188,9 +188,13 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 		errs = append(errs, le)
 		objs = append(objs, unreadableObject(le, kind, objName, ns))
 	}
-	for i, doc := range splitDocuments(b) {
+	docs := splitDocuments(b)
+	stream := decodeStream(b, len(docs))
+	for i, doc := range docs {
 		var n yaml.Node
-		if err := yaml.Unmarshal(doc.body, &n); err != nil {
+		if stream != nil {
+			n = stream[i] // lines are the file's already
+		} else if err := yaml.Unmarshal(doc.body, &n); err != nil {
 			line := doc.line
 			if l := yamlErrLine(err); l > 0 {
 				line += l - 1
@@ -201,7 +205,9 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 			}
 			continue
 		}
-		shiftLines(&n, doc.line-1)
+		if stream == nil {
+			shiftLines(&n, doc.line-1)
+		}
 		root := &n
 		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 			root = root.Content[0]
@@ -221,7 +227,7 @@ func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
 		if kind == "" || nodeAt(root, "apiVersion") == nil {
 			continue
 		}
-		raw, err := decodeLikeKubectl(doc.body)
+		raw, err := fastDecodeLikeKubectl(&n, doc.body)
 		if err != nil {
 			unreadable(LoadError{File: name, Line: root.Line, Err: yamlProblem(doc.body, err)}, kind, objName, ns)
 			continue
@@ -275,6 +281,18 @@ func decodeLikeKubectl(doc []byte) (map[string]any, error) {
 	return raw, nil
 }
 
+// fastDecodeLikeKubectl converts the already parsed node, falling back
+// to decodeLikeKubectl for what the fast path does not reproduce.
+func fastDecodeLikeKubectl(n *yaml.Node, doc []byte) (map[string]any, error) {
+	v, err := valueLikeKubectl(n)
+	if err == nil {
+		if m, ok := v.(map[string]any); ok {
+			return m, nil
+		}
+	}
+	return decodeLikeKubectl(doc)
+}
+
 // errLine is the line of the field an error names, or def.
 func errLine(err error, n *yaml.Node, def int) int {
 	var fe *fieldError
@@ -284,6 +302,31 @@ func errLine(err error, n *yaml.Node, def int) int {
 		}
 	}
 	return def
+}
+
+// decodeStream parses the whole stream with one decoder, the fast way,
+// when it yields exactly the documents the splitter found; nil otherwise
+// (a syntax error, or a document boundary the two see differently), and
+// the documents are then parsed one by one, so one broken document does
+// not hide the others.
+func decodeStream(b []byte, want int) []yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	out := make([]yaml.Node, 0, want)
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil || len(out) == want {
+			return nil
+		}
+		out = append(out, n)
+	}
+	if len(out) != want {
+		return nil
+	}
+	return out
 }
 
 // document is one YAML document of a stream and the line it starts on.

@@ -91,3 +91,11 @@ func benchRun(b *testing.B, extra []*Check) {
 		Run(checks, objs, DefaultEnv(), nil)
 	}
 }
+
+// BenchmarkLoad measures reading the corpus's manifests as kubectl does.
+func BenchmarkLoad(b *testing.B) {
+	dir := testenv.CorpusPath(b, "k8s")
+	for b.Loop() {
+		Load([]string{dir}, nil)
+	}
+}
