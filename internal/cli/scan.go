@@ -21,6 +21,7 @@ import (
 	"bulwark.dev/bulwark/internal/scan"
 	"bulwark.dev/bulwark/internal/severity"
 	"bulwark.dev/bulwark/internal/sign"
+	verdictpkg "bulwark.dev/bulwark/internal/verdict"
 	"bulwark.dev/bulwark/internal/vulndb"
 )
 
@@ -269,8 +270,10 @@ func runScan(ctx context.Context, e *env, f *scanFlags, inventory func() (*sbom.
 			return err
 		}
 	}
-	if f.exitCode != 0 && verdict.Failing > 0 {
-		return exitError{code: f.exitCode}
+	if f.exitCode != 0 {
+		if d := verdictpkg.Findings(doc.Source.Ref, verdict); !d.Allowed {
+			return exitError{code: f.exitCode}
+		}
 	}
 	return nil
 }

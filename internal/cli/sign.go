@@ -15,7 +15,9 @@ import (
 	"golang.org/x/term"
 
 	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/sign"
+	verdictpkg "bulwark.dev/bulwark/internal/verdict"
 )
 
 // password reads the key password from BULWARK_PASSWORD, COSIGN_PASSWORD
@@ -207,7 +209,7 @@ is refused.`,
 			}
 			opts := reg.remote(cmd.Context())
 			if policyFile != "" {
-				p, err := sign.LoadPolicy(policyFile)
+				doc, ev, err := loadPolicyDocument(policyFile)
 				if err != nil {
 					return err
 				}
@@ -215,15 +217,20 @@ is refused.`,
 				if err != nil {
 					return err
 				}
-				err = sign.NewVerifier(p, 0, opts...).Check(cmd.Context(), d)
-				var ve *sign.VerifyError
-				if t, isTag := ref.(name.Tag); isTag && errors.As(err, &ve) && ve.Reason == sign.NoSignature {
-					if moved := sign.CheckTagMoved(cmd.Context(), t, d, opts...); moved != nil {
-						err = moved
-					}
-				}
-				if err := verdict(e, err); err != nil {
+				ev.Remote = opts
+				rule, _ := doc.For(ref.Context().Name())
+				dec, err := ev.Evaluate(cmd.Context(), verdictpkg.Subject{Name: d.String(), Digest: d.DigestStr(), Ref: d,
+					Scope: "the rule for " + ref.Context().Name(), Scanned: false}, scanlessRule(rule))
+				if err != nil {
 					return err
+				}
+				if !dec.Allowed {
+					if t, isTag := ref.(name.Tag); isTag && refusedFor(dec, string(sign.NoSignature)) {
+						if moved := sign.CheckTagMoved(cmd.Context(), t, d, opts...); moved != nil {
+							return verdictExit(e, moved)
+						}
+					}
+					return verdictExit(e, dec.Err())
 				}
 				fmt.Fprintf(e.stderr, "Verified %s: satisfies %s\n", d, policyFile)
 				return nil
@@ -257,6 +264,60 @@ func verdict(e *env, err error) error {
 		return exitError{code: ExitFindings}
 	}
 	return err
+}
+
+// verdictExit prints a refusal (a verification failure or a policy
+// decision) and exits with findings; other errors pass through.
+func verdictExit(e *env, err error) error {
+	var ref *verdictpkg.Refusal
+	if errors.As(err, &ref) {
+		fmt.Fprintf(e.stderr, "bulwark: %v\n", ref)
+		return exitError{code: ExitFindings}
+	}
+	if err != nil && strings.Contains(err.Error(), "fail closed") {
+		fmt.Fprintf(e.stderr, "bulwark: %v\n", err)
+		return exitError{code: ExitFindings}
+	}
+	return verdict(e, err)
+}
+
+// refusedFor says whether a refusal carries a reason with this ID.
+func refusedFor(d verdictpkg.Decision, id string) bool {
+	for _, r := range d.Reasons {
+		for _, x := range r.IDs {
+			if x == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// loadPolicyDocument reads a policy file and checks its keys at once.
+func loadPolicyDocument(file string) (*policy.Document, *verdictpkg.Evaluator, error) {
+	doc, err := policy.LoadDocument(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev := &verdictpkg.Evaluator{}
+	for i := range doc.Rules {
+		if _, err := ev.Keys(&doc.Rules[i]); err != nil {
+			return nil, nil, fmt.Errorf("policy %s: rules[%d] (%s): %w", file, i, doc.Rules[i].Pattern, err)
+		}
+	}
+	return doc, ev, nil
+}
+
+// scanlessRule is a rule as a command that does not scan judges it:
+// signatures, attestations and checks only (bulwark scan judges
+// vulnerabilities).
+func scanlessRule(r *policy.Rule) *policy.Rule {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.BlockSeverity, c.Unscanned, c.Unmatched, c.RequiredChecks = "none", "allow", "allow", nil
+	return &c
 }
 
 // registryFlags are the flags of the commands that talk to a registry
@@ -458,17 +519,19 @@ a repository no rule covers is refused.`,
 			var keys []signature.Verifier
 			signer := func(i int) string { return keyFiles[i] }
 			if policyFile != "" {
-				p, err := sign.LoadPolicy(policyFile)
+				doc, ev, err := loadPolicyDocument(policyFile)
 				if err != nil {
 					return err
 				}
-				var age time.Duration
-				keys, age, err = p.Trusted(ref)
-				if err := verdict(e, err); err != nil {
+				rule, ok := doc.For(ref.Context().Name())
+				if !ok || len(rule.Keys) == 0 {
+					return verdictExit(e, fmt.Errorf("no policy rule covers %s with keys (in %s; fail closed): add a rule whose pattern matches it", ref.Context().Name(), policyFile))
+				}
+				if keys, err = ev.Keys(rule); err != nil {
 					return err
 				}
 				if !cmd.Flags().Changed("max-age") {
-					maxAge = age
+					maxAge = rule.MaxAge()
 				}
 				signer = func(i int) string { return fmt.Sprintf("key %d of the policy rule", i+1) }
 			} else if keys, err = loadVerifiers(keyFiles); err != nil {

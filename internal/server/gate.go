@@ -10,17 +10,14 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/sigstore/pkg/signature"
 
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/registry"
-	"bulwark.dev/bulwark/internal/scan"
 	"bulwark.dev/bulwark/internal/scanner"
-	"bulwark.dev/bulwark/internal/sign"
 	"bulwark.dev/bulwark/internal/store"
+	"bulwark.dev/bulwark/internal/verdict"
 )
 
 // pullGate decides, per project and digest, whether the registry may
@@ -36,6 +33,7 @@ type pullGate struct {
 	// change re-decides every digest, and decoding is most of the cost.
 	parsed map[string]parsedScan
 	now    func() time.Time
+	eval   *verdict.Evaluator
 
 	images     sync.Map // digest -> IsImage
 	imageCount atomic.Int64
@@ -133,10 +131,12 @@ func (g *pullGate) decision(ctx context.Context, m *store.Manifest) error {
 	}
 	var err error
 	if g.isImage(m) {
-		err = g.decide(ctx, m, now)
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
+		var evalErr error
+		if err, evalErr = g.decide(ctx, m, now); evalErr != nil {
+			// Refuse this request only: a transient failure must not be
+			// remembered as a verdict for every caller.
+			return fmt.Errorf("the pull cannot be decided now (%w): try again", evalErr)
+		}
 	}
 	g.mu.Lock()
 	if g.cache == nil || len(g.cache) > 100000 {
@@ -147,78 +147,47 @@ func (g *pullGate) decision(ctx context.Context, m *store.Manifest) error {
 	return err
 }
 
-// decide evaluates the project's policy. Any failure to evaluate it
-// refuses the pull: the gate fails closed.
-func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time) error {
+// decide gathers what the store knows about the image and asks the one
+// verdict (internal/verdict). It returns the refusal, or an error when
+// the decision could not be made (the store or the registry did not
+// answer): that refuses this request only and is never cached.
+func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time) (refusal error, err error) {
 	project := identity.Project(m.Repo)
-	pol, err := g.s.projectPolicy(ctx, project)
+	raw, err := g.s.rawProjectPolicy(ctx, project)
 	if err != nil {
-		return fmt.Errorf("the pull policy of project %s cannot be used (%v): an administrator must fix it", project, err)
+		return nil, fmt.Errorf("the pull policy of project %s cannot be read: %w", project, err)
+	}
+	pol, err := policy.ParsePullPolicy([]byte(raw))
+	if err != nil {
+		// A policy that does not parse is a standing refusal, not a
+		// transient failure: cache it like any decision.
+		return fmt.Errorf("the pull policy of project %s cannot be used (%v): an administrator must fix it", project, err), nil
 	}
 	ref := m.Repo + "@" + m.Digest
+	sub := verdict.Subject{Name: ref, Digest: m.Digest, Scope: "project " + project, ScanURL: "/api/v1/scans/" + m.Digest}
+	if sub.Ref, err = name.NewDigest("bulwark.internal/"+ref, name.Insecure); err != nil {
+		return nil, err
+	}
 	sc, err := g.s.store.GetScan(ctx, m.Digest)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if pol.Unscanned != "allow" {
-			state, lastErr, _ := g.s.store.JobState(ctx, scanner.JobKind, m.Digest)
-			why := "no scan is queued"
-			switch state {
-			case "queued", "running":
-				why = "its scan is " + state
-				if lastErr != "" {
-					why += "; the last attempt failed: " + lastErr
-				}
-			case "failed":
-				why = "its scan failed: " + lastErr
-			}
-			return fmt.Errorf("%s has not been scanned yet (%s) and project %s blocks unscanned images: retry once the scan finishes (GET /api/v1/scans/%s)", ref, why, project, m.Digest)
+		if sub.ScanState, sub.ScanError, err = g.s.store.JobState(ctx, scanner.JobKind, m.Digest); err != nil {
+			return nil, fmt.Errorf("the scan state of %s cannot be read: %w", ref, err)
 		}
 	case err != nil:
-		return fmt.Errorf("the scan result of %s cannot be read (%v): try again", ref, err)
+		return nil, fmt.Errorf("the scan result of %s cannot be read: %w", ref, err)
 	default:
 		ps, err := g.parse(sc)
 		if err != nil {
-			return fmt.Errorf("the scan result of %s is unreadable (%v): rescan it", ref, err)
+			return fmt.Errorf("the scan result of %s is unreadable (%v): rescan it", ref, err), nil
 		}
-		if pol.Unmatched == "block" {
-			if uncovered, why := scan.Uncovered(ps.coverage); uncovered {
-				return fmt.Errorf("%s could not be judged and project %s blocks such images: %s", ref, project, why)
-			}
-		}
-		if blocking := pol.Vulnerabilities(ps.findings, m.Digest, now); len(blocking) > 0 {
-			return fmt.Errorf("%s has %d vulnerabilities at or above %s that project %s does not accept: %s. Rebuild with the fixed versions, or add an exception to the project's pull policy",
-				ref, len(blocking), pol.BlockSeverity, project, policy.DescribeBlocking(blocking, 3))
-		}
+		sub.Scanned, sub.Findings, sub.Coverage = true, ps.findings, ps.coverage
 	}
-	if pol.RequireSignature {
-		var keys []signature.Verifier
-		for i, k := range pol.Keys {
-			v, err := sign.LoadPublicKey([]byte(k))
-			if err != nil {
-				return fmt.Errorf("key %d of project %s's pull policy is unreadable (%v): an administrator must fix it", i, project, err)
-			}
-			keys = append(keys, v)
-		}
-		d, err := name.NewDigest("bulwark.internal/"+ref, name.Insecure)
-		if err != nil {
-			return err
-		}
-		if _, err := sign.Verify(ctx, d, keys, remote.WithTransport(g.s.reg.Transport())); err != nil {
-			var ve *sign.VerifyError
-			if errors.As(err, &ve) {
-				return fmt.Errorf("%s is %s by a key project %s trusts (%s): sign it with 'bulwark sign' or cosign", ref, reasonPhrase(ve.Reason), project, ve.Detail)
-			}
-			return fmt.Errorf("the signatures of %s cannot be checked (%v): try again", ref, err)
-		}
+	d, err := g.eval.Evaluate(ctx, sub, pol)
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-func reasonPhrase(r sign.Reason) string {
-	if r == sign.NoSignature {
-		return "not signed"
-	}
-	return "not validly signed (" + string(r) + ")"
+	return d.Err(), nil
 }
 
 func actorOf(ctx context.Context) string {

@@ -352,3 +352,33 @@ func TestHostileImagesCannotStallScanning(t *testing.T) {
 		t.Errorf("denial of a scan past its deadline: %v", err)
 	}
 }
+
+// TestTransientFailuresAreNotVerdicts: a decision the store could not
+// make (here: the caller's context is gone) refuses that request with an
+// error that still says why (errors.Is matches), and is not cached: the
+// next caller gets the real verdict at once.
+func TestTransientFailuresAreNotVerdicts(t *testing.T) {
+	ts := startScanning(t, filepath.Join(t.TempDir(), "b.db"), goVulnDB(t))
+	admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
+	img, _ := random.Image(512, 1)
+	r, _ := name.ParseReference(ts.host + "/shop/app:1")
+	if err := remote.Write(r, img, admin); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	waitScanned(t, ts.store, d.String())
+	m, err := ts.store.GetManifest(context.Background(), "shop/app", d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.gate.invalidate()
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = ts.gate.decision(gone, m)
+	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "try again") {
+		t.Fatalf("decision with a cancelled context: %v, want a refusal wrapping context.Canceled", err)
+	}
+	if err := ts.gate.decision(context.Background(), m); err != nil {
+		t.Errorf("the transient failure was cached as a verdict: %v", err)
+	}
+}

@@ -18,14 +18,23 @@ import (
 
 // projectPolicy is a project's policy, or the server default.
 func (s *Server) projectPolicy(ctx context.Context, project string) (*policy.PullPolicy, error) {
-	raw, err := s.store.ProjectPolicy(ctx, project)
+	raw, err := s.rawProjectPolicy(ctx, project)
 	if err != nil {
 		return nil, err
+	}
+	return policy.ParsePullPolicy([]byte(raw))
+}
+
+// rawProjectPolicy is a project's policy JSON, or the server's default.
+func (s *Server) rawProjectPolicy(ctx context.Context, project string) (string, error) {
+	raw, err := s.store.ProjectPolicy(ctx, project)
+	if err != nil {
+		return "", err
 	}
 	if raw == "" {
 		raw = s.cfg.DefaultPolicy
 	}
-	return policy.ParsePullPolicy([]byte(raw))
+	return raw, nil
 }
 
 // immutable is the registry's tag guard. When the policy cannot be read

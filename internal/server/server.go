@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/store"
+	"bulwark.dev/bulwark/internal/verdict"
 )
 
 // Config is what `bulwark serve` is started with.
@@ -276,9 +278,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if generated != "" && cfg.OnAdminPassword != nil {
 		cfg.OnAdminPassword(generated)
 	}
-	s.gate = &pullGate{s: s, now: time.Now}
+	s.gate = &pullGate{s: s, now: time.Now, eval: &verdict.Evaluator{}}
 	s.reg = &registry.Handler{Store: st, Blobs: blobs, Log: cfg.Logger, OnEvent: s.onEvent, CanRead: s.canRead, Gate: s.gate.check, BlobGate: s.gate.checkBlob, Immutable: s.immutable}
 	reg := s.reg
+	// Signatures are read from this registry in process.
+	s.gate.eval.Remote = []remote.Option{remote.WithTransport(reg.Transport())}
 	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
 		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, Lease: cfg.ScanLease, JobTimeout: cfg.ScanTimeout}
 	mux := http.NewServeMux()

@@ -51,6 +51,10 @@ var reasonMessages = map[Reason]string{
 // signatures fail: the most telling one wins.
 var reasonRank = map[Reason]int{UntrustedKey: 1, TamperedSignature: 2, TamperedPayload: 3, DigestMismatch: 4, Stale: 5}
 
+// Summary is the reason in words ("no signature", "the attestation is
+// too old").
+func (e *VerifyError) Summary() string { return reasonMessages[e.Reason] }
+
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("verify %s: %s: %s", e.Ref, reasonMessages[e.Reason], e.Detail)
 }
