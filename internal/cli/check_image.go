@@ -3,9 +3,8 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"bulwark.dev/bulwark/internal/checks"
-	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/report"
+	"bulwark.dev/bulwark/internal/scan"
 )
 
 func newCheckImageCommand(e *env) *cobra.Command {
@@ -25,21 +24,15 @@ func newCheckImageCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st := &checks.ImageState{Ref: args[0], Config: res.Doc.Source.Config, OS: res.Doc.OS, Packages: len(res.Doc.Packages)}
-			for _, l := range res.Doc.Source.Layers {
-				st.History = append(st.History, l.CreatedBy)
-			}
-			res.Tree.Walk(func(p string, n *image.Node) error {
-				if n.Type == image.TypeFile && checks.NotableFile(p, n.Mode) {
-					st.Files = append(st.Files, checks.ImageFile{Path: p, Mode: n.Mode, Size: n.Size})
-				}
-				return nil
-			})
-			imgChecks, err := checksFor(checks.TargetImage)
+			results, err := scan.Hygiene(cmd.Context(), res, args[0])
 			if err != nil {
 				return err
 			}
-			return out.write(e, &report.CheckReport{Results: checks.Run(imgChecks, []*checks.Object{checks.ImageObject(st)}, nil, nil), Checks: imgChecks})
+			imgChecks, err := scan.ImageChecks()
+			if err != nil {
+				return err
+			}
+			return out.write(e, &report.CheckReport{Results: results, Checks: imgChecks})
 		},
 	}
 	flags.register(cmd)

@@ -14,7 +14,7 @@ import (
 )
 
 // cacheFormat changes whenever layerResult changes shape.
-const cacheFormat = 2
+const cacheFormat = 3 // 3: executables' hashes
 
 // Cache stores per-layer results on disk, keyed by the layer's diff ID and
 // by the names and versions of the catalogers that produced them, so that

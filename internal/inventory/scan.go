@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +94,9 @@ type Result struct {
 	// Facts holds the final content of small well-known files
 	// (etc/os-release, etc/passwd, ...), by path.
 	Facts map[string][]byte
+	// Hashes are the SHA-256 of the executables of the final filesystem,
+	// by path (files over --max-file-size are not hashed).
+	Hashes map[string]string
 }
 
 // layerResult is what one layer contributes; it is what the cache stores.
@@ -105,9 +110,19 @@ type layerResult struct {
 	// read; the walk goes on without them.
 	Unreadable []sbom.Status `json:"unreadable,omitempty"`
 
+	// Hashes are the SHA-256 of the layer's executables, by path.
+	Hashes map[string]string `json:"hashes,omitempty"`
+
 	// overBudget: a cataloger went over a budget, so the result is not
 	// cached.
 	overBudget bool
+}
+
+func (r *layerResult) addHash(p string, sum []byte) {
+	if r.Hashes == nil {
+		r.Hashes = map[string]string{}
+	}
+	r.Hashes[p] = hex.EncodeToString(sum)
 }
 
 type fileResult struct {
@@ -279,7 +294,22 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 		}
 	}
 	fact := isFact(p, size)
+	exec := mode&0o111 != 0
 	if len(exts) == 0 && !fact {
+		if exec && size <= s.maxFileSize() {
+			// Executables are hashed for the file index (drift detection
+			// asks whether a running binary is the image's), streaming.
+			r, err := open()
+			if err != nil {
+				return nil
+			}
+			defer r.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, io.LimitReader(r, size)); err != nil {
+				return fmt.Errorf("read %s: %w", p, err)
+			}
+			res.addHash(p, h.Sum(nil))
+		}
 		return nil
 	}
 	if size > s.maxFileSize() {
@@ -305,6 +335,10 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 			res.Facts = map[string][]byte{}
 		}
 		res.Facts[p] = content
+	}
+	if exec {
+		sum := sha256.Sum256(content)
+		res.addHash(p, sum[:])
 	}
 	if len(exts) > 0 {
 		jobs <- fileJob{path: p, mode: mode, content: content, exts: exts}
@@ -611,7 +645,15 @@ func (s *Scanner) assemble(img *image.Image, results []*layerResult) (*Result, e
 	if doc.Packages == nil {
 		doc.Packages = []sbom.Package{}
 	}
-	return &Result{Doc: doc, Tree: tree, Facts: facts}, nil
+	hashes := map[string]string{}
+	for i, r := range results {
+		for p, h := range r.Hashes {
+			if rp, n, ok := tree.Lookup(p); ok && n.Layer == i && n.Type == image.TypeFile {
+				hashes[rp] = h
+			}
+		}
+	}
+	return &Result{Doc: doc, Tree: tree, Facts: facts, Hashes: hashes}, nil
 }
 
 func (s *Scanner) now() time.Time {

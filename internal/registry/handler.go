@@ -45,6 +45,9 @@ type Event struct {
 	// Image says a pushed manifest is a container image (IsImage): what
 	// scan on push queues.
 	Image bool
+	// Denied, when set, says why the request was refused (nothing
+	// changed).
+	Denied string
 }
 
 // Gate decides whether a manifest may be served (head: only its digest
@@ -445,19 +448,17 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 		m.Subject = mb.Subject.Digest
 	}
 	// Immutable tags are set only where absent (or already this digest),
-	// atomically in the store, so two racing pushes cannot both win.
+	// in the same transaction as the manifest and the other tags: a
+	// refused push changes nothing, and two racing pushes cannot both win.
 	immutable, mutable := h.splitImmutable(ctx, repo, tags)
-	if err := h.Store.PutManifest(ctx, m, mutable...); err != nil {
+	if err := h.Store.PutManifestTags(ctx, m, mutable, immutable); err != nil {
+		var it *store.ImmutableTagError
+		if errors.As(err, &it) {
+			msg := fmt.Sprintf("tag %s:%s is immutable (project policy) and points to %s: push under a new tag", repo, it.Tag, it.Digest)
+			h.event(ctx, r, Event{Action: "push", Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Denied: msg})
+			return errorf(http.StatusForbidden, "DENIED", "%s", msg)
+		}
 		return err
-	}
-	for _, t := range immutable {
-		cur, err := h.Store.TagOnce(ctx, repo, t, m.Digest)
-		if err != nil {
-			return err
-		}
-		if cur != m.Digest {
-			return errorf(http.StatusForbidden, "DENIED", "tag %s:%s is immutable (project policy) and points to %s: push under a new tag", repo, t, cur)
-		}
 	}
 	if m.Subject != "" {
 		w.Header().Set("OCI-Subject", m.Subject)

@@ -6,7 +6,12 @@ package scan
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"time"
+
+	"bulwark.dev/bulwark/internal/checks"
+	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/inventory"
 
 	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/sbom"
@@ -109,4 +114,100 @@ func Uncovered(cov []match.Coverage) (bool, string) {
 		}
 	}
 	return false, ""
+}
+
+// ImageState is what the image hygiene checks read, taken from the
+// inventory's pass over the layers (no second read).
+func ImageState(res *inventory.Result, ref string) *checks.ImageState {
+	st := &checks.ImageState{Ref: ref, Config: res.Doc.Source.Config, OS: res.Doc.OS, Packages: len(res.Doc.Packages)}
+	for _, l := range res.Doc.Source.Layers {
+		st.History = append(st.History, l.CreatedBy)
+	}
+	res.Tree.Walk(func(p string, n *image.Node) error {
+		if n.Type == image.TypeFile && checks.NotableFile(p, n.Mode) {
+			st.Files = append(st.Files, checks.ImageFile{Path: p, Mode: n.Mode, Size: n.Size})
+		}
+		return nil
+	})
+	return st
+}
+
+// ImageChecks are the built-in image hygiene checks.
+func ImageChecks() ([]*checks.Check, error) {
+	all, err := checks.All()
+	if err != nil {
+		return nil, err
+	}
+	var out []*checks.Check
+	for _, c := range all {
+		if c.Target == checks.TargetImage {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Hygiene runs the image hygiene checks on an inventory result.
+func Hygiene(ctx context.Context, res *inventory.Result, ref string) ([]checks.Result, error) {
+	cs, err := ImageChecks()
+	if err != nil {
+		return nil, err
+	}
+	return checks.Run(cs, []*checks.Object{checks.ImageObject(ImageState(res, ref))}, nil, nil), ctx.Err()
+}
+
+// FileEntry is one file of an image's final filesystem: where it came
+// from and, for executables, what it is (drift detection compares a
+// running binary's hash with it).
+type FileEntry struct {
+	Path   string      `json:"path"`
+	Layer  int         `json:"layer"`
+	Mode   fs.FileMode `json:"mode"`
+	Size   int64       `json:"size"`
+	SHA256 string      `json:"sha256,omitempty"`
+}
+
+// FileIndex lists the regular files of the final filesystem, by path.
+func FileIndex(res *inventory.Result) []FileEntry {
+	var out []FileEntry
+	res.Tree.Walk(func(p string, n *image.Node) error {
+		if n.Type == image.TypeFile || n.Type == image.TypeHardlink {
+			out = append(out, FileEntry{Path: p, Layer: n.Layer, Mode: n.Mode, Size: n.Size, SHA256: res.Hashes[p]})
+		}
+		return nil
+	})
+	return out
+}
+
+// ImageResult is the one pipeline's whole answer for an image.
+type ImageResult struct {
+	Inventory *inventory.Result
+	// Vulns is nil when no database was given.
+	Vulns  *Result
+	Checks []checks.Result
+	Files  []FileEntry
+}
+
+// Image runs the one pipeline: inventory, vulnerabilities (when db is
+// set), image hygiene checks and the file index, from one pass over the
+// layers. bulwark scan, check image and scan on push all call it.
+func Image(ctx context.Context, inv *inventory.Scanner, img *image.Image, db *vulndb.DB, opts Options) (*ImageResult, error) {
+	res, err := inv.Scan(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	out := &ImageResult{Inventory: res, Files: FileIndex(res)}
+	ref := img.Ref.Raw
+	if ref == "" {
+		ref = img.Name
+	}
+	if out.Checks, err = Hygiene(ctx, res, ref); err != nil {
+		return nil, err
+	}
+	if db != nil {
+		if out.Vulns, err = Vulnerabilities(ctx, db, res.Doc, opts); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

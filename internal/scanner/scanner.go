@@ -15,15 +15,21 @@ import (
 	"sync"
 	"time"
 
+	"bulwark.dev/bulwark/internal/checks"
 	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/inventory"
 	"bulwark.dev/bulwark/internal/inventory/catalog"
+	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/sbom"
 	"bulwark.dev/bulwark/internal/scan"
 	"bulwark.dev/bulwark/internal/severity"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/vulndb"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"strings"
 )
 
 // JobKind is the job queue kind of scan jobs; their key is the digest.
@@ -198,25 +204,29 @@ func (s *Scanner) ScanDigest(ctx context.Context, repo, digest string) (*store.S
 			return nil, err
 		}
 	}
-	res, err := inv.Scan(ctx, img)
+	ir, err := scan.Image(ctx, inv, img, db, scan.Options{Now: s.now()})
 	if err != nil {
-		return nil, fmt.Errorf("inventory %s@%s: %w", repo, digest, err)
+		return nil, fmt.Errorf("scan %s@%s: %w", repo, digest, err)
 	}
-	vr, err := scan.Vulnerabilities(ctx, db, res.Doc, scan.Options{Now: s.now()})
-	if err != nil {
-		return nil, err
-	}
+	res, vr := ir.Inventory, ir.Vulns
 	findings := vr.Findings
 	sc := &store.Scan{Digest: digest, Repo: repo, ScannedAt: s.now(), DBUpdated: updated}
 	for _, part := range []struct {
 		dst *string
 		v   any
-	}{{&sc.Findings, findings}, {&sc.OS, res.Doc.OS}, {&sc.Coverage, vr.Coverage}, {&sc.Warnings, vr.Warnings}} {
+	}{{&sc.Findings, findings}, {&sc.OS, res.Doc.OS}, {&sc.Coverage, vr.Coverage}, {&sc.Warnings, vr.Warnings}, {&sc.Checks, StoredChecks(ir.Checks)}} {
 		b, err := json.Marshal(part.v)
 		if err != nil {
 			return nil, err
 		}
 		*part.dst = string(b)
+	}
+	files, err := EncodeFiles(ir.Files)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.PutScanFiles(ctx, digest, files); err != nil {
+		return nil, err
 	}
 	for _, f := range findings {
 		switch f.Severity {
@@ -233,6 +243,9 @@ func (s *Scanner) ScanDigest(ctx context.Context, repo, digest string) (*store.S
 		}
 	}
 	if err := s.Store.PutScan(ctx, sc); err != nil {
+		return nil, err
+	}
+	if err := s.Store.RecordFindings(ctx, digest, FindingKeys(findings)); err != nil {
 		return nil, err
 	}
 	if s.OnScanned != nil {
@@ -315,4 +328,66 @@ func (s *Scanner) checkDB(ctx context.Context) error {
 	}
 	s.Logger.Info("vulnerability database changed: rescanning", "images", n, "updated", stamp)
 	return s.Store.PutSetting(ctx, "scanned_db_updated", stamp)
+}
+
+// StoredCheck is a hygiene check result as a scan keeps it.
+type StoredCheck struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Severity string `json:"severity"`
+	Message  string `json:"message,omitempty"`
+}
+
+// StoredChecks keeps what the verdict and the API need of check results.
+func StoredChecks(rs []checks.Result) []StoredCheck {
+	out := make([]StoredCheck, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, StoredCheck{ID: r.CheckID, Status: r.Status, Severity: r.Severity.String(), Message: r.Message})
+	}
+	return out
+}
+
+// EncodeFiles is the stored form of a file index: gzip-compressed JSON.
+func EncodeFiles(files []scan.FileEntry) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(files); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeFiles reads a stored file index (at most 1 GiB decompressed).
+func DecodeFiles(b []byte) ([]scan.FileEntry, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("file index: %w", err)
+	}
+	var files []scan.FileEntry
+	if err := json.NewDecoder(io.LimitReader(zr, 1<<30)).Decode(&files); err != nil {
+		return nil, fmt.Errorf("file index: %w", err)
+	}
+	return files, nil
+}
+
+// FindingKeys names findings for the history: advisory and package.
+func FindingKeys(fs []match.Finding) []store.FindingKey {
+	seen := map[[2]string]bool{}
+	out := make([]store.FindingKey, 0, len(fs))
+	for _, f := range fs {
+		pkg := f.Package.PURL
+		if pkg == "" {
+			pkg = f.Package.Name + "@" + f.Package.Version
+		}
+		k := [2]string{f.ID, pkg}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, store.FindingKey{Advisory: f.ID, Package: pkg, Severity: f.Severity.String(), Fixed: strings.Join(f.Fixed, ",")})
+	}
+	return out
 }

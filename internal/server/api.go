@@ -199,6 +199,8 @@ type scanView struct {
 	OS       json.RawMessage `json:"os"`
 	Coverage json.RawMessage `json:"coverage"`
 	Warnings json.RawMessage `json:"warnings"`
+	// Checks are the image hygiene check results.
+	Checks json.RawMessage `json:"checks"`
 }
 
 // rawOrNull is a stored JSON column as the API shows it.
@@ -253,7 +255,7 @@ func (s *Server) getScan(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	return writeAPI(w, http.StatusOK, scanView{Digest: sc.Digest, Repo: sc.Repo, ScannedAt: sc.ScannedAt.UTC(), DBUpdated: sc.DBUpdated.UTC(),
 		Summary:  map[string]int{"critical": sc.Critical, "high": sc.High, "medium": sc.Medium, "low": sc.Low, "unknown": sc.Unknown},
-		Findings: json.RawMessage(sc.Findings), OS: rawOrNull(sc.OS), Coverage: rawOrNull(sc.Coverage), Warnings: rawOrNull(sc.Warnings)})
+		Findings: json.RawMessage(sc.Findings), OS: rawOrNull(sc.OS), Coverage: rawOrNull(sc.Coverage), Warnings: rawOrNull(sc.Warnings), Checks: rawOrNull(sc.Checks)})
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {

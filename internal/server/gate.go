@@ -43,6 +43,7 @@ type parsedScan struct {
 	at       time.Time
 	findings []match.Finding
 	coverage []match.Coverage
+	checks   []verdict.CheckResult
 }
 
 // parse decodes a scan's findings and coverage, once per scan.
@@ -60,6 +61,16 @@ func (g *pullGate) parse(sc *store.Scan) (parsedScan, error) {
 	if sc.Coverage != "" {
 		if err := json.Unmarshal([]byte(sc.Coverage), &p.coverage); err != nil {
 			return p, err
+		}
+	}
+	if sc.Checks != "" {
+		var stored []scanner.StoredCheck
+		if err := json.Unmarshal([]byte(sc.Checks), &stored); err != nil {
+			return p, err
+		}
+		p.checks = make([]verdict.CheckResult, 0, len(stored))
+		for _, c := range stored {
+			p.checks = append(p.checks, verdict.CheckResult{ID: c.ID, Status: c.Status, Severity: c.Severity, Message: c.Message})
 		}
 	}
 	g.mu.Lock()
@@ -181,7 +192,7 @@ func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time)
 		if err != nil {
 			return fmt.Errorf("the scan result of %s is unreadable (%v): rescan it", ref, err), nil
 		}
-		sub.Scanned, sub.Findings, sub.Coverage = true, ps.findings, ps.coverage
+		sub.Scanned, sub.Findings, sub.Coverage, sub.Checks = true, ps.findings, ps.coverage, ps.checks
 	}
 	d, err := g.eval.Evaluate(ctx, sub, pol)
 	if err != nil {

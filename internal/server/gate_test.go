@@ -18,12 +18,16 @@ import (
 
 	"archive/tar"
 	"bulwark.dev/bulwark/internal/policy"
+	"bulwark.dev/bulwark/internal/scan"
+	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/sign"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
 	"bulwark.dev/bulwark/internal/testenv"
 	"bulwark.dev/bulwark/internal/vulndb"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -272,6 +276,37 @@ func TestScanCoverageAndUnknownSeverity(t *testing.T) {
 		setPolicy("apps", `{"blockSeverity":"high","unknownSeverity":"low"}`)
 		if _, err := remote.Image(gref, admin); err != nil {
 			t.Errorf("unknownSeverity low: %v", err)
+		}
+		// The same pass stored the hygiene checks and the file index,
+		// executables with their hash, and the policy can require checks.
+		raw, err := ts.store.ScanFiles(context.Background(), gd.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := scanner.DecodeFiles(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var app *scan.FileEntry
+		for i := range files {
+			if files[i].Path == "usr/local/bin/app" {
+				app = &files[i]
+			}
+		}
+		layers, _ := goImg.Layers()
+		rc, _ := layers[0].Uncompressed()
+		tr := tar.NewReader(rc)
+		tr.Next()
+		sum := sha256.New()
+		io.Copy(sum, tr)
+		rc.Close()
+		if app == nil || app.SHA256 != hex.EncodeToString(sum.Sum(nil)) || app.Layer != 0 {
+			t.Errorf("file index entry of the binary: %+v", app)
+		}
+		setPolicy("apps", `{"blockSeverity":"none","requiredChecks":["BW-IMG-001"]}`)
+		_, err = remote.Image(gref, admin)
+		if msg := deniedBecause(err); !strings.Contains(msg, "BW-IMG-001") {
+			t.Errorf("requiredChecks BW-IMG-001 on an image running as root: %v", err)
 		}
 	})
 }

@@ -45,6 +45,19 @@ func TestImmutableTags(t *testing.T) {
 	if err := remote.Write(ref("v1"), b, admin); status(err) != 403 || !strings.Contains(err.Error(), "immutable") {
 		t.Errorf("moving v1: %v", err)
 	}
+	// The refused push changed nothing and is on the record.
+	db, _ := b.Digest()
+	if _, err := ts.store.GetManifest(context.Background(), "shop/app", db.String()); err == nil {
+		t.Error("the refused push stored its manifest")
+	}
+	denied := false
+	ts.store.AuditRecords(context.Background(), func(r *store.AuditRecord) error {
+		denied = denied || r.Action == "registry.push" && r.Outcome == "denied" && strings.Contains(r.Detail, "immutable")
+		return nil
+	})
+	if !denied {
+		t.Error("the refused push is not in the audit trail")
+	}
 	if err := remote.Write(ref("latest"), a, admin); err != nil {
 		t.Fatal(err)
 	}

@@ -387,6 +387,11 @@ func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 			detail[k] = v
 		}
 	}
+	if e.Denied != "" {
+		detail["reason"] = e.Denied
+		s.record(ctx, e.Actor, "registry."+e.Action, object, "denied", detail)
+		return
+	}
 	s.record(ctx, e.Actor, "registry."+e.Action, object, "success", detail)
 	if e.Action == "pull" && e.Tag != "" {
 		s.touchTag(ctx, e.Repo, e.Tag)

@@ -169,7 +169,7 @@ func (s *Store) AuditAfter(ctx context.Context, seq int64, limit int) ([]AuditRe
 // when holder has it. Replicas use it so one of them does a singleton
 // job (exporting the trail) at a time.
 func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	now := time.Now()
+	now := s.now()
 	val := fmt.Sprintf("%s|%d", holder, now.Add(ttl).UnixMilli())
 	got := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {

@@ -38,7 +38,7 @@ func boolInt(b bool) int {
 // CreateUser adds a user; ErrExists if the name is taken.
 func (s *Store) CreateUser(ctx context.Context, u User) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (name, password_hash, admin, created_at) VALUES (?, ?, ?, ?)`),
-		u.Name, u.PasswordHash, boolInt(u.Admin), millis(time.Now()))
+		u.Name, u.PasswordHash, boolInt(u.Admin), millis(s.now()))
 	if err != nil && isUniqueViolation(err) {
 		return fmt.Errorf("user %s: %w", u.Name, ErrExists)
 	}
@@ -72,7 +72,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // EnsureProject creates a project if it does not exist.
 func (s *Store) EnsureProject(ctx context.Context, name string, public bool) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO projects (name, public, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`),
-		name, boolInt(public), millis(time.Now()))
+		name, boolInt(public), millis(s.now()))
 	return err
 }
 
@@ -112,7 +112,7 @@ func (s *Store) Role(ctx context.Context, project, user string) (string, error) 
 // CreateRobot adds a robot account.
 func (s *Store) CreateRobot(ctx context.Context, r Robot) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO robots (name, token_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`),
-		r.Name, r.TokenHash, strings.Join(r.Scopes, " "), millis(r.Expires), millis(time.Now()))
+		r.Name, r.TokenHash, strings.Join(r.Scopes, " "), millis(r.Expires), millis(s.now()))
 	if err != nil && isUniqueViolation(err) {
 		return fmt.Errorf("robot %s: %w", r.Name, ErrExists)
 	}

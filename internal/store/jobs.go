@@ -22,7 +22,7 @@ type Job struct {
 // Enqueue adds a job unless one with its kind and key is pending. It
 // reports whether a job was added.
 func (s *Store) Enqueue(ctx context.Context, kind, key, payload string) (bool, error) {
-	now := millis(time.Now())
+	now := millis(s.now())
 	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO jobs (kind, job_key, payload, state, run_after, created_at, updated_at)
 		VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT DO NOTHING`), kind, key, payload, now, now, now)
 	if err != nil {
@@ -37,7 +37,7 @@ func (s *Store) Enqueue(ctx context.Context, kind, key, payload string) (bool, e
 // workers, on any replica, never hold the same job. ErrNotFound when
 // there is none.
 func (s *Store) Claim(ctx context.Context, lease time.Duration) (*Job, error) {
-	now := time.Now()
+	now := s.now()
 	lock := ""
 	if s.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
@@ -58,14 +58,14 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (*Job, error) {
 
 // Extend renews a running job's lease (a heartbeat during long work).
 func (s *Store) Extend(ctx context.Context, id int64, lease time.Duration) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE jobs SET locked_until = ? WHERE id = ? AND state = 'running'`), millis(time.Now().Add(lease)), id)
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE jobs SET locked_until = ? WHERE id = ? AND state = 'running'`), millis(s.now().Add(lease)), id)
 	return err
 }
 
 // Finish marks a job done, or, on failure, queues it again after backoff
 // until maxAttempts, then marks it failed with the error.
 func (s *Store) Finish(ctx context.Context, j *Job, jobErr error, maxAttempts int, backoff time.Duration) error {
-	now := time.Now()
+	now := s.now()
 	var err error
 	switch {
 	case jobErr == nil:

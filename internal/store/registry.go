@@ -28,7 +28,7 @@ func millis(t time.Time) int64 { return t.UnixMilli() }
 // LinkBlob records that repo holds the blob (after an upload or a mount).
 func (s *Store) LinkBlob(ctx context.Context, repo, digest string, size int64) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO repo_blobs (repo, digest, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`),
-		repo, digest, size, millis(time.Now()))
+		repo, digest, size, millis(s.now()))
 	if err != nil {
 		return fmt.Errorf("link blob %s to %s: %w", digest, repo, err)
 	}
@@ -60,6 +60,24 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo, digest string) error {
 // PutManifest stores a manifest (idempotently) and points the tags at it,
 // in one transaction.
 func (s *Store) PutManifest(ctx context.Context, m *Manifest, tags ...string) error {
+	return s.PutManifestTags(ctx, m, tags, nil)
+}
+
+// ImmutableTagError refuses a push: an immutable tag names another
+// digest already.
+type ImmutableTagError struct{ Tag, Digest string }
+
+func (e *ImmutableTagError) Error() string {
+	return fmt.Sprintf("tag %s is immutable and names %s", e.Tag, e.Digest)
+}
+
+// PutManifestTags stores a manifest and points mutable tags at it and
+// immutable tags too where they are unset (or already name it), in one
+// transaction: when an immutable tag names another digest nothing at
+// all changes (neither the manifest nor any tag) and an
+// *ImmutableTagError says which. Two racing first pushes of an immutable
+// tag cannot both win. Every tag change is kept in the tag history.
+func (s *Store) PutManifestTags(ctx context.Context, m *Manifest, mutable, immutable []string) error {
 	annotations := ""
 	if len(m.Annotations) > 0 {
 		b, err := json.Marshal(m.Annotations)
@@ -68,8 +86,21 @@ func (s *Store) PutManifest(ctx context.Context, m *Manifest, tags ...string) er
 		}
 		annotations = string(b)
 	}
-	now := millis(time.Now())
+	now := millis(s.now())
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, tag := range immutable {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (repo, name) DO NOTHING`),
+				m.Repo, tag, m.Digest, now); err != nil {
+				return fmt.Errorf("tag %s:%s: %w", m.Repo, tag, err)
+			}
+			var cur string
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT digest FROM tags WHERE repo = ? AND name = ?`), m.Repo, tag).Scan(&cur); err != nil {
+				return err
+			}
+			if cur != m.Digest {
+				return &ImmutableTagError{Tag: tag, Digest: cur}
+			}
+		}
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO manifests (repo, digest, media_type, content, subject, artifact_type, annotations, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo, digest) DO NOTHING`),
 			m.Repo, m.Digest, m.MediaType, m.Content, m.Subject, m.ArtifactType, annotations, now)
@@ -81,26 +112,20 @@ func (s *Store) PutManifest(ctx context.Context, m *Manifest, tags ...string) er
 				return err
 			}
 		}
-		for _, tag := range tags {
+		for _, tag := range mutable {
 			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (repo, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`), m.Repo, tag, m.Digest, now)
 			if err != nil {
 				return fmt.Errorf("tag %s:%s: %w", m.Repo, tag, err)
 			}
 		}
+		for _, tag := range append(append([]string(nil), mutable...), immutable...) {
+			if err := s.recordTag(ctx, tx, m.Repo, tag, m.Digest, now); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
-}
-
-// TagOnce points a tag at digest unless it exists, atomically, and
-// returns the digest the tag names afterwards (another one when it was
-// already set): immutable tags.
-func (s *Store) TagOnce(ctx context.Context, repo, tag, digest string) (string, error) {
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (repo, name) DO NOTHING`),
-		repo, tag, digest, millis(time.Now())); err != nil {
-		return "", err
-	}
-	return s.ResolveTag(ctx, repo, tag)
 }
 
 // GetManifest returns a manifest by digest, or ErrNotFound.
@@ -137,8 +162,12 @@ func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (string, error
 
 // DeleteManifest removes a manifest and every tag pointing to it.
 func (s *Store) DeleteManifest(ctx context.Context, repo, digest string) error {
+	now := millis(s.now())
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := execOne(ctx, tx, s.q(`DELETE FROM manifests WHERE repo = ? AND digest = ?`), repo, digest); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE tag_history SET until_at = ? WHERE repo = ? AND digest = ? AND until_at = 0`), now, repo, digest); err != nil {
 			return err
 		}
 		for _, q := range []string{`DELETE FROM tags WHERE repo = ? AND digest = ?`, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`} {
@@ -152,7 +181,13 @@ func (s *Store) DeleteManifest(ctx context.Context, repo, digest string) error {
 
 // DeleteTag removes a tag (not the manifest).
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	return execOne(ctx, s.db, s.q(`DELETE FROM tags WHERE repo = ? AND name = ?`), repo, tag)
+	now := millis(s.now())
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := execOne(ctx, tx, s.q(`DELETE FROM tags WHERE repo = ? AND name = ?`), repo, tag); err != nil {
+			return err
+		}
+		return s.endTag(ctx, tx, repo, tag, now)
+	})
 }
 
 // Tags lists repo's tags in lexical order after last, at most n (n <= 0:
@@ -235,7 +270,7 @@ func (s *Store) Referrers(ctx context.Context, repo, digest string) ([]*Manifest
 
 // StartUpload records an upload session so garbage collection spares it.
 func (s *Store) StartUpload(ctx context.Context, id, repo string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO uploads (id, repo, started_at) VALUES (?, ?, ?)`), id, repo, millis(time.Now()))
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO uploads (id, repo, started_at) VALUES (?, ?, ?)`), id, repo, millis(s.now()))
 	return err
 }
 

@@ -22,18 +22,20 @@ type Scan struct {
 	// the reader of the result must know ("" for scans stored before they
 	// were recorded).
 	OS, Coverage, Warnings string
+	// Checks are the image hygiene check results (JSON).
+	Checks string
 }
 
 // PutScan stores (replaces) a digest's scan result. Until it is called,
 // the previous result stays in force: a rescan never makes an approved
 // digest unpullable while it runs.
 func (s *Store) PutScan(ctx context.Context, sc *Scan) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO scans (digest, repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings, os, coverage, warnings)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO scans (digest, repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings, os, coverage, warnings, checks)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (digest) DO UPDATE SET repo = excluded.repo, scanned_at = excluded.scanned_at, db_updated = excluded.db_updated,
 		critical = excluded.critical, high = excluded.high, medium = excluded.medium, low = excluded.low, unknown = excluded.unknown, findings = excluded.findings,
-		os = excluded.os, coverage = excluded.coverage, warnings = excluded.warnings`),
-		sc.Digest, sc.Repo, millis(sc.ScannedAt), millis(sc.DBUpdated), sc.Critical, sc.High, sc.Medium, sc.Low, sc.Unknown, sc.Findings, sc.OS, sc.Coverage, sc.Warnings)
+		os = excluded.os, coverage = excluded.coverage, warnings = excluded.warnings, checks = excluded.checks`),
+		sc.Digest, sc.Repo, millis(sc.ScannedAt), millis(sc.DBUpdated), sc.Critical, sc.High, sc.Medium, sc.Low, sc.Unknown, sc.Findings, sc.OS, sc.Coverage, sc.Warnings, sc.Checks)
 	return err
 }
 
@@ -41,8 +43,8 @@ func (s *Store) PutScan(ctx context.Context, sc *Scan) error {
 func (s *Store) GetScan(ctx context.Context, digest string) (*Scan, error) {
 	sc := &Scan{Digest: digest}
 	var at, dbu int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings, os, coverage, warnings FROM scans WHERE digest = ?`), digest).
-		Scan(&sc.Repo, &at, &dbu, &sc.Critical, &sc.High, &sc.Medium, &sc.Low, &sc.Unknown, &sc.Findings, &sc.OS, &sc.Coverage, &sc.Warnings)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT repo, scanned_at, db_updated, critical, high, medium, low, unknown, findings, os, coverage, warnings, checks FROM scans WHERE digest = ?`), digest).
+		Scan(&sc.Repo, &at, &dbu, &sc.Critical, &sc.High, &sc.Medium, &sc.Low, &sc.Unknown, &sc.Findings, &sc.OS, &sc.Coverage, &sc.Warnings, &sc.Checks)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
@@ -37,6 +38,17 @@ type Store struct {
 	dialect Dialect
 	// where names the database in errors without its password.
 	where string
+	// Now is the clock every time the store writes comes from (time.Now
+	// when nil); tests inject one to cross time boundaries without
+	// sleeping.
+	Now func() time.Time
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 //go:embed migrations/*.sql
