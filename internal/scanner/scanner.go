@@ -12,13 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"bulwark.dev/bulwark/internal/checks"
 	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/inventory"
 	"bulwark.dev/bulwark/internal/inventory/catalog"
+	"bulwark.dev/bulwark/internal/jobs"
 	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/sbom"
@@ -38,21 +38,18 @@ const JobKind = "scan"
 // ErrNoDatabase means no vulnerability database is installed.
 var ErrNoDatabase = errors.New("no vulnerability database")
 
-// Scanner runs scan jobs.
+// Scanner scans stored images; it is the handler of the scan job kind.
 type Scanner struct {
 	Store    *store.Store
 	Registry *registry.Handler
+	// Queue is where scan jobs go (the server's job runner).
+	Queue Queue
 	// DBPath is the vulnerability database (bulwark db import/update).
 	DBPath string
 	// CacheDir holds the per-layer inventory cache ("" disables it).
 	CacheDir string
 	Logger   *slog.Logger
 	Version  string
-	// Lease is how long a claimed job stays with this worker without a
-	// heartbeat; a killed worker's job is taken again after it lapses.
-	Lease time.Duration
-	// Poll is how often an idle worker looks for jobs.
-	Poll time.Duration
 	// JobTimeout is one image's scan deadline (DefaultJobTimeout when 0);
 	// a scan past it fails, visibly, instead of holding its worker.
 	JobTimeout time.Duration
@@ -60,94 +57,44 @@ type Scanner struct {
 	OnScanned func(ctx context.Context, sc *store.Scan)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+}
 
-	wake chan struct{}
-	once sync.Once
+// Queue takes jobs; *jobs.Runner implements it.
+type Queue interface {
+	Enqueue(ctx context.Context, kind, key, payload string) error
 }
 
 type payload struct {
 	Repo string `json:"repo"`
 }
 
-// init fills defaults once; workers, the watch and Enqueue all call it.
-func (s *Scanner) init() {
-	s.once.Do(func() {
-		s.wake = make(chan struct{}, 1)
-		if s.Lease == 0 {
-			s.Lease = 2 * time.Minute
-		}
-		if s.Poll == 0 {
-			s.Poll = time.Second
-		}
-		if s.Logger == nil {
-			s.Logger = slog.New(slog.DiscardHandler)
-		}
-	})
+func (s *Scanner) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
 }
 
 // Enqueue queues a scan of a stored manifest (deduplicated per digest).
 func (s *Scanner) Enqueue(ctx context.Context, repo, digest string) error {
-	s.init()
 	b, _ := json.Marshal(payload{Repo: repo})
-	if _, err := s.Store.Enqueue(ctx, JobKind, digest, string(b)); err != nil {
+	return s.Queue.Enqueue(ctx, JobKind, digest, string(b))
+}
+
+// Kind is the scan job kind for the job runner: retried three times, with
+// the scan deadline.
+func (s *Scanner) Kind() jobs.Kind {
+	return jobs.Kind{MaxAttempts: 3, Backoff: 30 * time.Second, Timeout: s.jobTimeout(), Handle: func(ctx context.Context, j *store.Job) error {
+		var p payload
+		if err := json.Unmarshal([]byte(j.Payload), &p); err != nil {
+			return &jobs.Permanent{Err: fmt.Errorf("scan job %s: %w", j.Key, err)}
+		}
+		_, err := s.ScanDigest(ctx, p.Repo, j.Key)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("the scan took longer than its %s deadline and was stopped (the image is refused as unscanned; rescan it after raising --scan-timeout if it is genuine): %w", s.jobTimeout(), err)
+		}
 		return err
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// Run works the queue until ctx ends.
-func (s *Scanner) Run(ctx context.Context) {
-	s.init()
-	for ctx.Err() == nil {
-		j, err := s.Store.Claim(ctx, s.Lease)
-		if errors.Is(err, store.ErrNotFound) {
-			select {
-			case <-ctx.Done():
-			case <-s.wake:
-			case <-time.After(s.Poll):
-			}
-			continue
-		}
-		if err != nil {
-			s.Logger.Error("scan queue", "err", err)
-			time.Sleep(s.Poll)
-			continue
-		}
-		s.work(ctx, j)
-	}
-}
-
-func (s *Scanner) work(ctx context.Context, j *store.Job) {
-	var p payload
-	attempts := 3
-	err := json.Unmarshal([]byte(j.Payload), &p)
-	if err == nil {
-		// A deadline per image: one image can never hold a worker (its
-		// heartbeat keeping the lease) for good.
-		sctx, cancel := context.WithTimeout(ctx, s.jobTimeout())
-		hb, stop := context.WithCancel(sctx)
-		go s.heartbeat(hb, j.ID)
-		_, err = s.ScanDigest(sctx, p.Repo, j.Key)
-		stop()
-		if ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("the scan took longer than its %s deadline and was stopped (the image is refused as unscanned; rescan it after raising --scan-timeout if it is genuine)", s.jobTimeout())
-			attempts = j.Attempts // the same image would only take as long again
-		}
-		cancel()
-	}
-	if ctx.Err() != nil {
-		return // shutting down: the lease lapses and the job is taken again
-	}
-	if err != nil {
-		s.Logger.Warn("scan failed", "repo", p.Repo, "digest", j.Key, "attempt", j.Attempts, "err", err)
-	}
-	if ferr := s.Store.Finish(context.Background(), j, err, attempts, 30*time.Second); ferr != nil {
-		s.Logger.Error("scan queue", "err", ferr)
-	}
+	}}
 }
 
 // DefaultJobTimeout bounds one image's scan.
@@ -158,19 +105,6 @@ func (s *Scanner) jobTimeout() time.Duration {
 		return s.JobTimeout
 	}
 	return DefaultJobTimeout
-}
-
-func (s *Scanner) heartbeat(ctx context.Context, id int64) {
-	t := time.NewTicker(s.Lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.Store.Extend(ctx, id, s.Lease)
-		}
-	}
 }
 
 // ScanDigest scans one stored image now and stores the result.
@@ -198,7 +132,7 @@ func (s *Scanner) ScanDigest(ctx context.Context, repo, digest string) (*store.S
 	defer img.Close()
 	exts := catalog.All()
 	inv := &inventory.Scanner{Extractors: exts, Limits: image.DefaultLimits, MaxFileSize: inventory.DefaultMaxFileSize,
-		Logger: s.Logger, Tool: sbom.Tool{Name: "bulwark", Version: s.Version}}
+		Logger: s.logger(), Tool: sbom.Tool{Name: "bulwark", Version: s.Version}}
 	if s.CacheDir != "" {
 		if inv.Cache, err = inventory.OpenCache(s.CacheDir, exts, inv.MaxFileSize); err != nil {
 			return nil, err
@@ -286,12 +220,11 @@ func (s *Scanner) RescanAll(ctx context.Context) (int, error) {
 // time is kept in the store, so a restart does not rescan for nothing
 // and replicas agree.
 func (s *Scanner) WatchDB(ctx context.Context, every time.Duration) {
-	s.init()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if err := s.checkDB(ctx); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.Logger.Warn("vulnerability database watch", "err", err)
+			s.logger().Warn("vulnerability database watch", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -326,7 +259,7 @@ func (s *Scanner) checkDB(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.Logger.Info("vulnerability database changed: rescanning", "images", n, "updated", stamp)
+	s.logger().Info("vulnerability database changed: rescanning", "images", n, "updated", stamp)
 	return s.Store.PutSetting(ctx, "scanned_db_updated", stamp)
 }
 

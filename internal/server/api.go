@@ -44,6 +44,7 @@ func (s *Server) routeAPI(mux router) {
 	mux.HandleFunc("POST /api/v1/robots", s.api(s.createRobot))
 	mux.HandleFunc("DELETE /api/v1/robots/{name}", s.api(s.deleteRobot))
 	mux.HandleFunc("POST /api/v1/rescan", s.api(s.rescan))
+	mux.HandleFunc("GET /api/v1/jobs", s.api(s.listJobs))
 	mux.HandleFunc("POST /api/v1/projects/{project}/retention", s.api(s.runRetention))
 	mux.HandleFunc("POST /api/v1/gc", s.api(s.runGC))
 }
@@ -499,4 +500,27 @@ func (s *Server) deleteRobot(w http.ResponseWriter, r *http.Request, p *identity
 	s.record(r.Context(), p.Name, "robot.delete", name, "success", nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// listJobs shows the background jobs (administrators): kind, state,
+// attempts and the last error, newest first (?kind=scan&state=failed).
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, p *identity.Principal) error {
+	if err := needAdmin(p); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	state := q.Get("state")
+	switch state {
+	case "", "queued", "running", "done", "failed":
+	default:
+		return apiErrorf(http.StatusBadRequest, "state %q: want queued, running, done or failed", state)
+	}
+	js, err := s.store.Jobs(r.Context(), q.Get("kind"), state, 200)
+	if err != nil {
+		return err
+	}
+	if js == nil {
+		js = []store.JobInfo{}
+	}
+	return writeAPI(w, http.StatusOK, js)
 }

@@ -60,7 +60,7 @@ func startScanning(t *testing.T, dsn, vulnDB string) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	s.scanner.Poll = 50 * time.Millisecond
+	s.jobs.Poll = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	s.Start(ctx)
@@ -357,7 +357,7 @@ func TestHostileImagesCannotStallScanning(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	srv.scanner.Poll = 50 * time.Millisecond
+	srv.jobs.Poll = 50 * time.Millisecond
 	sctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv.Start(sctx)

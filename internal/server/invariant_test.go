@@ -42,7 +42,7 @@ func TestNoRouteServesARefusedImage(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			s.scanner.Poll = 50 * time.Millisecond
+			s.jobs.Poll = 50 * time.Millisecond
 			ctx, cancel := context.WithCancel(context.Background())
 			t.Cleanup(cancel)
 			s.Start(ctx)

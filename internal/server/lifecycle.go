@@ -184,13 +184,19 @@ func (s *Server) removeIfOrphan(ctx context.Context, repo, digest string) (bool,
 	return true, nil
 }
 
-// maintain signs an audit checkpoint and runs retention for every
-// project hourly, and garbage collection and audit retention daily,
-// until ctx ends.
+// Scheduled maintenance job kinds: exactly one replica runs each due
+// run (retention and garbage collection must not race themselves).
+const (
+	kindHourly = "maintenance.hourly"
+	kindDaily  = "maintenance.daily"
+)
+
+// maintain signs this replica's audit checkpoint hourly (each replica
+// signs with its own key) and accounts rate-limited events, until ctx
+// ends.
 func (s *Server) maintain(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
-	runs := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,24 +209,37 @@ func (s *Server) maintain(ctx context.Context) {
 		if err := s.audit.Checkpoint(ctx); err != nil {
 			s.cfg.Logger.Warn("audit checkpoint", "err", err)
 		}
-		projects, err := s.store.Projects(ctx)
-		if err != nil {
-			s.cfg.Logger.Warn("retention", "err", err)
-		}
-		for _, p := range projects {
-			if _, err := s.ApplyRetention(ctx, p, "system", false, time.Now()); err != nil {
-				s.cfg.Logger.Warn("retention", "project", p, "err", err)
-			}
-		}
-		if runs++; runs%24 == 0 {
-			s.collect(ctx)
-			if n, err := s.audit.Prune(ctx, s.cfg.AuditRetention); err != nil {
-				s.cfg.Logger.Warn("audit retention", "err", err)
-			} else if n > 0 {
-				s.record(ctx, "system", "audit.prune", "audit", "success", map[string]any{"records": n, "retention": s.cfg.AuditRetention.String()})
-			}
+	}
+}
+
+// hourly runs retention for every project.
+func (s *Server) hourly(ctx context.Context, _ *store.Job) error {
+	projects, err := s.store.Projects(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range projects {
+		if _, err := s.ApplyRetention(ctx, p, "system", false, time.Now()); err != nil {
+			errs = append(errs, fmt.Errorf("retention of %s: %w", p, err))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// daily collects garbage and prunes the audit trail past its retention.
+func (s *Server) daily(ctx context.Context, _ *store.Job) error {
+	if _, err := s.collect(ctx); err != nil {
+		return err
+	}
+	n, err := s.audit.Prune(ctx, s.cfg.AuditRetention)
+	if err != nil {
+		return fmt.Errorf("audit retention: %w", err)
+	}
+	if n > 0 {
+		s.record(ctx, "system", "audit.prune", "audit", "success", map[string]any{"records": n, "retention": s.cfg.AuditRetention.String()})
+	}
+	return nil
 }
 
 func (s *Server) collect(ctx context.Context) (*registry.GCResult, error) {

@@ -36,7 +36,7 @@ func TestReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		s.scanner.Poll = 50 * time.Millisecond
+		s.jobs.Poll = 50 * time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		s.Start(ctx)

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"bulwark.dev/bulwark/internal/identity"
+	"bulwark.dev/bulwark/internal/jobs"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/scanner"
@@ -212,6 +213,7 @@ type Server struct {
 	projects sync.Map
 	touches  pullTouches
 	limits   limiter
+	jobs     *jobs.Runner
 }
 
 // New opens the store and the blob store and builds the HTTP handler.
@@ -284,7 +286,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// Signatures are read from this registry in process.
 	s.gate.eval.Remote = []remote.Option{remote.WithTransport(reg.Transport())}
 	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
-		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, Lease: cfg.ScanLease, JobTimeout: cfg.ScanTimeout}
+		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, JobTimeout: cfg.ScanTimeout}
+	s.jobs = &jobs.Runner{Store: st, Lease: cfg.ScanLease, Logger: cfg.Logger, Kinds: map[string]jobs.Kind{
+		scanner.JobKind: s.scanner.Kind(),
+		kindHourly:      {Handle: s.hourly, MaxAttempts: 1, Timeout: time.Hour},
+		kindDaily:       {Handle: s.daily, MaxAttempts: 1, Timeout: 6 * time.Hour},
+	}}
+	s.scanner.Queue = s.jobs
+	if err := s.jobs.Schedule(ctx, "maintenance-hourly", "@hourly", kindHourly, ""); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.jobs.Schedule(ctx, "maintenance-daily", "@daily", kindDaily, ""); err != nil {
+		s.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", s.registryAuth(reg))
 	mux.HandleFunc("GET /auth/token", s.token)
@@ -305,8 +321,9 @@ func (s *Server) Start(ctx context.Context) {
 		n = 2
 	}
 	for i := 0; i < n; i++ {
-		go s.scanner.Run(ctx)
+		go s.jobs.Work(ctx)
 	}
+	go s.jobs.RunSchedules(ctx, time.Minute)
 	if s.cfg.VulnDB != "" {
 		go s.scanner.WatchDB(ctx, time.Minute)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,20 +33,30 @@ func (s *Store) Enqueue(ctx context.Context, kind, key, payload string) (bool, e
 	return n > 0, nil
 }
 
-// Claim takes the oldest runnable job (queued and due, or running with a
-// lapsed lease: its worker died) and leases it until now+lease. Two
-// workers, on any replica, never hold the same job. ErrNotFound when
-// there is none.
-func (s *Store) Claim(ctx context.Context, lease time.Duration) (*Job, error) {
+// Claim takes the oldest runnable job of one of kinds (queued and due,
+// or running with a lapsed lease: its worker died) and leases it until
+// now+lease. Two workers, on any replica, never hold the same job; a
+// worker never takes a kind it cannot run. ErrNotFound when there is
+// none.
+func (s *Store) Claim(ctx context.Context, lease time.Duration, kinds ...string) (*Job, error) {
+	if len(kinds) == 0 {
+		return nil, errors.New("claim: no job kinds named")
+	}
 	now := s.now()
 	lock := ""
 	if s.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(kinds)), ",")
+	args := []any{millis(now.Add(lease)), millis(now)}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	args = append(args, millis(now), millis(now))
 	j := &Job{}
 	err := s.db.QueryRowContext(ctx, s.q(`UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = ?, updated_at = ?
-		WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_after <= ?) OR (state = 'running' AND locked_until < ?) ORDER BY id LIMIT 1`+lock+`)
-		RETURNING id, kind, job_key, payload, attempts`), millis(now.Add(lease)), millis(now), millis(now), millis(now)).
+		WHERE id = (SELECT id FROM jobs WHERE kind IN (`+marks+`) AND ((state = 'queued' AND run_after <= ?) OR (state = 'running' AND locked_until < ?)) ORDER BY id LIMIT 1`+lock+`)
+		RETURNING id, kind, job_key, payload, attempts`), args...).
 		Scan(&j.ID, &j.Kind, &j.Key, &j.Payload, &j.Attempts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -54,6 +65,98 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (*Job, error) {
 		return nil, err
 	}
 	return j, nil
+}
+
+// JobInfo is a job as the API shows it.
+type JobInfo struct {
+	ID       int64     `json:"id"`
+	Kind     string    `json:"kind"`
+	Key      string    `json:"key"`
+	State    string    `json:"state"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"error,omitempty"`
+	RunAfter time.Time `json:"runAfter"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+// Jobs lists the newest jobs, optionally of one kind and state, at most n.
+func (s *Store) Jobs(ctx context.Context, kind, state string, n int) ([]JobInfo, error) {
+	q := `SELECT id, kind, job_key, state, attempts, error, run_after, created_at, updated_at FROM jobs WHERE 1 = 1`
+	var args []any
+	if kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, kind)
+	}
+	if state != "" {
+		q += ` AND state = ?`
+		args = append(args, state)
+	}
+	q += fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, n)
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []JobInfo
+	for rows.Next() {
+		var j JobInfo
+		var ra, ca, ua int64
+		if err := rows.Scan(&j.ID, &j.Kind, &j.Key, &j.State, &j.Attempts, &j.Error, &ra, &ca, &ua); err != nil {
+			return nil, err
+		}
+		j.RunAfter, j.Created, j.Updated = time.UnixMilli(ra).UTC(), time.UnixMilli(ca).UTC(), time.UnixMilli(ua).UTC()
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// Schedule is a recurring job: its kind fires at each time spec (cron
+// syntax) names.
+type Schedule struct {
+	Name, Spec, Kind, Payload string
+	Next                      time.Time
+}
+
+// PutSchedule creates or changes a schedule; next is its first run.
+func (s *Store) PutSchedule(ctx context.Context, sc Schedule) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO schedules (name, spec, kind, payload, next_run) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, kind = excluded.kind, payload = excluded.payload,
+		next_run = CASE WHEN schedules.spec = excluded.spec THEN schedules.next_run ELSE excluded.next_run END`),
+		sc.Name, sc.Spec, sc.Kind, sc.Payload, millis(sc.Next))
+	return err
+}
+
+// Schedules lists the schedules.
+func (s *Store) Schedules(ctx context.Context) ([]Schedule, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, spec, kind, payload, next_run FROM schedules ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Schedule
+	for rows.Next() {
+		var sc Schedule
+		var next int64
+		if err := rows.Scan(&sc.Name, &sc.Spec, &sc.Kind, &sc.Payload, &next); err != nil {
+			return nil, err
+		}
+		sc.Next = time.UnixMilli(next)
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
+
+// AdvanceSchedule moves a schedule from the run due at due to next,
+// only if no one did it first: of the replicas that find a run due, one
+// wins and enqueues it.
+func (s *Store) AdvanceSchedule(ctx context.Context, name string, due, next time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE schedules SET next_run = ? WHERE name = ? AND next_run = ?`), millis(next), name, millis(due))
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // Extend renews a running job's lease (a heartbeat during long work).

@@ -21,18 +21,18 @@ func TestJobQueue(t *testing.T) {
 		if added, _ := s.Enqueue(ctx, "scan", "sha256:a", "{}"); added {
 			t.Error("a pending job was enqueued twice")
 		}
-		j, err := s.Claim(ctx, time.Hour)
+		j, err := s.Claim(ctx, time.Hour, "scan")
 		if err != nil || j.Key != "sha256:a" || j.Attempts != 1 {
 			t.Fatalf("claim: %+v %v", j, err)
 		}
-		if _, err := s.Claim(ctx, time.Hour); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Claim(ctx, time.Hour, "scan"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("a leased job was claimed again: %v", err)
 		}
 		// A failure queues it again; the last allowed attempt fails it.
 		if err := s.Finish(ctx, j, errors.New("boom"), 2, 0); err != nil {
 			t.Fatal(err)
 		}
-		j, err = s.Claim(ctx, time.Hour)
+		j, err = s.Claim(ctx, time.Hour, "scan")
 		if err != nil || j.Attempts != 2 {
 			t.Fatalf("retry: %+v %v", j, err)
 		}
@@ -42,10 +42,10 @@ func TestJobQueue(t *testing.T) {
 		}
 		// A lapsed lease (the worker died) makes the job claimable.
 		s.Enqueue(ctx, "scan", "sha256:b", "{}")
-		if _, err := s.Claim(ctx, -time.Second); err != nil {
+		if _, err := s.Claim(ctx, -time.Second, "scan"); err != nil {
 			t.Fatal(err)
 		}
-		j, err = s.Claim(ctx, time.Hour)
+		j, err = s.Claim(ctx, time.Hour, "scan")
 		if err != nil || j.Key != "sha256:b" || j.Attempts != 2 {
 			t.Errorf("reclaiming a dead worker's job: %+v %v", j, err)
 		}
@@ -76,7 +76,7 @@ func TestClaimIsExclusive(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for {
-					j, err := s.Claim(ctx, time.Hour)
+					j, err := s.Claim(ctx, time.Hour, "scan")
 					if errors.Is(err, store.ErrNotFound) {
 						return
 					}
@@ -100,4 +100,34 @@ func TestClaimIsExclusive(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkQueue is one job's life in the store's queue: enqueue, claim,
+// finish (the figure docs/dependencies.md compares with riverqueue).
+func BenchmarkQueue(b *testing.B) {
+	for _, dsn := range []string{"sqlite", "postgres"} {
+		b.Run(dsn, func(b *testing.B) {
+			var s *store.Store
+			if dsn == "sqlite" {
+				s = storetest.Open(b, b.TempDir()+"/b.db")
+			} else {
+				s = storetest.Open(b, storetest.PostgresDSN(b))
+			}
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := s.Enqueue(ctx, "bench", fmt.Sprint(i), "{}"); err != nil {
+					b.Fatal(err)
+				}
+				j, err := s.Claim(ctx, time.Minute, "bench")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Finish(ctx, j, nil, 3, time.Second); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
