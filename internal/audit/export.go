@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"bulwark.dev/bulwark/internal/store"
@@ -45,7 +46,13 @@ type Exporter struct {
 	// bounds the wait after a failure (from 1s doubling to it, default
 	// one minute).
 	Poll, Backoff time.Duration
+
+	failures atomic.Int64
 }
+
+// Failures counts the sends that failed so far (a SIEM down, a
+// connection lost), for health and tests.
+func (e *Exporter) Failures() int64 { return e.failures.Load() }
 
 func (e *Exporter) cursorKey() string { return "audit.export." + e.Name + ".cursor" }
 
@@ -82,6 +89,7 @@ func (e *Exporter) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			e.failures.Add(1)
 			e.Logger.Warn("SIEM export failed; retrying", "sink", e.Name, "wait", failures, "err", err)
 			wait = failures
 			if failures *= 2; failures > e.Backoff {

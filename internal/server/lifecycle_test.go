@@ -23,6 +23,7 @@ import (
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
 	"bulwark.dev/bulwark/internal/testenv"
+	"sync/atomic"
 )
 
 // TestImmutableTags: an immutable tag cannot move or be deleted, nor its
@@ -114,6 +115,7 @@ func (ts *testServer) digestRef(t *testing.T, repo string, d v1.Hash) name.Diges
 func TestRetentionAndGC(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ts := start(t, dsn)
+		advance := injectClock(ts)
 		ctx := context.Background()
 		admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
 		if code, body := ts.call(t, "admin", adminPW, "PUT", "/api/v1/projects/shop/policy",
@@ -138,7 +140,7 @@ func TestRetentionAndGC(t *testing.T) {
 			}
 			d, _ := img.Digest()
 			digests = append(digests, d)
-			time.Sleep(5 * time.Millisecond) // distinct push times
+			advance(time.Second) // distinct push times
 		}
 		// Tag 1 was pulled lately: kept.
 		r1, _ := name.ParseReference(ts.host + "/shop/app:1")
@@ -245,6 +247,7 @@ func registryDigest(b []byte) string { return registry.SHA256(b).String() }
 func TestRetentionStaysInItsProject(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ts := start(t, dsn)
+		advance := injectClock(ts)
 		ctx := context.Background()
 		admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
 		for _, p := range []string{"a_b", "a-b", "axb"} {
@@ -261,7 +264,7 @@ func TestRetentionStaysInItsProject(t *testing.T) {
 				if err := remote.Write(r, img, admin); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(5 * time.Millisecond)
+				advance(time.Second)
 			}
 		}
 		removed, err := ts.ApplyRetention(ctx, "a_b", "system", false, time.Now())
@@ -292,4 +295,13 @@ func TestRetentionStaysInItsProject(t *testing.T) {
 			t.Error("the removal was not audited")
 		}
 	})
+}
+
+// injectClock gives the store a clock the test moves (before any request
+// is served), so ordering by time needs no sleeps.
+func injectClock(ts *testServer) func(time.Duration) {
+	var offset atomic.Int64
+	base := time.Now()
+	ts.store.Now = func() time.Time { return base.Add(time.Duration(offset.Load())) }
+	return func(d time.Duration) { offset.Add(int64(d)) }
 }

@@ -214,6 +214,8 @@ type Server struct {
 	touches  pullTouches
 	limits   limiter
 	jobs     *jobs.Runner
+	// exporters are the SIEM exporters Start began.
+	exporters []*audit.Exporter
 }
 
 // New opens the store and the blob store and builds the HTTP handler.
@@ -334,7 +336,9 @@ func (s *Server) Start(ctx context.Context) {
 			s.cfg.Logger.Error("SIEM export disabled", "target", t.Name, "err", err)
 			continue
 		}
-		go (&audit.Exporter{Store: s.store, Name: t.Name, Sink: sink, Logger: s.cfg.Logger}).Run(ctx)
+		ex := &audit.Exporter{Store: s.store, Name: t.Name, Sink: sink, Logger: s.cfg.Logger}
+		s.exporters = append(s.exporters, ex)
+		go ex.Run(ctx)
 	}
 }
 

@@ -155,7 +155,7 @@ func TestSIEMExportToRsyslog(t *testing.T) {
 			}
 			// rsyslog is down: events pile up in the trail.
 			push("while-down")
-			time.Sleep(1500 * time.Millisecond)
+			waitFailures(t, s, 1)
 			rs := startRsyslog(t, dir, port, files)
 			push("after")
 			waitFor(t, rs, s)
@@ -163,8 +163,9 @@ func TestSIEMExportToRsyslog(t *testing.T) {
 			// happens meanwhile arrives after.
 			rs.cmd.Process.Signal(syscall.SIGTERM)
 			rs.cmd.Wait()
+			before := s.exporters[0].Failures()
 			push("during-restart")
-			time.Sleep(1200 * time.Millisecond)
+			waitFailures(t, s, before+1)
 			rs = startRsyslog(t, dir, port, files)
 			push("after-restart")
 			last, got, lines := waitFor(t, rs, s)
@@ -182,6 +183,19 @@ func TestSIEMExportToRsyslog(t *testing.T) {
 				t.Errorf("rsyslog got:\n%s", joined)
 			}
 		})
+	}
+}
+
+// waitFailures polls, with a deadline, until the exporter has failed at
+// least n times (the SIEM was really tried while it was down).
+func waitFailures(t *testing.T, s *Server, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.exporters[0].Failures() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the exporter failed %d times, want %d", s.exporters[0].Failures(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -235,7 +249,7 @@ func TestSIEMExportHTTP(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		s.record(ctx, "tester", "test.event", fmt.Sprint(i), "success", nil)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	waitFailures(t, s, 2) // the collector refused twice
 	mu.Lock()
 	failing = false
 	mu.Unlock()
