@@ -40,6 +40,22 @@ var rank = map[string]int{
 	"internal": 8, "internal/testenv": 8,
 }
 
+// transport lists the packages that may speak HTTP, and why. The
+// decision packages (policy, verdict, scan, match, checks, store, jobs)
+// take their inputs as data, so the webhook, the CLI and the registry
+// can share them without dragging a server along.
+var transport = map[string]string{
+	"internal/image":    "pulls from registries (a source)",
+	"internal/sign":     "reads and writes signatures in registries",
+	"internal/vulndb":   "downloads advisory databases from a mirror",
+	"internal/audit":    "delivers records to SIEMs over HTTP",
+	"internal/registry": "is the OCI Distribution API",
+	"internal/server":   "is the HTTP wiring",
+	"internal/cli":      "starts the server",
+}
+
+var transportImports = []string{"net/http", "google.golang.org/grpc", "github.com/gorilla/mux"}
+
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()
 	if err != nil {
@@ -64,6 +80,11 @@ func TestImportDirection(t *testing.T) {
 		}
 		for _, imp := range p.Imports {
 			if !strings.HasPrefix(imp, mod) {
+				for _, tr := range transportImports {
+					if imp == tr && transport[rel] == "" && !strings.HasPrefix(rel, "tools/") {
+						t.Errorf("%s imports %s: a domain package takes its input as data (or add it to transport, with why)", rel, imp)
+					}
+				}
 				continue
 			}
 			irel := strings.TrimPrefix(imp, mod)

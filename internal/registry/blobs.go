@@ -57,23 +57,32 @@ func (d Digest) Sum(b []byte) Digest {
 func SHA256(b []byte) Digest { return Digest{Algorithm: "sha256"}.Sum(b) }
 
 // BlobStore keeps blobs by digest and the uploads that become them. The
-// filesystem store (FSBlobs) and the S3 store (S3Blobs) implement it.
+// filesystem store (FSBlobs), the S3 store (S3Blobs) and the in-memory
+// store (MemBlobs) implement it, and one conformance suite
+// (blobstore_test.go) holds all three to the same contract. The
+// context bounds remote calls: a client that goes away stops them.
 type BlobStore interface {
 	// Open reads a blob; ErrBlobUnknown when it is missing.
-	Open(d Digest) (io.ReadSeekCloser, error)
-	NewUpload() (string, error)
-	UploadSize(id string) (int64, error)
-	Append(id string, r io.Reader, max int64) (int64, error)
+	Open(ctx context.Context, d Digest) (io.ReadSeekCloser, error)
+	NewUpload(ctx context.Context) (string, error)
+	// UploadSize is how many bytes an upload holds; ErrBlobUnknown for
+	// an unknown or malformed ID.
+	UploadSize(ctx context.Context, id string) (int64, error)
+	// Append adds r to an upload, at most max bytes in all, and returns
+	// the new size; past max it fails (the upload is then useless).
+	Append(ctx context.Context, id string, r io.Reader, max int64) (int64, error)
 	// Commit verifies that an upload has digest d and makes it the blob
 	// (atomically: a crash leaves the whole blob or none); on a mismatch
-	// the upload is discarded.
-	Commit(id string, d Digest) (int64, error)
-	Cancel(id string) error
+	// the upload is discarded and ErrDigestMismatch returned.
+	Commit(ctx context.Context, id string, d Digest) (int64, error)
+	// Cancel discards an upload; ErrBlobUnknown when there is none.
+	Cancel(ctx context.Context, id string) error
 	// Walk lists every blob with its size and last modification.
 	Walk(ctx context.Context, fn func(d Digest, size int64, modified time.Time) error) error
 	// Quarantine moves a blob aside for garbage collection: restore puts
-	// it back, purge deletes it for good.
-	Quarantine(d Digest) (restore, purge func() error, err error)
+	// it back, purge deletes it for good. Until restored, Open and Walk
+	// do not see it.
+	Quarantine(ctx context.Context, d Digest) (restore, purge func() error, err error)
 }
 
 // ErrBlobUnknown is a missing blob or upload.
@@ -112,7 +121,7 @@ func (b *FSBlobs) uploadPath(id string) (string, error) {
 }
 
 // Stat returns a blob's size, or ErrBlobUnknown.
-func (b *FSBlobs) Stat(d Digest) (int64, error) {
+func (b *FSBlobs) Stat(_ context.Context, d Digest) (int64, error) {
 	fi, err := os.Stat(b.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, ErrBlobUnknown
@@ -124,7 +133,7 @@ func (b *FSBlobs) Stat(d Digest) (int64, error) {
 }
 
 // Open opens a blob for reading.
-func (b *FSBlobs) Open(d Digest) (io.ReadSeekCloser, error) {
+func (b *FSBlobs) Open(_ context.Context, d Digest) (io.ReadSeekCloser, error) {
 	f, err := os.Open(b.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrBlobUnknown
@@ -133,7 +142,7 @@ func (b *FSBlobs) Open(d Digest) (io.ReadSeekCloser, error) {
 }
 
 // NewUpload starts an empty upload and returns its ID.
-func (b *FSBlobs) NewUpload() (string, error) {
+func (b *FSBlobs) NewUpload(context.Context) (string, error) {
 	r := make([]byte, 16)
 	if _, err := rand.Read(r); err != nil {
 		return "", err
@@ -148,7 +157,7 @@ func (b *FSBlobs) NewUpload() (string, error) {
 }
 
 // UploadSize returns how many bytes an upload holds.
-func (b *FSBlobs) UploadSize(id string) (int64, error) {
+func (b *FSBlobs) UploadSize(_ context.Context, id string) (int64, error) {
 	p, err := b.uploadPath(id)
 	if err != nil {
 		return 0, err
@@ -165,7 +174,7 @@ func (b *FSBlobs) UploadSize(id string) (int64, error) {
 
 // Append adds r to an upload, at most max bytes in all, and returns the
 // new size.
-func (b *FSBlobs) Append(id string, r io.Reader, max int64) (int64, error) {
+func (b *FSBlobs) Append(_ context.Context, id string, r io.Reader, max int64) (int64, error) {
 	p, err := b.uploadPath(id)
 	if err != nil {
 		return 0, err
@@ -222,7 +231,7 @@ func (b *FSBlobs) verify(id string, d Digest) (string, int64, error) {
 
 // Commit verifies that an upload has digest d and moves it into place.
 // On a mismatch the upload is discarded.
-func (b *FSBlobs) Commit(id string, d Digest) (int64, error) {
+func (b *FSBlobs) Commit(_ context.Context, id string, d Digest) (int64, error) {
 	p, n, err := b.verify(id, d)
 	if err != nil {
 		return 0, err
@@ -242,7 +251,7 @@ func (b *FSBlobs) Commit(id string, d Digest) (int64, error) {
 }
 
 // Cancel discards an upload.
-func (b *FSBlobs) Cancel(id string) error {
+func (b *FSBlobs) Cancel(_ context.Context, id string) error {
 	p, err := b.uploadPath(id)
 	if err != nil {
 		return err
@@ -282,7 +291,7 @@ func (b *FSBlobs) Walk(ctx context.Context, fn func(d Digest, size int64, modifi
 }
 
 // Quarantine renames a blob into trash/.
-func (b *FSBlobs) Quarantine(d Digest) (restore, purge func() error, err error) {
+func (b *FSBlobs) Quarantine(_ context.Context, d Digest) (restore, purge func() error, err error) {
 	trash := filepath.Join(b.root, "trash")
 	if err := os.MkdirAll(trash, 0o700); err != nil {
 		return nil, nil, err

@@ -33,7 +33,7 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace, uploadTTL time.Dura
 		if linked, err := h.Store.BlobLinked(ctx, dg.String()); err != nil || linked {
 			return err
 		}
-		restore, purge, err := h.Blobs.Quarantine(dg)
+		restore, purge, err := h.Blobs.Quarantine(ctx, dg)
 		if err != nil {
 			return nil // gone meanwhile
 		}
@@ -56,7 +56,7 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace, uploadTTL time.Dura
 		return res, err
 	}
 	for _, id := range ids {
-		h.Blobs.Cancel(id)
+		h.Blobs.Cancel(ctx, id)
 		if err := h.Store.EndUpload(ctx, id); err == nil {
 			res.Uploads++
 		}

@@ -55,8 +55,30 @@ type Event struct {
 // as DENIED with the error's message.
 type Gate func(ctx context.Context, m *store.Manifest, head bool) error
 
-// Handler is the OCI Distribution API. Zero hooks mean: everything is
-// allowed and nothing is recorded.
+// BlobGate decides whether a blob may be served from repo. A non-nil
+// error is a refusal.
+type BlobGate func(ctx context.Context, repo, digest string, head bool) error
+
+// ReadCheck says whether the request's caller may pull from repo.
+type ReadCheck func(r *http.Request, repo string) bool
+
+// The allow-all decisions, for tests and for in-process reads that
+// the server has already authorized. Their names say what they are:
+// a registry has no fail-open default, so serving without a gate is
+// written down at the call site.
+var (
+	AllowAllUnsafe      Gate      = func(context.Context, *store.Manifest, bool) error { return nil }
+	AllowAllBlobsUnsafe BlobGate  = func(context.Context, string, string, bool) error { return nil }
+	AnyoneCanReadUnsafe ReadCheck = func(*http.Request, string) bool { return true }
+)
+
+// errNoGate answers every request of a handler built without its
+// decisions: failing closed is the only safe reading of a forgotten
+// field.
+var errNoGate = errors.New("registry handler has no Gate, BlobGate or CanRead: every request is refused (set them, or the ...Unsafe allow-all values on purpose)")
+
+// Handler is the OCI Distribution API. Gate, BlobGate and CanRead are
+// required: a handler missing one refuses every request.
 type Handler struct {
 	Store *store.Store
 	Blobs BlobStore
@@ -65,9 +87,9 @@ type Handler struct {
 	MaxBlob int64
 	// Gate is consulted on every manifest GET and HEAD.
 	Gate Gate
-	// BlobGate is consulted on every blob GET and HEAD: a layer of a
-	// refused image is refused too.
-	BlobGate func(ctx context.Context, repo, digest string, head bool) error
+	// BlobGate is consulted on every blob GET and HEAD and on every
+	// cross-repository mount: a layer of a refused image is refused too.
+	BlobGate BlobGate
 	// OnEvent is called for each successful change before the client is
 	// told it succeeded (so an audit record is committed first), and
 	// after each pull.
@@ -76,12 +98,8 @@ type Handler struct {
 	// no tag is.
 	Immutable func(ctx context.Context, repo, tag string) bool
 	// CanRead says whether the request's caller may pull from repo; a
-	// blob is mounted from another repository only if so. Nil: anyone.
-	CanRead func(r *http.Request, repo string) bool
-}
-
-func (h *Handler) canRead(r *http.Request, repo string) bool {
-	return h.CanRead == nil || h.CanRead(r, repo)
+	// blob is mounted from another repository only if so.
+	CanRead ReadCheck
 }
 
 var (
@@ -147,6 +165,11 @@ func WithActor(ctx context.Context, name string) context.Context {
 // ServeHTTP routes /v2/ requests.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	if h.Gate == nil || h.BlobGate == nil || h.CanRead == nil {
+		h.log().Error("registry request refused", "method", r.Method, "path", r.URL.Path, "err", errNoGate)
+		writeError(w, errorf(http.StatusInternalServerError, "UNKNOWN", "registry misconfigured: no gate"))
+		return
+	}
 	err := h.route(w, r)
 	if err == nil {
 		return
@@ -294,10 +317,8 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 	if err != nil {
 		return err
 	}
-	if h.Gate != nil {
-		if err := h.Gate(r.Context(), m, r.Method == http.MethodHead); err != nil {
-			return errorf(http.StatusForbidden, "DENIED", "%v", err)
-		}
+	if err := h.Gate(r.Context(), m, r.Method == http.MethodHead); err != nil {
+		return errorf(http.StatusForbidden, "DENIED", "%v", err)
 	}
 	w.Header().Set("Content-Type", m.MediaType)
 	w.Header().Set("Docker-Content-Digest", m.Digest)
@@ -527,12 +548,10 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, repo, ref stri
 	if _, err := h.Store.BlobSize(r.Context(), repo, d.String()); err != nil {
 		return notFound(err, "BLOB_UNKNOWN", "blob %s is not in %s", d, repo)
 	}
-	if h.BlobGate != nil {
-		if err := h.BlobGate(r.Context(), repo, d.String(), r.Method == http.MethodHead); err != nil {
-			return errorf(http.StatusForbidden, "DENIED", "%v", err)
-		}
+	if err := h.BlobGate(r.Context(), repo, d.String(), r.Method == http.MethodHead); err != nil {
+		return errorf(http.StatusForbidden, "DENIED", "%v", err)
 	}
-	f, err := h.Blobs.Open(d)
+	f, err := h.Blobs.Open(r.Context(), d)
 	if errors.Is(err, ErrBlobUnknown) {
 		return errorf(http.StatusNotFound, "BLOB_UNKNOWN", "blob %s is missing from the blob store", d)
 	}
@@ -584,12 +603,12 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, repo strin
 		}
 		// Not mountable: an ordinary upload, as the spec says.
 	}
-	id, err := h.Blobs.NewUpload()
+	id, err := h.Blobs.NewUpload(r.Context())
 	if err != nil {
 		return err
 	}
 	if err := h.Store.StartUpload(ctx, id, repo); err != nil {
-		h.Blobs.Cancel(id)
+		h.Blobs.Cancel(r.Context(), id)
 		return err
 	}
 	if dg := q.Get("digest"); dg != "" {
@@ -611,13 +630,13 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, repo strin
 // the client uploads, as the spec says.
 func (h *Handler) mountSource(r *http.Request, d Digest, from string) (string, bool) {
 	readable := func(repo string) bool {
-		if !h.canRead(r, repo) {
+		if !h.CanRead(r, repo) {
 			return false
 		}
 		if _, err := h.Store.BlobSize(r.Context(), repo, d.String()); err != nil {
 			return false
 		}
-		return h.BlobGate == nil || h.BlobGate(r.Context(), repo, d.String(), false) == nil
+		return h.BlobGate(r.Context(), repo, d.String(), false) == nil
 	}
 	if from != "" {
 		return from, nameRE.MatchString(from) && readable(from)
@@ -647,7 +666,7 @@ func (h *Handler) uploadStatus(w http.ResponseWriter, r *http.Request, repo, id 
 	if err := h.upload(r.Context(), repo, id); err != nil {
 		return err
 	}
-	size, err := h.Blobs.UploadSize(id)
+	size, err := h.Blobs.UploadSize(r.Context(), id)
 	if err != nil {
 		return errorf(http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "upload %s: %v", id, err)
 	}
@@ -669,7 +688,7 @@ func progress(w http.ResponseWriter, repo, id string, size int64) {
 // appendChunk appends the request body, checking Content-Range against
 // what the upload holds.
 func (h *Handler) appendChunk(r *http.Request, id string) (int64, error) {
-	size, err := h.Blobs.UploadSize(id)
+	size, err := h.Blobs.UploadSize(r.Context(), id)
 	if err != nil {
 		return 0, errorf(http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "upload %s: %v", id, err)
 	}
@@ -686,7 +705,7 @@ func (h *Handler) appendChunk(r *http.Request, id string) (int64, error) {
 	if max <= 0 {
 		max = 1 << 40
 	}
-	n, err := h.Blobs.Append(id, r.Body, max)
+	n, err := h.Blobs.Append(r.Context(), id, r.Body, max)
 	if err != nil && n > max {
 		return n, errorf(http.StatusRequestEntityTooLarge, "SIZE_INVALID", "%v", err)
 	}
@@ -735,7 +754,7 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, repo, id, dg st
 	if _, err := h.appendChunk(r, id); err != nil {
 		return err
 	}
-	size, err := h.Blobs.Commit(id, d)
+	size, err := h.Blobs.Commit(r.Context(), id, d)
 	if errors.Is(err, ErrDigestMismatch) {
 		h.Store.EndUpload(ctx, id)
 		return errorf(http.StatusBadRequest, "DIGEST_INVALID", "the uploaded content does not match %s", d)
@@ -758,7 +777,7 @@ func (h *Handler) cancelUpload(w http.ResponseWriter, r *http.Request, repo, id 
 	if err := h.upload(r.Context(), repo, id); err != nil {
 		return err
 	}
-	h.Blobs.Cancel(id)
+	h.Blobs.Cancel(r.Context(), id)
 	if err := h.Store.EndUpload(r.Context(), id); err != nil {
 		return err
 	}

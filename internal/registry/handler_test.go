@@ -38,7 +38,8 @@ func serve(t *testing.T, dsn string) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{}
-	f.h = &registry.Handler{Store: storetest.Open(t, dsn), Blobs: blobs, MaxBlob: 1 << 20}
+	f.h = &registry.Handler{Store: storetest.Open(t, dsn), Blobs: blobs, MaxBlob: 1 << 20,
+		Gate: registry.AllowAllUnsafe, BlobGate: registry.AllowAllBlobsUnsafe, CanRead: registry.AnyoneCanReadUnsafe}
 	f.h.OnEvent = func(_ context.Context, e registry.Event) {
 		f.mu.Lock()
 		f.events = append(f.events, e)
@@ -274,7 +275,8 @@ func FuzzPutManifest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := &registry.Handler{Store: storetest.Open(f, f.TempDir()+"/bulwark.db"), Blobs: blobs}
+	h := &registry.Handler{Store: storetest.Open(f, f.TempDir()+"/bulwark.db"), Blobs: blobs,
+		Gate: registry.AllowAllUnsafe, BlobGate: registry.AllowAllBlobsUnsafe, CanRead: registry.AnyoneCanReadUnsafe}
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
 		req := httptest.NewRequest("PUT", "/v2/fuzz/repo/manifests/latest", bytes.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
@@ -284,4 +286,50 @@ func FuzzPutManifest(f *testing.F) {
 			t.Fatalf("%d: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestNoGateRefusesEverything: a handler built without one of its
+// decisions refuses every request, reads and writes alike, instead of
+// serving everything: forgetting a field must not open the registry.
+func TestNoGateRefusesEverything(t *testing.T) {
+	blobs, err := registry.NewFSBlobs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Open(t, t.TempDir()+"/bulwark.db")
+	full := registry.Handler{Store: st, Blobs: blobs, Gate: registry.AllowAllUnsafe, BlobGate: registry.AllowAllBlobsUnsafe, CanRead: registry.AnyoneCanReadUnsafe}
+	srv := httptest.NewServer(&full)
+	defer srv.Close()
+	img, _ := random.Image(512, 1)
+	ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/shop/app:1")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	for _, tc := range []struct {
+		name  string
+		unset func(h *registry.Handler)
+	}{
+		{"Gate", func(h *registry.Handler) { h.Gate = nil }},
+		{"BlobGate", func(h *registry.Handler) { h.BlobGate = nil }},
+		{"CanRead", func(h *registry.Handler) { h.CanRead = nil }},
+	} {
+		h := full
+		tc.unset(&h)
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/v2/"},
+			{"GET", "/v2/shop/app/manifests/1"},
+			{"HEAD", "/v2/shop/app/manifests/1"},
+			{"GET", "/v2/shop/app/blobs/" + ld.String()},
+			{"POST", "/v2/other/app/blobs/uploads/?mount=" + ld.String() + "&from=shop/app"},
+			{"GET", "/v2/shop/app/tags/list"},
+		} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(req.method, req.path, nil))
+			if rec.Code != http.StatusInternalServerError {
+				t.Errorf("without %s: %s %s = %d, want 500 (fail closed)", tc.name, req.method, req.path, rec.Code)
+			}
+		}
+	}
 }

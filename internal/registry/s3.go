@@ -86,8 +86,7 @@ func noSuchKey(err error) bool {
 }
 
 // Open reads a blob; the object is seekable, for range requests.
-func (b *S3Blobs) Open(d Digest) (io.ReadSeekCloser, error) {
-	ctx := context.Background()
+func (b *S3Blobs) Open(ctx context.Context, d Digest) (io.ReadSeekCloser, error) {
 	obj, err := b.client.GetObject(ctx, b.bucket, b.blobKey(d), minio.GetObjectOptions{})
 	if err != nil {
 		return nil, err
@@ -103,22 +102,24 @@ func (b *S3Blobs) Open(d Digest) (io.ReadSeekCloser, error) {
 }
 
 // NewUpload starts a local upload.
-func (b *S3Blobs) NewUpload() (string, error) { return b.local.NewUpload() }
+func (b *S3Blobs) NewUpload(ctx context.Context) (string, error) { return b.local.NewUpload(ctx) }
 
 // UploadSize is the local upload's size.
-func (b *S3Blobs) UploadSize(id string) (int64, error) { return b.local.UploadSize(id) }
+func (b *S3Blobs) UploadSize(ctx context.Context, id string) (int64, error) {
+	return b.local.UploadSize(ctx, id)
+}
 
 // Append adds to the local upload.
-func (b *S3Blobs) Append(id string, r io.Reader, max int64) (int64, error) {
-	return b.local.Append(id, r, max)
+func (b *S3Blobs) Append(ctx context.Context, id string, r io.Reader, max int64) (int64, error) {
+	return b.local.Append(ctx, id, r, max)
 }
 
 // Cancel discards the local upload.
-func (b *S3Blobs) Cancel(id string) error { return b.local.Cancel(id) }
+func (b *S3Blobs) Cancel(ctx context.Context, id string) error { return b.local.Cancel(ctx, id) }
 
 // Commit verifies the upload locally and puts it into the bucket whole
 // (an S3 PUT is atomic: readers see the old object or the new one).
-func (b *S3Blobs) Commit(id string, d Digest) (int64, error) {
+func (b *S3Blobs) Commit(ctx context.Context, id string, d Digest) (int64, error) {
 	p, n, err := b.local.verify(id, d)
 	if err != nil {
 		return 0, err
@@ -130,9 +131,9 @@ func (b *S3Blobs) Commit(id string, d Digest) (int64, error) {
 		// refuse; an unsigned payload hash avoids the streaming path
 		// (the digest was verified above).
 		opts.DisableContentSha256 = true
-		_, err = b.client.PutObject(context.Background(), b.bucket, b.blobKey(d), bytes.NewReader(nil), 0, opts)
+		_, err = b.client.PutObject(ctx, b.bucket, b.blobKey(d), bytes.NewReader(nil), 0, opts)
 	} else {
-		_, err = b.client.FPutObject(context.Background(), b.bucket, b.blobKey(d), p, opts)
+		_, err = b.client.FPutObject(ctx, b.bucket, b.blobKey(d), p, opts)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("put blob %s: %w", d, err)
@@ -164,8 +165,10 @@ func (b *S3Blobs) Walk(ctx context.Context, fn func(d Digest, size int64, modifi
 }
 
 // Quarantine copies a blob to PREFIX/trash/ and removes it.
-func (b *S3Blobs) Quarantine(d Digest) (restore, purge func() error, err error) {
-	ctx := context.Background()
+func (b *S3Blobs) Quarantine(ctx context.Context, d Digest) (restore, purge func() error, err error) {
+	// restore and purge run after the walk that called this may have
+	// ended: they must not die with its context.
+	ctx = context.WithoutCancel(ctx)
 	src, aside := b.blobKey(d), b.key("trash", d.Algorithm+"-"+d.Hex)
 	cp := func(from, to string) error {
 		_, err := b.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: b.bucket, Object: to}, minio.CopySrcOptions{Bucket: b.bucket, Object: from})

@@ -47,7 +47,8 @@ func TestS3Blobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &registry.Handler{Store: storetest.Open(t, t.TempDir()+"/b.db"), Blobs: blobs}
+	h := &registry.Handler{Store: storetest.Open(t, t.TempDir()+"/b.db"), Blobs: blobs,
+		Gate: registry.AllowAllUnsafe, BlobGate: registry.AllowAllBlobsUnsafe, CanRead: registry.AnyoneCanReadUnsafe}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	regHost := strings.TrimPrefix(srv.URL, "http://")
