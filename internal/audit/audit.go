@@ -33,9 +33,9 @@ const MinRetention = 90 * 24 * time.Hour
 // Entry is what happened, before it is chained.
 type Entry struct {
 	Actor   string
-	Action  string // e.g. registry.push, auth.login, policy.deny
+	Action  Action
 	Object  string // e.g. shop/app@sha256:…
-	Outcome string // success, failure, denied
+	Outcome Outcome
 	Detail  map[string]any
 }
 
@@ -113,8 +113,8 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	if err != nil {
 		return err
 	}
-	p := &pending{rec: &store.AuditRecord{At: l.clock().UTC(), Actor: Clean(e.Actor, maxActor), Action: Clean(e.Action, maxAction),
-		Object: Clean(e.Object, maxObject), Outcome: Clean(e.Outcome, maxOutcome), Detail: detail}, err: make(chan error, 1)}
+	p := &pending{rec: &store.AuditRecord{At: l.clock().UTC(), Actor: Clean(e.Actor, maxActor), Action: Clean(e.Action.String(), maxAction),
+		Object: Clean(e.Object, maxObject), Outcome: Clean(e.Outcome.String(), maxOutcome), Detail: detail}, err: make(chan error, 1)}
 	select {
 	case l.queue <- p:
 	case <-l.done:

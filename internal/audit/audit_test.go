@@ -27,7 +27,7 @@ func trail(t *testing.T, dsn string, n int) (*Log, []ed25519.PublicKey, *store.S
 	}
 	l.CheckpointEvery = 4
 	for i := 0; i < n; i++ {
-		if err := l.Record(context.Background(), Entry{Actor: "admin", Action: "registry.push", Object: fmt.Sprintf("shop/app:%d", i), Outcome: "success", Detail: map[string]any{"i": i}}); err != nil {
+		if err := l.Record(context.Background(), Entry{Actor: "admin", Action: ActionRegistryPush, Object: fmt.Sprintf("shop/app:%d", i), Outcome: Success, Detail: map[string]any{"i": i}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,7 +113,7 @@ func TestConcurrentAppends(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				if err := l.Record(context.Background(), Entry{Actor: "u", Action: "registry.pull", Object: fmt.Sprint(i), Outcome: "success"}); err != nil {
+				if err := l.Record(context.Background(), Entry{Actor: "u", Action: ActionRegistryPull, Object: fmt.Sprint(i), Outcome: Success}); err != nil {
 					t.Error(err)
 				}
 			}(i)
@@ -179,7 +179,7 @@ func TestPruneKeepsMinimum(t *testing.T) {
 			at = now.Add(-time.Hour)
 		}
 		l.setClock(func() time.Time { return at })
-		if err := l.Record(context.Background(), Entry{Actor: "a", Action: "x", Object: fmt.Sprint(i), Outcome: "success"}); err != nil {
+		if err := l.Record(context.Background(), Entry{Actor: "a", Action: ActionScanResult, Object: fmt.Sprint(i), Outcome: Success}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,9 +211,9 @@ func TestRecordsAreCleaned(t *testing.T) {
 	}
 	forged := "eve\n<85>1 2026-12-01T00:00:00.000Z host bulwark - auth.login [bulwark@32473 actor=\"admin\" outcome=\"success\"]"
 	for _, e := range []Entry{
-		{Actor: strings.Repeat("A", 700000), Action: "auth.login", Object: "registry", Outcome: "failure"},
-		{Actor: forged, Action: "auth.login", Object: "registry", Outcome: "failure"},
-		{Actor: "mallory\xff\xfe", Action: "auth.login", Object: "x\x1b[2J", Outcome: "failure", Detail: map[string]any{"reason": strings.Repeat("r", 20000) + "\n"}},
+		{Actor: strings.Repeat("A", 700000), Action: ActionAuthLogin, Object: "registry", Outcome: Failure},
+		{Actor: forged, Action: ActionAuthLogin, Object: "registry", Outcome: Failure},
+		{Actor: "mallory\xff\xfe", Action: ActionAuthLogin, Object: "x\x1b[2J", Outcome: Failure, Detail: map[string]any{"reason": strings.Repeat("r", 20000) + "\n"}},
 	} {
 		if err := l.Record(context.Background(), e); err != nil {
 			t.Fatal(err)

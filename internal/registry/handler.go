@@ -32,7 +32,7 @@ const (
 // Event is something the registry did, for the audit trail and scan on
 // push. Digest is the manifest or blob concerned.
 type Event struct {
-	Action string // push, pull, delete, mount, tag-delete
+	Action string // one of EventActions
 	Kind   string // manifest, blob, tag
 	Repo   string
 	Digest string
@@ -49,6 +49,17 @@ type Event struct {
 	// changed).
 	Denied string
 }
+
+// The actions of events.
+const (
+	EventPush   = "push"
+	EventPull   = "pull"
+	EventDelete = "delete"
+	EventMount  = "mount"
+)
+
+// EventActions lists every event action, for those who map them.
+var EventActions = []string{EventPush, EventPull, EventDelete, EventMount}
 
 // Gate decides whether a manifest may be served (head: only its digest
 // and size, for a HEAD request). A non-nil error is a refusal, answered
@@ -328,7 +339,7 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 		return nil
 	}
 	w.Write(m.Content)
-	h.event(r.Context(), r, Event{Action: "pull", Kind: "manifest", Repo: repo, Digest: m.Digest, MediaType: m.MediaType, Tag: tagOf(ref)})
+	h.event(r.Context(), r, Event{Action: EventPull, Kind: "manifest", Repo: repo, Digest: m.Digest, MediaType: m.MediaType, Tag: tagOf(ref)})
 	return nil
 }
 
@@ -476,7 +487,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 		var it *store.ImmutableTagError
 		if errors.As(err, &it) {
 			msg := fmt.Sprintf("tag %s:%s is immutable (project policy) and points to %s: push under a new tag", repo, it.Tag, it.Digest)
-			h.event(ctx, r, Event{Action: "push", Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Denied: msg})
+			h.event(ctx, r, Event{Action: EventPush, Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Denied: msg})
 			return errorf(http.StatusForbidden, "DENIED", "%s", msg)
 		}
 		return err
@@ -489,7 +500,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, repo, ref 
 	}
 	w.Header().Set("Location", "/v2/"+repo+"/manifests/"+m.Digest)
 	w.Header().Set("Docker-Content-Digest", m.Digest)
-	h.event(ctx, r, Event{Action: "push", Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Subject: m.Subject, Image: IsImage(m)})
+	h.event(ctx, r, Event{Action: EventPush, Kind: "manifest", Repo: repo, Digest: m.Digest, Tag: strings.Join(tags, ","), MediaType: mediaType, Subject: m.Subject, Image: IsImage(m)})
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }
@@ -506,7 +517,7 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, repo, r
 		if err := h.Store.DeleteTag(ctx, repo, ref); err != nil {
 			return notFound(err, "MANIFEST_UNKNOWN", "%s:%s is not known", repo, ref)
 		}
-		h.event(ctx, r, Event{Action: "delete", Kind: "tag", Repo: repo, Tag: ref})
+		h.event(ctx, r, Event{Action: EventDelete, Kind: "tag", Repo: repo, Tag: ref})
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
@@ -527,7 +538,7 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, repo, r
 	if err := h.Store.DeleteManifest(ctx, repo, ref); err != nil {
 		return notFound(err, "MANIFEST_UNKNOWN", "%s@%s is not known", repo, ref)
 	}
-	h.event(ctx, r, Event{Action: "delete", Kind: "manifest", Repo: repo, Digest: ref})
+	h.event(ctx, r, Event{Action: EventDelete, Kind: "manifest", Repo: repo, Digest: ref})
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
@@ -575,7 +586,7 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, repo, ref s
 		return notFound(err, "BLOB_UNKNOWN", "blob %s is not in %s", d, repo)
 	}
 	w.WriteHeader(http.StatusAccepted)
-	h.event(r.Context(), r, Event{Action: "delete", Kind: "blob", Repo: repo, Digest: d.String()})
+	h.event(r.Context(), r, Event{Action: EventDelete, Kind: "blob", Repo: repo, Digest: d.String()})
 	return nil
 }
 
@@ -597,7 +608,7 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, repo strin
 			}
 			w.Header().Set("Location", "/v2/"+repo+"/blobs/"+d.String())
 			w.Header().Set("Docker-Content-Digest", d.String())
-			h.event(ctx, r, Event{Action: "mount", Kind: "blob", Repo: repo, Digest: d.String(), Tag: "from " + from})
+			h.event(ctx, r, Event{Action: EventMount, Kind: "blob", Repo: repo, Digest: d.String(), Tag: "from " + from})
 			w.WriteHeader(http.StatusCreated)
 			return nil
 		}
@@ -768,7 +779,7 @@ func (h *Handler) commit(w http.ResponseWriter, r *http.Request, repo, id, dg st
 	h.Store.EndUpload(ctx, id)
 	w.Header().Set("Location", "/v2/"+repo+"/blobs/"+d.String())
 	w.Header().Set("Docker-Content-Digest", d.String())
-	h.event(ctx, r, Event{Action: "push", Kind: "blob", Repo: repo, Digest: d.String()})
+	h.event(ctx, r, Event{Action: EventPush, Kind: "blob", Repo: repo, Digest: d.String()})
 	w.WriteHeader(http.StatusCreated)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"bulwark.dev/bulwark/internal/audit"
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/registry"
@@ -85,10 +86,10 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, p *identity.
 				// path: names in it are not validated yet).
 				detail := map[string]any{"route": r.Pattern, "remote": r.RemoteAddr, "reason": ae.msg}
 				if p != nil {
-					s.record(r.Context(), p.Name, "api.deny", r.Pattern, "denied", detail)
+					s.record(r.Context(), p.Name, audit.ActionAPIDeny, r.Pattern, audit.Denied, detail)
 				} else {
 					s.limited(r.Context(), "api.deny anonymous", r.RemoteAddr, func() {
-						s.record(r.Context(), "anonymous", "api.deny", r.Pattern, "denied", detail)
+						s.record(r.Context(), "anonymous", audit.ActionAPIDeny, r.Pattern, audit.Denied, detail)
 					})
 				}
 			}
@@ -306,7 +307,7 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, p *identity.P
 		return err
 	}
 	s.gate.invalidate()
-	s.record(r.Context(), p.Name, "policy.change", project, "success", map[string]any{"policy": json.RawMessage(norm)})
+	s.record(r.Context(), p.Name, audit.ActionPolicyChange, project, audit.Success, map[string]any{"policy": json.RawMessage(norm)})
 	return writeAPI(w, http.StatusOK, pol)
 }
 
@@ -339,7 +340,7 @@ func (s *Server) putMember(w http.ResponseWriter, r *http.Request, p *identity.P
 	if err := s.store.SetMember(r.Context(), project, user, body.Role); err != nil {
 		return err
 	}
-	s.record(r.Context(), p.Name, "member.set", project, "success", map[string]any{"user": user, "role": body.Role})
+	s.record(r.Context(), p.Name, audit.ActionMemberSet, project, audit.Success, map[string]any{"user": user, "role": body.Role})
 	return writeAPI(w, http.StatusOK, map[string]string{"project": project, "user": user, "role": body.Role})
 }
 
@@ -367,7 +368,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *identity.
 	} else if err != nil {
 		return err
 	}
-	s.record(r.Context(), p.Name, "user.create", body.Name, "success", map[string]any{"admin": body.Admin})
+	s.record(r.Context(), p.Name, audit.ActionUserCreate, body.Name, audit.Success, map[string]any{"admin": body.Admin})
 	return writeAPI(w, http.StatusCreated, map[string]any{"name": body.Name, "admin": body.Admin})
 }
 
@@ -420,7 +421,7 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request, p *identity
 	} else if err != nil {
 		return err
 	}
-	s.record(r.Context(), p.Name, "robot.create", robot, "success", map[string]any{"scopes": body.Scopes, "expires": expires.Format(time.RFC3339)})
+	s.record(r.Context(), p.Name, audit.ActionRobotCreate, robot, audit.Success, map[string]any{"scopes": body.Scopes, "expires": expires.Format(time.RFC3339)})
 	return writeAPI(w, http.StatusCreated, map[string]any{"name": robot, "token": token, "scopes": body.Scopes, "expires": expires})
 }
 
@@ -432,7 +433,7 @@ func (s *Server) rescan(w http.ResponseWriter, r *http.Request, p *identity.Prin
 	if err != nil {
 		return err
 	}
-	s.record(r.Context(), p.Name, "scan.rescan", "all", "success", map[string]any{"images": n})
+	s.record(r.Context(), p.Name, audit.ActionScanRescan, "all", audit.Success, map[string]any{"images": n})
 	return writeAPI(w, http.StatusAccepted, map[string]int{"queued": n})
 }
 
@@ -497,7 +498,7 @@ func (s *Server) deleteRobot(w http.ResponseWriter, r *http.Request, p *identity
 	} else if err != nil {
 		return err
 	}
-	s.record(r.Context(), p.Name, "robot.delete", name, "success", nil)
+	s.record(r.Context(), p.Name, audit.ActionRobotDelete, name, audit.Success, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"bulwark.dev/bulwark/internal/audit"
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/registry"
 )
@@ -277,7 +278,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		// A login: docker login, and each client session, asks for a
 		// token with credentials; what was asked and what was given.
-		s.record(r.Context(), p.Name, "auth.login", "token", "success", map[string]any{"remote": r.RemoteAddr, "requested": requested, "granted": granted})
+		s.record(r.Context(), p.Name, audit.ActionAuthLogin, "token", audit.Success, map[string]any{"remote": r.RemoteAddr, "requested": requested, "granted": granted})
 	}
 	if len(refused) > 0 {
 		actor := "anonymous"
@@ -285,7 +286,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			actor = p.Name
 		}
 		rec := func() {
-			s.record(r.Context(), actor, "auth.deny", "token", "denied", map[string]any{"remote": r.RemoteAddr, "refused": refused})
+			s.record(r.Context(), actor, audit.ActionAuthDeny, "token", audit.Denied, map[string]any{"remote": r.RemoteAddr, "refused": refused})
 		}
 		if p == nil {
 			s.limited(r.Context(), "auth.deny anonymous", r.RemoteAddr, rec)
@@ -361,13 +362,13 @@ func (s *Server) recordDenial(r *http.Request, p *identity.Principal, c *identit
 	detail := map[string]any{"action": action, "remote": r.RemoteAddr, "method": r.Method}
 	switch {
 	case p != nil:
-		s.record(r.Context(), p.Name, "auth.deny", object, "denied", detail)
+		s.record(r.Context(), p.Name, audit.ActionAuthDeny, object, audit.Denied, detail)
 	case c != nil:
 		detail["token"] = true
-		s.record(r.Context(), c.Subject, "auth.deny", object, "denied", detail)
+		s.record(r.Context(), c.Subject, audit.ActionAuthDeny, object, audit.Denied, detail)
 	default:
 		s.limited(r.Context(), "auth.deny anonymous", r.RemoteAddr, func() {
-			s.record(r.Context(), "anonymous", "auth.deny", object, "denied", detail)
+			s.record(r.Context(), "anonymous", audit.ActionAuthDeny, object, audit.Denied, detail)
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"bulwark.dev/bulwark/internal/audit"
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/match"
 	"bulwark.dev/bulwark/internal/policy"
@@ -105,7 +106,7 @@ func (g *pullGate) check(ctx context.Context, m *store.Manifest, head bool) erro
 		return nil
 	}
 	if err != nil {
-		g.s.record(ctx, actorOf(ctx), "policy.deny", m.Repo+"@"+m.Digest, "denied", map[string]any{"reason": err.Error()})
+		g.s.record(ctx, actorOf(ctx), audit.ActionPolicyDeny, m.Repo+"@"+m.Digest, audit.Denied, map[string]any{"reason": err.Error()})
 	}
 	return err
 }
@@ -243,7 +244,7 @@ func (g *pullGate) checkBlob(ctx context.Context, repo, digest string, head bool
 		return nil
 	}
 	if refusal != nil {
-		g.s.record(ctx, actorOf(ctx), "policy.deny", repo+"@"+digest, "denied", map[string]any{"reason": refusal.Error(), "kind": "blob"})
+		g.s.record(ctx, actorOf(ctx), audit.ActionPolicyDeny, repo+"@"+digest, audit.Denied, map[string]any{"reason": refusal.Error(), "kind": "blob"})
 	}
 	return refusal
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"bulwark.dev/bulwark/internal/audit"
 	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/registry"
@@ -135,7 +136,7 @@ func (s *Server) ApplyRetention(ctx context.Context, project, actor string, dryR
 				return out, err
 			}
 			r.Manifest = removed
-			s.record(ctx, actor, "retention.remove", t.Repo+":"+t.Name, "success", map[string]any{"digest": t.Digest, "manifest_removed": removed, "configured_by": configuredBy})
+			s.record(ctx, actor, audit.ActionRetentionRemove, t.Repo+":"+t.Name, audit.Success, map[string]any{"digest": t.Digest, "manifest_removed": removed, "configured_by": configuredBy})
 		}
 		out = append(out, r)
 	}
@@ -237,7 +238,7 @@ func (s *Server) daily(ctx context.Context, _ *store.Job) error {
 		return fmt.Errorf("audit retention: %w", err)
 	}
 	if n > 0 {
-		s.record(ctx, "system", "audit.prune", "audit", "success", map[string]any{"records": n, "retention": s.cfg.AuditRetention.String()})
+		s.record(ctx, "system", audit.ActionAuditPrune, "audit", audit.Success, map[string]any{"records": n, "retention": s.cfg.AuditRetention.String()})
 	}
 	return nil
 }
@@ -248,7 +249,7 @@ func (s *Server) collect(ctx context.Context) (*registry.GCResult, error) {
 		s.cfg.Logger.Warn("garbage collection", "err", err)
 		return res, err
 	}
-	s.record(ctx, "system", "gc.run", "blobs", "success", map[string]any{"links": res.Links, "blobs": res.Blobs, "bytes": res.Bytes, "uploads": res.Uploads})
+	s.record(ctx, "system", audit.ActionGCRun, "blobs", audit.Success, map[string]any{"links": res.Links, "blobs": res.Blobs, "bytes": res.Bytes, "uploads": res.Uploads})
 	return res, nil
 }
 
@@ -287,6 +288,6 @@ func (s *Server) runGC(w http.ResponseWriter, r *http.Request, p *identity.Princ
 	if err != nil {
 		return fmt.Errorf("garbage collection: %w", err)
 	}
-	s.record(r.Context(), p.Name, "gc.run", "blobs", "success", map[string]any{"links": res.Links, "blobs": res.Blobs, "bytes": res.Bytes, "uploads": res.Uploads, "grace": grace.String()})
+	s.record(r.Context(), p.Name, audit.ActionGCRun, "blobs", audit.Success, map[string]any{"links": res.Links, "blobs": res.Blobs, "bytes": res.Bytes, "uploads": res.Uploads, "grace": grace.String()})
 	return writeAPI(w, http.StatusOK, res)
 }

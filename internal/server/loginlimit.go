@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bulwark.dev/bulwark/internal/audit"
 	"context"
 	"net"
 	"sync"
@@ -79,7 +80,7 @@ func (s *Server) limited(ctx context.Context, kind, remote string, rec func()) {
 // cleans and caps it) unless its source is over the limit.
 func (s *Server) recordLoginFailure(ctx context.Context, user, where, remote string) {
 	s.limited(ctx, "auth.login failure", remote, func() {
-		s.record(ctx, user, "auth.login", where, "failure", map[string]any{"remote": remote})
+		s.record(ctx, user, audit.ActionAuthLogin, where, audit.Failure, map[string]any{"remote": remote})
 	})
 }
 
@@ -100,12 +101,12 @@ func (s *Server) recordBasicLogin(ctx context.Context, user, where, remote strin
 	}
 	s.limits.mu.Unlock()
 	if fresh {
-		s.record(ctx, user, "auth.login", where, "success", map[string]any{"remote": remote, "method": "basic"})
+		s.record(ctx, user, audit.ActionAuthLogin, where, audit.Success, map[string]any{"remote": remote, "method": "basic"})
 	}
 }
 
 func (s *Server) recordSuppressed(ctx context.Context, key limitKey, w *limitWindow) {
-	s.record(ctx, "anonymous", "audit.suppressed", key.src, "failure", map[string]any{
+	s.record(ctx, "anonymous", audit.ActionSuppressed, key.src, audit.Failure, map[string]any{
 		"events": key.kind, "count": w.suppressed, "since": w.start.UTC().Format(time.RFC3339), "window": limitWindowLen.String(),
 		"note": "further events of this kind from this address were counted, not recorded one by one"})
 }

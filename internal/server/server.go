@@ -266,7 +266,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if created {
-		s.record(ctx, "system", "user.create", "admin", "success", map[string]any{"admin": true, "generated": generated != ""})
+		s.record(ctx, "system", audit.ActionUserCreate, "admin", audit.Success, map[string]any{"admin": true, "generated": generated != ""})
 	}
 	if s.cfg.AuditRetention < audit.MinRetention {
 		s.cfg.AuditRetention = audit.MinRetention
@@ -276,7 +276,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for _, t := range cfg.SIEM {
 		siem = append(siem, t.Name)
 	}
-	s.record(ctx, "system", "server.start", dsnKind(dsn), "success", map[string]any{"data": cfg.DataDir,
+	s.record(ctx, "system", audit.ActionServerStart, dsnKind(dsn), audit.Success, map[string]any{"data": cfg.DataDir,
 		"default_policy": cfg.DefaultPolicy, "siem": siem, "audit_retention": s.cfg.AuditRetention.String(),
 		"blobs": strings.SplitN(cfg.Blobs, "?", 2)[0]})
 	if generated != "" && cfg.OnAdminPassword != nil {
@@ -344,7 +344,7 @@ func (s *Server) Start(ctx context.Context) {
 
 func (s *Server) onScanned(ctx context.Context, sc *store.Scan) {
 	s.gate.invalidate()
-	s.record(ctx, "system", "scan.result", sc.Repo+"@"+sc.Digest, "success", map[string]any{
+	s.record(ctx, "system", audit.ActionScanResult, sc.Repo+"@"+sc.Digest, audit.Success, map[string]any{
 		"critical": sc.Critical, "high": sc.High, "medium": sc.Medium, "low": sc.Low, "unknown": sc.Unknown,
 		"db_updated": sc.DBUpdated.UTC().Format(time.RFC3339)})
 }
@@ -370,7 +370,7 @@ func (s *Server) Close() error {
 
 // record appends to the audit trail; a failure is logged, since the
 // action it describes has already happened.
-func (s *Server) record(ctx context.Context, actor, action, object, outcome string, detail map[string]any) {
+func (s *Server) record(ctx context.Context, actor string, action audit.Action, object string, outcome audit.Outcome, detail map[string]any) {
 	if err := s.audit.Record(ctx, audit.Entry{Actor: actor, Action: action, Object: object, Outcome: outcome, Detail: detail}); err != nil {
 		s.cfg.Logger.Error("audit record failed", "action", action, "object", object, "err", err)
 	}
@@ -393,6 +393,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// registryActions names the audit action of each registry event; a
+// test holds it complete against every event the handler emits.
+var registryActions = map[string]audit.Action{
+	registry.EventPush: audit.ActionRegistryPush, registry.EventPull: audit.ActionRegistryPull,
+	registry.EventDelete: audit.ActionRegistryDelete, registry.EventMount: audit.ActionRegistryMount,
+}
+
 func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 	s.metrics.event(e)
 	object := e.Repo
@@ -410,14 +417,14 @@ func (s *Server) onEvent(ctx context.Context, e registry.Event) {
 	}
 	if e.Denied != "" {
 		detail["reason"] = e.Denied
-		s.record(ctx, e.Actor, "registry."+e.Action, object, "denied", detail)
+		s.record(ctx, e.Actor, registryActions[e.Action], object, audit.Denied, detail)
 		return
 	}
-	s.record(ctx, e.Actor, "registry."+e.Action, object, "success", detail)
-	if e.Action == "pull" && e.Tag != "" {
+	s.record(ctx, e.Actor, registryActions[e.Action], object, audit.Success, detail)
+	if e.Action == registry.EventPull && e.Tag != "" {
 		s.touchTag(ctx, e.Repo, e.Tag)
 	}
-	if e.Action == "push" && e.Image {
+	if e.Action == registry.EventPush && e.Image {
 		if err := s.scanner.Enqueue(ctx, e.Repo, e.Digest); err != nil {
 			s.cfg.Logger.Error("queue scan", "repo", e.Repo, "digest", e.Digest, "err", err)
 		}

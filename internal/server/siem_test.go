@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"bulwark.dev/bulwark/internal/audit"
+	"bulwark.dev/bulwark/internal/registry"
 	"context"
 	"fmt"
 	"io"
@@ -247,7 +249,7 @@ func TestSIEMExportHTTP(t *testing.T) {
 	t.Cleanup(cancel)
 	s.Start(ctx)
 	for i := 0; i < 5; i++ {
-		s.record(ctx, "tester", "test.event", fmt.Sprint(i), "success", nil)
+		s.record(ctx, "tester", audit.ActionScanRescan, fmt.Sprint(i), audit.Success, nil)
 	}
 	waitFailures(t, s, 2) // the collector refused twice
 	mu.Lock()
@@ -272,5 +274,16 @@ func TestSIEMExportHTTP(t *testing.T) {
 	}
 	if auth != "Splunk abc" {
 		t.Errorf("Authorization %q", auth)
+	}
+}
+
+// TestEveryRegistryEventIsAudited: each action the registry reports has
+// an audit action, so no push, pull, delete or mount is recorded
+// without a name a SIEM rule can match.
+func TestEveryRegistryEventIsAudited(t *testing.T) {
+	for _, a := range registry.EventActions {
+		if _, ok := registryActions[a]; !ok {
+			t.Errorf("registry event %q has no audit action", a)
+		}
 	}
 }
