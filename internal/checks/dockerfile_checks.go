@@ -3,18 +3,20 @@ package checks
 import (
 	"regexp"
 	"strings"
+
+	"bulwark.dev/bulwark/internal/dockerfile"
 )
 
 func isDockerfile(o *Object) bool { return o.dockerfile != nil }
 
 // lastUser is the image's effective user: the last USER of the final
 // stage, else of the stage it is built FROM, and the line that set it.
-func lastUser(d *dockerfile) (string, int) {
+func lastUser(d *dockerfile.File) (string, int) {
 	for _, s := range shippedStages(d) {
 		user, line := "", 0
-		for _, in := range s.insts {
-			if in.cmd == "user" && len(in.args) > 0 {
-				user, line = in.args[0], in.line
+		for _, in := range s.Instructions {
+			if in.Cmd == "user" && len(in.Args) > 0 {
+				user, line = in.Args[0], in.Line
 			}
 		}
 		if user != "" {
@@ -34,7 +36,7 @@ func checkDockerUser(_ *Env, o *Object) []Failure {
 	u, line := lastUser(d)
 	switch {
 	case u == "":
-		return []Failure{failf(d.final().line, "the final stage sets no USER: the container runs as root")}
+		return []Failure{failf(d.Final().Line, "the final stage sets no USER: the container runs as root")}
 	case isRootUser(u):
 		return []Failure{failf(line, "the last USER is %s", u)}
 	}
@@ -44,17 +46,17 @@ func checkDockerUser(_ *Env, o *Object) []Failure {
 // minimalBase lists base images that count as minimal.
 var minimalBase = regexp.MustCompile(`(?i)^(scratch|([^/]+/)*(alpine|busybox)(:|@|$)|([^/]*/)*distroless/|cgr\.dev/|chainguard/|([^/]*/)*wolfi-base|([^/]*/)*ubi[0-9]*[-/]micro|registry\.access\.redhat\.com/ubi[0-9]+/ubi-micro|([^/]*/)*static(-debian[0-9]+)?(:|$))`)
 
-func stageIsMinimal(d *dockerfile, s *stage) bool {
-	if p := d.parentStage(s); p != nil {
+func stageIsMinimal(d *dockerfile.File, s *dockerfile.Stage) bool {
+	if p := d.ParentStage(s); p != nil {
 		return stageIsMinimal(d, p)
 	}
-	return minimalBase.MatchString(s.from) || strings.Contains(s.from, "$")
+	return minimalBase.MatchString(s.From) || strings.Contains(s.From, "$")
 }
 
 func checkMinimalBase(_ *Env, o *Object) []Failure {
 	d := o.dockerfile
-	if f := d.final(); !stageIsMinimal(d, f) {
-		return []Failure{failf(f.line, "the final image is based on %s, not a minimal base (scratch, distroless, Alpine, Wolfi/Chainguard, UBI micro)", f.from)}
+	if f := d.Final(); !stageIsMinimal(d, f) {
+		return []Failure{failf(f.Line, "the final image is based on %s, not a minimal base (scratch, distroless, Alpine, Wolfi/Chainguard, UBI micro)", f.From)}
 	}
 	return nil
 }
@@ -221,16 +223,16 @@ func sameFamily(manager string) string {
 
 func checkBuildTools(_ *Env, o *Object) []Failure {
 	d := o.dockerfile
-	if len(d.stages) > 1 {
+	if len(d.Stages) > 1 {
 		return nil // multi-stage: build tools belong to earlier stages
 	}
 	var out []Failure
-	for _, in := range d.final().insts {
-		if in.cmd != "run" {
+	for _, in := range d.Final().Instructions {
+		if in.Cmd != "run" {
 			continue
 		}
-		if tools := shippedTools(strings.Join(in.args, " ")); len(tools) > 0 {
-			out = append(out, failf(in.line, "installs the build tool %q into the final image of a single-stage build and does not remove it in the same RUN (use a multi-stage build)", tools[0]))
+		if tools := shippedTools(strings.Join(in.Args, " ")); len(tools) > 0 {
+			out = append(out, failf(in.Line, "installs the build tool %q into the final image of a single-stage build and does not remove it in the same RUN (use a multi-stage build)", tools[0]))
 		}
 	}
 	return out
@@ -238,14 +240,14 @@ func checkBuildTools(_ *Env, o *Object) []Failure {
 
 func checkAddURL(_ *Env, o *Object) []Failure {
 	var out []Failure
-	for _, s := range o.dockerfile.stages {
-		for _, in := range s.insts {
-			if in.cmd != "add" {
+	for _, s := range o.dockerfile.Stages {
+		for _, in := range s.Instructions {
+			if in.Cmd != "add" {
 				continue
 			}
-			for _, a := range in.args[:max(len(in.args)-1, 0)] {
+			for _, a := range in.Args[:max(len(in.Args)-1, 0)] {
 				if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
-					out = append(out, failf(in.line, "ADD fetches %s: unverified download (use curl with a checksum, or ADD --checksum)", a))
+					out = append(out, failf(in.Line, "ADD fetches %s: unverified download (use curl with a checksum, or ADD --checksum)", a))
 				}
 			}
 		}
@@ -257,10 +259,10 @@ var pipeToShell = regexp.MustCompile(`(?i)\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(
 
 func checkCurlPipe(_ *Env, o *Object) []Failure {
 	var out []Failure
-	for _, s := range o.dockerfile.stages {
-		for _, in := range s.insts {
-			if in.cmd == "run" && pipeToShell.MatchString(strings.Join(in.args, " ")) {
-				out = append(out, failf(in.line, "pipes a download straight into a shell"))
+	for _, s := range o.dockerfile.Stages {
+		for _, in := range s.Instructions {
+			if in.Cmd == "run" && pipeToShell.MatchString(strings.Join(in.Args, " ")) {
+				out = append(out, failf(in.Line, "pipes a download straight into a shell"))
 			}
 		}
 	}
@@ -294,9 +296,9 @@ func cleanedAfter(cmd string, install, clean *regexp.Regexp) bool {
 
 // mountedTargets lists the cache and tmpfs mount targets of a RUN: those
 // directories never reach the image.
-func mountedTargets(in instruction) []string {
+func mountedTargets(in dockerfile.Instruction) []string {
 	var out []string
-	for _, f := range in.flags {
+	for _, f := range in.Flags {
 		if !strings.HasPrefix(f, "--mount=") || !(strings.Contains(f, "type=cache") || strings.Contains(f, "type=tmpfs")) {
 			continue
 		}
@@ -330,15 +332,15 @@ func truthyEnv(v string) bool {
 
 // shippedStages are the final stage and the stages it is built FROM:
 // their files are in the image.
-func shippedStages(d *dockerfile) []*stage {
-	var out []*stage
-	s := d.final()
-	for depth := 0; s != nil && depth < len(d.stages); depth++ {
+func shippedStages(d *dockerfile.File) []*dockerfile.Stage {
+	var out []*dockerfile.Stage
+	s := d.Final()
+	for depth := 0; s != nil && depth < len(d.Stages); depth++ {
 		out = append(out, s)
-		var parent *stage
-		if s.fromStage {
-			for _, p := range d.stages {
-				if p != s && strings.EqualFold(p.name, s.from) {
+		var parent *dockerfile.Stage
+		if s.FromStage {
+			for _, p := range d.Stages {
+				if p != s && strings.EqualFold(p.Name, s.From) {
 					parent = p
 				}
 			}
@@ -354,31 +356,31 @@ func checkPackageCache(_ *Env, o *Object) []Failure {
 	var out []Failure
 	for _, st := range shippedStages(o.dockerfile) {
 		pipEnv := false
-		for _, in := range st.insts {
-			if in.cmd == "env" {
-				for i := 0; i+1 < len(in.args); i += 2 {
-					if strings.EqualFold(in.args[i], "PIP_NO_CACHE_DIR") {
-						pipEnv = truthyEnv(in.args[i+1])
+		for _, in := range st.Instructions {
+			if in.Cmd == "env" {
+				for i := 0; i+1 < len(in.Args); i += 2 {
+					if strings.EqualFold(in.Args[i], "PIP_NO_CACHE_DIR") {
+						pipEnv = truthyEnv(in.Args[i+1])
 					}
 				}
 			}
-			if in.cmd != "run" {
+			if in.Cmd != "run" {
 				continue
 			}
-			cmd := strings.Join(in.args, " ")
+			cmd := strings.Join(in.Args, " ")
 			mounts := mountedTargets(in)
 			switch {
 			case aptInstall.MatchString(cmd) && !cleanedAfter(cmd, aptInstall, aptClean) &&
 				!(mounted(mounts, "/var/cache/apt") && mounted(mounts, "/var/lib/apt", "/var/lib/apt/lists")):
-				out = append(out, failf(in.line, "apt install without removing /var/lib/apt/lists/* (or cache mounts of /var/cache/apt and /var/lib/apt)"))
+				out = append(out, failf(in.Line, "apt install without removing /var/lib/apt/lists/* (or cache mounts of /var/cache/apt and /var/lib/apt)"))
 			case apkAdd.MatchString(cmd) && !apkClean.MatchString(cmd) && !mounted(mounts, "/var/cache/apk"):
-				out = append(out, failf(in.line, "apk add without --no-cache"))
+				out = append(out, failf(in.Line, "apk add without --no-cache"))
 			case yumInstall.MatchString(cmd) && !cleanedAfter(cmd, yumInstall, yumClean) &&
 				!mounted(mounts, "/var/cache/yum", "/var/cache/dnf", "/var/cache/libdnf5"):
-				out = append(out, failf(in.line, "yum/dnf install without clean all afterwards"))
+				out = append(out, failf(in.Line, "yum/dnf install without clean all afterwards"))
 			case pipInstall.MatchString(cmd) && !strings.Contains(cmd, "--no-cache-dir") && !pipEnv &&
 				!(pipNoCache.MatchString(cmd) && truthyEnv(pipNoCache.FindStringSubmatch(cmd)[1])) && !mounted(mounts, "/root/.cache/pip"):
-				out = append(out, failf(in.line, "pip install without --no-cache-dir"))
+				out = append(out, failf(in.Line, "pip install without --no-cache-dir"))
 			}
 		}
 	}
@@ -391,33 +393,33 @@ var secretKey = regexp.MustCompile(`(?i)(passw(or)?d|secret|token|api_?key|priva
 // with a value: both end up in the image history.
 func checkDockerSecrets(_ *Env, o *Object) []Failure {
 	var out []Failure
-	check := func(in instruction) {
-		switch in.cmd {
+	check := func(in dockerfile.Instruction) {
+		switch in.Cmd {
 		case "env":
 			// The parser yields key, value pairs.
-			for i := 0; i+1 < len(in.args); i += 2 {
-				if secretKey.MatchString(in.args[i]) && in.args[i+1] != "" && !strings.HasPrefix(in.args[i+1], "$") {
-					out = append(out, failf(in.line, "ENV %s holds a secret in the image configuration", in.args[i]))
+			for i := 0; i+1 < len(in.Args); i += 2 {
+				if secretKey.MatchString(in.Args[i]) && in.Args[i+1] != "" && !strings.HasPrefix(in.Args[i+1], "$") {
+					out = append(out, failf(in.Line, "ENV %s holds a secret in the image configuration", in.Args[i]))
 				}
 			}
 		case "arg":
-			for _, a := range in.args {
+			for _, a := range in.Args {
 				k, v, hasV := strings.Cut(a, "=")
 				if secretKey.MatchString(k) {
 					if hasV && v != "" {
-						out = append(out, failf(in.line, "ARG %s has a secret default value", k))
+						out = append(out, failf(in.Line, "ARG %s has a secret default value", k))
 					} else {
-						out = append(out, failf(in.line, "ARG %s passes a secret at build time: it is kept in the image history (use RUN --mount=type=secret)", k))
+						out = append(out, failf(in.Line, "ARG %s passes a secret at build time: it is kept in the image history (use RUN --mount=type=secret)", k))
 					}
 				}
 			}
 		}
 	}
-	for _, in := range o.dockerfile.args {
+	for _, in := range o.dockerfile.Args {
 		check(in)
 	}
-	for _, s := range o.dockerfile.stages {
-		for _, in := range s.insts {
+	for _, s := range o.dockerfile.Stages {
+		for _, in := range s.Instructions {
 			check(in)
 		}
 	}
@@ -425,27 +427,27 @@ func checkDockerSecrets(_ *Env, o *Object) []Failure {
 }
 
 func checkHealthcheck(_ *Env, o *Object) []Failure {
-	f := o.dockerfile.final()
-	for _, in := range f.insts {
-		if in.cmd == "healthcheck" {
-			if len(in.args) > 0 && strings.EqualFold(in.args[0], "none") {
-				return []Failure{failf(in.line, "HEALTHCHECK NONE disables health checking")}
+	f := o.dockerfile.Final()
+	for _, in := range f.Instructions {
+		if in.Cmd == "healthcheck" {
+			if len(in.Args) > 0 && strings.EqualFold(in.Args[0], "none") {
+				return []Failure{failf(in.Line, "HEALTHCHECK NONE disables health checking")}
 			}
 			return nil
 		}
 	}
-	return []Failure{failf(f.line, "the final stage has no HEALTHCHECK")}
+	return []Failure{failf(f.Line, "the final stage has no HEALTHCHECK")}
 }
 
 func checkFromLatest(_ *Env, o *Object) []Failure {
 	var out []Failure
-	for _, s := range o.dockerfile.stages {
-		if s.fromStage || strings.EqualFold(s.from, "scratch") || strings.Contains(s.from, "$") {
+	for _, s := range o.dockerfile.Stages {
+		if s.FromStage || strings.EqualFold(s.From, "scratch") || strings.Contains(s.From, "$") {
 			continue
 		}
-		tag, d := splitImage(s.from)
+		tag, d := splitImage(s.From)
 		if d == "" && (tag == "" || tag == "latest") {
-			out = append(out, failf(s.line, "FROM %s uses the latest tag: pin a version (and a digest)", s.from))
+			out = append(out, failf(s.Line, "FROM %s uses the latest tag: pin a version (and a digest)", s.From))
 		}
 	}
 	return out
@@ -456,17 +458,17 @@ func checkFromLatest(_ *Env, o *Object) []Failure {
 func checkExposeAdmin(_ *Env, o *Object) []Failure {
 	d := o.dockerfile
 	var out []Failure
-	for s := d.final(); s != nil; s = d.parentStage(s) {
-		for _, in := range s.insts {
-			if in.cmd != "expose" {
+	for s := d.Final(); s != nil; s = d.ParentStage(s) {
+		for _, in := range s.Instructions {
+			if in.Cmd != "expose" {
 				continue
 			}
 			var ports []string
-			for _, a := range in.args {
+			for _, a := range in.Args {
 				ports = append(ports, strings.Fields(a)...)
 			}
 			if bad := exposedAdminPorts(ports); len(bad) > 0 {
-				out = append(out, failf(in.line, "exposes remote administration ports %s", strings.Join(bad, ", ")))
+				out = append(out, failf(in.Line, "exposes remote administration ports %s", strings.Join(bad, ", ")))
 			}
 		}
 	}

@@ -19,6 +19,8 @@ import (
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	kjson "sigs.k8s.io/json"
+
+	"bulwark.dev/bulwark/internal/dockerfile"
 )
 
 // Object is one thing checks look at: a Kubernetes object, a Dockerfile
@@ -42,7 +44,7 @@ type Object struct {
 	podSpecPath []string
 	containers  []containerRef
 
-	dockerfile *dockerfile
+	dockerfile *dockerfile.File
 	compose    *composeFile
 	docker     *DockerState
 	container  *DockerContainer

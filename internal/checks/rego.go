@@ -129,12 +129,12 @@ func RegoInput(o *Object) map[string]any {
 	switch {
 	case o.dockerfile != nil:
 		var stages []any
-		for _, s := range o.dockerfile.stages {
+		for _, s := range o.dockerfile.Stages {
 			var insts []any
-			for _, in := range s.insts {
-				insts = append(insts, map[string]any{"cmd": in.cmd, "args": toAny(in.args), "flags": toAny(in.flags), "line": in.line, "original": in.original})
+			for _, in := range s.Instructions {
+				insts = append(insts, map[string]any{"cmd": in.Cmd, "args": toAny(in.Args), "flags": toAny(in.Flags), "line": in.Line, "original": in.Original})
 			}
-			stages = append(stages, map[string]any{"from": s.from, "name": s.name, "line": s.line, "instructions": insts})
+			stages = append(stages, map[string]any{"from": s.From, "name": s.Name, "line": s.Line, "instructions": insts})
 		}
 		return map[string]any{"kind": "Dockerfile", "file": o.File, "stages": stages}
 	case o.compose != nil:
