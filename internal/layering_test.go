@@ -20,7 +20,7 @@ const mod = "bulwark.dev/bulwark/"
 // transport.
 var rank = map[string]int{
 	// Leaves: the data model and the primitives.
-	"internal/sbom": 0, "internal/severity": 0, "internal/image": 0, "internal/dockerfile": 0,
+	"internal/sbom": 0, "internal/severity": 0, "internal/image": 0, "internal/dockerfile": 0, "internal/k8s": 0,
 	// Storage of state and facts.
 	"internal/store": 1, "internal/vulndb": 1, "internal/inventory": 1,
 	// Analysis: catalogers, matching, checks, signatures, identity.

@@ -153,7 +153,7 @@ func kubeLinterAgreement(t *testing.T, byID map[string]*Check) []*agreement {
 			t.Fatalf("%s: %v", c.File, errs)
 		}
 		fails := 0
-		for _, r := range Run([]*Check{byID[id]}, objs, DefaultEnv(), nil) {
+		for _, r := range mustRun(t, []*Check{byID[id]}, objs, DefaultEnv(), nil) {
 			if r.Status == "fail" {
 				fails++
 			}
@@ -207,7 +207,7 @@ func hadolintAgreement(t *testing.T, byID map[string]*Check) []*agreement {
 		}
 		a.cases++
 		fails := 0
-		for _, r := range Run([]*Check{byID[id]}, objs, DefaultEnv(), nil) {
+		for _, r := range mustRun(t, []*Check{byID[id]}, objs, DefaultEnv(), nil) {
 			if r.Status == "fail" {
 				fails++
 			}
@@ -231,7 +231,7 @@ func verdict(byID map[string]*Check, ids string, objs []*Object) bool {
 	for _, id := range strings.Split(ids, ",") {
 		cs = append(cs, byID[id])
 	}
-	for _, r := range Run(cs, objs, DefaultEnv(), nil) {
+	for _, r := range mustRun(nil, cs, objs, DefaultEnv(), nil) {
 		if r.Status == "fail" {
 			return true
 		}
@@ -438,7 +438,7 @@ func officialDockerfiles(t *testing.T, byID map[string]*Check) string {
 		objs, _ := Parse(f, b)
 		seen := map[string]bool{}
 		for _, id := range ids {
-			for _, r := range Run([]*Check{byID[id]}, objs, DefaultEnv(), nil) {
+			for _, r := range mustRun(t, []*Check{byID[id]}, objs, DefaultEnv(), nil) {
 				if r.Status == "fail" && !seen[id] {
 					seen[id] = true
 					failing[id]++

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"path"
@@ -43,7 +44,9 @@ type Check struct {
 
 	applies func(*Object) bool
 	check   func(*Env, *Object) []Failure
-	set     func(*Env, []*Object) []SetOutcome
+	// checkCtx is check for checks that can take long (Rego policies).
+	checkCtx func(context.Context, *Env, *Object) []Failure
+	set      func(*Env, []*Object) []SetOutcome
 }
 
 // Failure is one violation inside an object.

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,7 +69,10 @@ func TestEveryCheck(t *testing.T) {
 				if (len(errs) > 0 && c.Target != TargetInput) || len(objs) == 0 {
 					t.Fatalf("%s example does not load: %v", ex.name, errs)
 				}
-				rs := Run([]*Check{c}, objs, exampleEnv(), nil)
+				rs, err := Run(context.Background(), []*Check{c}, objs, exampleEnv(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
 				fails, passes := 0, 0
 				for _, r := range rs {
 					switch r.Status {
@@ -142,7 +146,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string, b []byte) {
 		objs, _ := Parse(name, b)
-		for _, r := range Run(all, objs, exampleEnv(), nil) {
+		for _, r := range mustRun(t, all, objs, exampleEnv(), nil) {
 			if r.Status == "fail" && r.Message == "" {
 				t.Fatalf("failure without a message: %+v", r)
 			}
@@ -177,10 +181,24 @@ func TestWorkloadKinds(t *testing.T) {
 			t.Errorf("%s: no pod template found (%v)", kind, errs)
 			continue
 		}
-		for _, r := range Run(all, objs, DefaultEnv(), nil) {
+		for _, r := range mustRun(t, all, objs, DefaultEnv(), nil) {
 			if r.Status == "fail" && strings.HasPrefix(r.CheckID, "BW-K8S-") {
 				t.Errorf("%s: hardened template fails %s: %s", kind, r.CheckID, r.Message)
 			}
 		}
 	}
+}
+
+// mustRun runs checks with no deadline; an error fails the test (or
+// panics, with no test at hand).
+func mustRun(t testing.TB, cs []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
+	rs, err := Run(context.Background(), cs, objs, env, exc)
+	if err != nil {
+		if t == nil {
+			panic(err)
+		}
+		t.Helper()
+		t.Fatal(err)
+	}
+	return rs
 }

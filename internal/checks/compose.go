@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"bulwark.dev/bulwark/internal/k8s"
 )
 
 // composeFile is a compose file's services, read as YAML (variables are
@@ -24,11 +26,11 @@ type composeService struct {
 func parseCompose(name string, b []byte) (*Object, *LoadError) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, &LoadError{File: name, Line: yamlErrLine(err), Err: yamlProblem(b, err)}
+		return nil, &LoadError{File: name, Line: k8s.YAMLErrLine(err), Err: k8s.YAMLProblem(b, err)}
 	}
 	var raw map[string]any
 	if err := doc.Decode(&raw); err != nil {
-		return nil, &LoadError{File: name, Line: yamlErrLine(err), Err: "not a compose file: " + yamlProblem(b, err)}
+		return nil, &LoadError{File: name, Line: k8s.YAMLErrLine(err), Err: "not a compose file: " + k8s.YAMLProblem(b, err)}
 	}
 	svcs, ok := raw["services"].(map[string]any)
 	if !ok {

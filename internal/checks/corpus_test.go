@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestHelmRenderedVariants(t *testing.T) {
 		if len(errs) > 0 || len(objs) < 30 {
 			t.Fatalf("%s: %d objects, %v", file, len(objs), errs)
 		}
-		return failingChecks(Run(all, objs, DefaultEnv(), nil))
+		return failingChecks(mustRun(t, all, objs, DefaultEnv(), nil))
 	}
 	def := run("microservices-demo.default-values.yaml")
 	hard := run("microservices-demo.netpol-seccomp.yaml")
@@ -73,7 +74,10 @@ func TestCorpusRunsClean(t *testing.T) {
 		testenv.CorpusPath(t, "compose"),
 	}
 	objs, errs := Load(paths, nil)
-	rs := Run(all, objs, DefaultEnv(), nil)
+	rs, err := Run(context.Background(), all, objs, DefaultEnv(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kinds := map[string]int{}
 	for _, o := range objs {
 		kinds[o.Kind]++

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -39,8 +40,11 @@ type Exception struct {
 }
 
 // Run applies every check to the objects it targets and returns passes,
-// failures and excepted failures, sorted by file, line and check.
-func Run(checks []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
+// failures and excepted failures, sorted by file, line and check. When
+// ctx ends first (a deadline, a cancelled request) Run stops between
+// checks, and Rego policies stop mid-evaluation, and returns ctx's
+// error with no results: a gate must not decide on part of the checks.
+func Run(ctx context.Context, checks []*Check, objs []*Object, env *Env, exc Exceptions) ([]Result, error) {
 	if env == nil {
 		env = DefaultEnv()
 	}
@@ -53,6 +57,9 @@ func Run(checks []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
 	linkServiceAccounts(readable)
 	var out []Result
 	for _, c := range checks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		targets := readable
 		if c.Target == TargetInput {
 			targets = objs
@@ -67,7 +74,13 @@ func Run(checks []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
 			if !c.applies(o) {
 				continue
 			}
-			out = append(out, verdicts(c, o, c.check(env, o), exc)...)
+			var fails []Failure
+			if c.checkCtx != nil {
+				fails = c.checkCtx(ctx, env, o)
+			} else {
+				fails = c.check(env, o)
+			}
+			out = append(out, verdicts(c, o, fails, exc)...)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -83,7 +96,10 @@ func Run(checks []*Check, objs []*Object, env *Env, exc Exceptions) []Result {
 		}
 		return a.Line < b.Line
 	})
-	return out
+	if err := ctx.Err(); err != nil {
+		return nil, err // a policy may have been cut short
+	}
+	return out, nil
 }
 
 func verdicts(c *Check, o *Object, fails []Failure, exc Exceptions) []Result {

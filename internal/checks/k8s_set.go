@@ -6,14 +6,17 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 func isService(o *Object) bool { return o.Kind == "Service" }
 
 func checkServiceExposure(_ *Env, o *Object) []Failure {
-	t, _ := dig(o.raw, "spec", "type").(string)
-	if t == "NodePort" || t == "LoadBalancer" {
+	if o.k8s == nil || o.k8s.Service == nil {
+		return nil
+	}
+	if t := o.k8s.Service.Type; t == corev1.ServiceTypeNodePort || t == corev1.ServiceTypeLoadBalancer {
 		return []Failure{failf(lineAt(o.node, o.Line, "spec", "type"), "service type %s exposes it outside the cluster", t)}
 	}
 	return nil
@@ -235,16 +238,12 @@ func checkMeshMTLS(_ *Env, objs []*Object) []SetOutcome {
 	meshWideStrict := false
 	strict := map[string]bool{}
 	for _, o := range objs {
-		if o.Kind != "PeerAuthentication" {
+		if o.Kind != "PeerAuthentication" || o.k8s == nil {
 			continue
 		}
-		mode, _ := dig(o.raw, "spec", "mtls", "mode").(string)
-		if mode != "STRICT" {
-			continue
-		}
-		sel, _ := dig(o.raw, "spec", "selector").(map[string]any)
-		if len(sel) > 0 {
-			continue // workload-scoped: not the namespace default
+		pa := o.k8s.PeerAuthentication
+		if pa.Mode() != "STRICT" || !pa.NamespaceWide() {
+			continue // workload-scoped policies are not the namespace default
 		}
 		if o.Namespace == "istio-system" {
 			meshWideStrict = true
@@ -270,9 +269,11 @@ func checkMeshMTLS(_ *Env, objs []*Object) []SetOutcome {
 // encryptedStorage reports whether a StorageClass's parameters ask for
 // encryption with its provisioner.
 func encryptedStorage(o *Object) (known, encrypted bool) {
-	prov, _ := o.raw["provisioner"].(string)
-	params := stringMap(o.raw["parameters"])
-	switch prov {
+	if o.k8s == nil || o.k8s.StorageClass == nil {
+		return false, false
+	}
+	params := o.k8s.StorageClass.Parameters
+	switch o.k8s.StorageClass.Provisioner {
 	case "ebs.csi.aws.com", "kubernetes.io/aws-ebs":
 		return true, params["encrypted"] == "true" || params["kmsKeyId"] != ""
 	case "pd.csi.storage.gke.io", "kubernetes.io/gce-pd":
@@ -301,7 +302,7 @@ func checkStorageEncryption(_ *Env, objs []*Object) []SetOutcome {
 					users = append(users, namespaceOf(o)+"/"+o.Name)
 				}
 			}
-			msg := fmt.Sprintf("StorageClass %q (%v) does not request encryption at rest", sc.Name, sc.raw["provisioner"])
+			msg := fmt.Sprintf("StorageClass %q (%v) does not request encryption at rest", sc.Name, sc.k8s.StorageClass.Provisioner)
 			if len(users) > 0 {
 				msg += "; used by PersistentVolumeClaims " + strings.Join(users, ", ")
 			}
@@ -318,10 +319,10 @@ func checkStorageEncryption(_ *Env, objs []*Object) []SetOutcome {
 func checkServiceTargets(_ *Env, objs []*Object) []SetOutcome {
 	var out []SetOutcome
 	for _, s := range objs {
-		if s.Kind != "Service" {
+		if s.k8s == nil || s.k8s.Service == nil {
 			continue
 		}
-		sel := stringMap(dig(s.raw, "spec", "selector"))
+		sel := s.k8s.Service.Selector
 		if len(sel) == 0 {
 			continue
 		}
@@ -335,17 +336,16 @@ func checkServiceTargets(_ *Env, objs []*Object) []SetOutcome {
 			continue
 		}
 		so := SetOutcome{Subject: s}
-		ports, _ := dig(s.raw, "spec", "ports").([]any)
 		seq := nodeAt(s.node, "spec", "ports")
-		for i, p := range ports {
-			pm, _ := p.(map[string]any)
-			target := pm["targetPort"]
-			if target == nil {
-				target = pm["port"]
+		for i, p := range s.k8s.Service.Ports {
+			tp := p.TargetPort
+			if tp.Type == intstr.Int && tp.IntVal == 0 {
+				tp = intstr.FromInt32(p.Port) // unset: the port itself
+			} else if tp.Type == intstr.String {
+				tp = intstr.Parse(tp.StrVal) // "8080" is a number to kubectl users
 			}
-			tp := intstr.Parse(fmt.Sprint(target))
 			if !anyContainerPort(pods, tp) {
-				so.Failures = append(so.Failures, failf(itemLine(seq, i, s.Line), "targetPort %v is declared by no container of the workloads the selector matches", target))
+				so.Failures = append(so.Failures, failf(itemLine(seq, i, s.Line), "targetPort %s is declared by no container of the workloads the selector matches", tp.String()))
 			}
 		}
 		out = append(out, so)
@@ -365,7 +365,7 @@ func labelsMatch(sel, labels map[string]string) bool {
 func anyContainerPort(pods []*Object, tp intstr.IntOrString) bool {
 	for _, o := range pods {
 		for _, cr := range o.containers {
-			for _, p := range cr.c.Ports {
+			for _, p := range cr.Ports {
 				if tp.Type == intstr.Int && p.ContainerPort == tp.IntVal || tp.Type == intstr.String && p.Name == tp.StrVal {
 					return true
 				}

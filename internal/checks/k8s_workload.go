@@ -18,8 +18,8 @@ func isWorkload(o *Object) bool { return o.pod != nil }
 func forContainers(o *Object, fn func(c *corev1.Container) string, field ...string) []Failure {
 	var out []Failure
 	for _, cr := range o.containers {
-		if msg := fn(cr.c); msg != "" {
-			out = append(out, Failure{Line: lineAt(cr.node, cr.line, field...), Message: fmt.Sprintf("container %q: %s", cr.c.Name, msg)})
+		if msg := fn(cr.Container); msg != "" {
+			out = append(out, Failure{Line: lineAt(cr.Node, cr.Line, field...), Message: fmt.Sprintf("container %q: %s", cr.Name, msg)})
 		}
 	}
 	return out

@@ -37,7 +37,7 @@ func TestReadLikeKubectl(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			objs, _ := Load([]string{filepath.Join("testdata", "kubectl", tt.file)}, nil)
 			got := map[string][]string{}
-			for _, r := range Run(all, objs, DefaultEnv(), nil) {
+			for _, r := range mustRun(t, all, objs, DefaultEnv(), nil) {
 				if r.Status != "fail" {
 					continue
 				}
@@ -101,7 +101,7 @@ func TestUnreadableInputs(t *testing.T) {
 	}
 	var unreadable []loc
 	privileged := false
-	for _, r := range Run(all, objs, DefaultEnv(), nil) {
+	for _, r := range mustRun(t, all, objs, DefaultEnv(), nil) {
 		if r.CheckID == "BW-INP-001" && r.Status == "fail" {
 			unreadable = append(unreadable, loc{filepath.Base(r.Object.File), r.Line})
 			if strings.Contains(r.Message, "map[") || strings.Contains(r.Message, "interface {}") {
@@ -144,7 +144,7 @@ func TestBuildToolsRemovedInTheSameRun(t *testing.T) {
 		if len(errs) > 0 {
 			t.Fatalf("%s: %v", name, errs)
 		}
-		for _, r := range Run(df003, objs, DefaultEnv(), nil) {
+		for _, r := range mustRun(t, df003, objs, DefaultEnv(), nil) {
 			if r.Status == "fail" {
 				return "fail: " + r.Message
 			}

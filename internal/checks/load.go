@@ -1,7 +1,6 @@
 package checks
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-	kjson "sigs.k8s.io/json"
-	k8syaml "sigs.k8s.io/yaml"
+	"bulwark.dev/bulwark/internal/k8s"
 )
 
 // LoadError is an input that could not be read; the run goes on.
@@ -172,274 +169,29 @@ func isComposeName(name string) bool {
 	return b == "compose.yaml" || b == "compose.yml" || strings.HasPrefix(b, "docker-compose") && (strings.HasSuffix(b, ".yml") || strings.HasSuffix(b, ".yaml"))
 }
 
-// parseManifests reads YAML or JSON documents the way kubectl does:
-// documents are split on "---" lines (k8s.io/apimachinery's YAMLReader)
-// and each is read with YAML 1.1 semantics (sigs.k8s.io/yaml), so
-// "privileged: yes" is privileged here as it is when applied. yaml.v3
-// reads the same bytes again only for line numbers. Documents without
-// kind and apiVersion are skipped (values files, configs), except a
-// compose file recognized by its top-level services. An object that
-// cannot be read becomes an unreadable Object, which BW-INP-001 reports:
-// a gate must never pass what it could not read.
+// parseManifests reads YAML or JSON manifests through the Kubernetes
+// model (k8s.Decode: kubectl's reading, YAML 1.1 included); a compose
+// file recognized by its top-level services goes to the compose reader.
+// An object that cannot be read becomes an unreadable Object, which
+// BW-INP-001 reports: a gate must never pass what it could not read.
 func parseManifests(name string, b []byte) ([]*Object, []LoadError) {
-	var objs []*Object
-	var errs []LoadError
-	unreadable := func(le LoadError, kind, objName, ns string) {
-		errs = append(errs, le)
-		objs = append(objs, unreadableObject(le, kind, objName, ns))
+	d := k8s.Decode(name, b)
+	if d.Compose {
+		o, lerr := parseCompose(name, b)
+		if lerr != nil {
+			return []*Object{unreadableObject(*lerr, "ComposeFile", name, "")}, []LoadError{*lerr}
+		}
+		return []*Object{o}, nil
 	}
-	docs := splitDocuments(b)
-	stream := decodeStream(b, len(docs))
-	for i, doc := range docs {
-		var n yaml.Node
-		if stream != nil {
-			n = stream[i] // lines are the file's already
-		} else if err := yaml.Unmarshal(doc.body, &n); err != nil {
-			line := doc.line
-			if l := yamlErrLine(err); l > 0 {
-				line += l - 1
-			}
-			unreadable(LoadError{File: name, Line: line, Err: yamlProblem(doc.body, err)}, "", "", "")
-			if bytes.Contains(b, []byte("{{")) {
-				return objs, errs // a template: one finding says render it first
-			}
-			continue
-		}
-		if stream == nil {
-			shiftLines(&n, doc.line-1)
-		}
-		root := &n
-		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-			root = root.Content[0]
-		}
-		if root.Kind != yaml.MappingNode {
-			continue // empty, a scalar or a list document is not a manifest
-		}
-		if nodeAt(root, "services") != nil && nodeAt(root, "kind") == nil && i == 0 {
-			o, lerr := parseCompose(name, b)
-			if lerr != nil {
-				unreadable(*lerr, "ComposeFile", name, "")
-				return objs, errs
-			}
-			return append(objs, o), errs
-		}
-		kind, objName, ns := identity(root)
-		if kind == "" || nodeAt(root, "apiVersion") == nil {
-			continue
-		}
-		raw, err := fastDecodeLikeKubectl(&n, doc.body)
-		if err != nil {
-			unreadable(LoadError{File: name, Line: root.Line, Err: yamlProblem(doc.body, err)}, kind, objName, ns)
-			continue
-		}
-		if strings.HasSuffix(kind, "List") && raw["items"] != nil {
-			items := nodeAt(root, "items")
-			list, _ := raw["items"].([]any)
-			for i, it := range list {
-				m, ok := it.(map[string]any)
-				if !ok {
-					continue
-				}
-				var itemNode *yaml.Node
-				if items != nil && i < len(items.Content) {
-					itemNode = items.Content[i]
-				}
-				if o, err := newK8sObject(name, m, itemNode); err != nil {
-					k, n, ns := identity(itemNode)
-					unreadable(LoadError{File: name, Line: errLine(err, itemNode, lineAt(itemNode, root.Line)), Err: err.Error()}, k, n, ns)
-				} else if o != nil {
-					objs = append(objs, o)
-				}
-			}
-			continue
-		}
-		o, err := newK8sObject(name, raw, &n)
-		if err != nil {
-			unreadable(LoadError{File: name, Line: errLine(err, root, root.Line), Err: err.Error()}, kind, objName, ns)
-			continue
-		}
-		if o != nil {
-			objs = append(objs, o)
-		}
+	objs := make([]*Object, 0, len(d.Objects)+len(d.Errors))
+	for _, ko := range d.Objects {
+		objs = append(objs, FromK8s(ko))
+	}
+	var errs []LoadError
+	for _, e := range d.Errors {
+		le := LoadError{File: e.File, Line: e.Line, Err: e.Err}
+		errs = append(errs, le)
+		objs = append(objs, unreadableObject(le, e.Kind, e.Name, e.Namespace))
 	}
 	return objs, errs
-}
-
-// decodeLikeKubectl converts a document to JSON as kubectl does (YAML
-// 1.1: yes, on and True are booleans) and reads it with the API server's
-// decoder (case-sensitive keys, integers kept as int64), so a field is
-// read here exactly when the cluster would read it.
-func decodeLikeKubectl(doc []byte) (map[string]any, error) {
-	j, err := k8syaml.YAMLToJSON(doc)
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string]any
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &raw); err != nil {
-		return nil, err
-	}
-	return raw, nil
-}
-
-// fastDecodeLikeKubectl converts the already parsed node, falling back
-// to decodeLikeKubectl for what the fast path does not reproduce.
-func fastDecodeLikeKubectl(n *yaml.Node, doc []byte) (map[string]any, error) {
-	v, err := valueLikeKubectl(n)
-	if err == nil {
-		if m, ok := v.(map[string]any); ok {
-			return m, nil
-		}
-	}
-	return decodeLikeKubectl(doc)
-}
-
-// errLine is the line of the field an error names, or def.
-func errLine(err error, n *yaml.Node, def int) int {
-	var fe *fieldError
-	if errors.As(err, &fe) {
-		if l := fieldLine(n, fe.Path); l > 0 {
-			return l
-		}
-	}
-	return def
-}
-
-// decodeStream parses the whole stream with one decoder, the fast way,
-// when it yields exactly the documents the splitter found; nil otherwise
-// (a syntax error, or a document boundary the two see differently), and
-// the documents are then parsed one by one, so one broken document does
-// not hide the others.
-func decodeStream(b []byte, want int) []yaml.Node {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	out := make([]yaml.Node, 0, want)
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil || len(out) == want {
-			return nil
-		}
-		out = append(out, n)
-	}
-	if len(out) != want {
-		return nil
-	}
-	return out
-}
-
-// document is one YAML document of a stream and the line it starts on.
-type document struct {
-	line int
-	body []byte
-}
-
-// splitDocuments splits a stream as k8s.io/apimachinery's YAMLReader
-// does: a line starting with "---" followed by nothing but spaces or a
-// comment ends a document.
-func splitDocuments(b []byte) []document {
-	var docs []document
-	start, startLine, line := 0, 1, 1
-	for off := 0; off < len(b); line++ {
-		end := bytes.IndexByte(b[off:], '\n')
-		next := len(b)
-		if end >= 0 {
-			next = off + end + 1
-		}
-		l := b[off:next]
-		if bytes.HasPrefix(l, []byte("---")) {
-			rest := strings.TrimSpace(string(l[3:]))
-			if rest == "" || rest[0] == '#' {
-				docs = append(docs, document{startLine, b[start:off]})
-				start, startLine = next, line+1
-			}
-		}
-		off = next
-	}
-	return append(docs, document{startLine, b[start:]})
-}
-
-// shiftLines moves a document's line numbers to where it sits in the file.
-func shiftLines(n *yaml.Node, by int) {
-	if by == 0 || n == nil {
-		return
-	}
-	n.Line += by
-	for _, c := range n.Content {
-		shiftLines(c, by)
-	}
-}
-
-// identity reads kind, name and namespace from a mapping node, so even an
-// object that fails to decode is named in its finding.
-func identity(n *yaml.Node) (kind, name, ns string) {
-	scalar := func(path ...string) string {
-		if v := nodeAt(n, path...); v != nil && v.Kind == yaml.ScalarNode {
-			return v.Value
-		}
-		return ""
-	}
-	name = scalar("metadata", "name")
-	if name == "" {
-		name = scalar("metadata", "generateName")
-	}
-	return scalar("kind"), name, scalar("metadata", "namespace")
-}
-
-// yamlProblem turns a YAML error into what a user can act on: no Go type
-// names, and a hint when the document is an unrendered template.
-func yamlProblem(doc []byte, err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "invalid map key"); i >= 0 {
-		msg = "a mapping key is itself a mapping or list"
-	}
-	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	if j := strings.Index(msg, "line "); j == 0 {
-		if k := strings.Index(msg, ": "); k > 0 {
-			msg = msg[k+2:]
-		}
-	}
-	if bytes.Contains(doc, []byte("{{")) {
-		return "not valid YAML (" + msg + "): this looks like a Helm or Go template; render it first (helm template CHART | bulwark check -)"
-	}
-	return "not valid YAML: " + msg
-}
-
-func newK8sObject(file string, raw map[string]any, n *yaml.Node) (*Object, error) {
-	kind, _ := raw["kind"].(string)
-	if kind == "" {
-		return nil, nil
-	}
-	meta, _ := raw["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	if name == "" {
-		name, _ = meta["generateName"].(string)
-	}
-	ns, _ := meta["namespace"].(string)
-	line := 1
-	if n != nil {
-		r := n
-		if r.Kind == yaml.DocumentNode && len(r.Content) > 0 {
-			r = r.Content[0]
-		}
-		line = r.Line
-	}
-	o := &Object{File: file, Line: line, Kind: kind, Name: name, Namespace: ns, raw: raw, node: n,
-		labels: stringMap(meta["labels"]), annotations: stringMap(meta["annotations"])}
-	if err := o.workload(); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-// yamlErrLine pulls "line N" out of a YAML error.
-func yamlErrLine(err error) int {
-	var n int
-	s := err.Error()
-	if i := strings.Index(s, "line "); i >= 0 {
-		fmt.Sscanf(s[i+5:], "%d", &n)
-	}
-	return n
 }

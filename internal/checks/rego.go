@@ -79,7 +79,7 @@ func LoadRego(ctx context.Context, dir string) ([]*Check, error) {
 		}
 		target := c.Target
 		c.applies = func(o *Object) bool { return regoTargetMatches(target, o) }
-		c.check = func(_ *Env, o *Object) []Failure { return evalDeny(q, f, o) }
+		c.checkCtx = func(ctx context.Context, _ *Env, o *Object) []Failure { return evalDeny(ctx, q, f, o) }
 		out = append(out, c)
 	}
 	return out, nil
@@ -155,12 +155,12 @@ func toAny(s []string) []any {
 	return out
 }
 
-func evalDeny(q rego.PreparedEvalQuery, file string, o *Object) []Failure {
+func evalDeny(ctx context.Context, q rego.PreparedEvalQuery, file string, o *Object) []Failure {
 	in, err := o.regoValue()
 	if err != nil {
 		return []Failure{failf(o.Line, "policy %s: input: %v", file, err)}
 	}
-	rs, err := q.Eval(context.Background(), rego.EvalParsedInput(in))
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(in))
 	if err != nil {
 		return []Failure{failf(o.Line, "policy %s failed to evaluate: %v", file, err)}
 	}

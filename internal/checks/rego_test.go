@@ -2,10 +2,12 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"bulwark.dev/bulwark/internal/testenv"
 )
@@ -28,7 +30,10 @@ func TestRegoPolicies(t *testing.T) {
 	}
 	df, _ := Parse("Dockerfile", []byte("FROM debian:12\nRUN apt-get update && apt-get upgrade -y\nUSER 1000\n"))
 	objs = append(objs, df...)
-	rs := Run(custom, objs, nil, nil)
+	rs, err := Run(context.Background(), custom, objs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fails, passes := 0, 0
 	for _, r := range rs {
 		switch {
@@ -88,7 +93,7 @@ func benchRun(b *testing.B, extra []*Check) {
 	checks := append(append([]*Check(nil), all...), extra...)
 	b.ResetTimer()
 	for b.Loop() {
-		Run(checks, objs, DefaultEnv(), nil)
+		Run(context.Background(), checks, objs, DefaultEnv(), nil)
 	}
 }
 
@@ -97,5 +102,46 @@ func BenchmarkLoad(b *testing.B) {
 	dir := testenv.CorpusPath(b, "k8s")
 	for b.Loop() {
 		Load([]string{dir}, nil)
+	}
+}
+
+// TestRunHonoursDeadline: a Rego policy that would run for minutes is
+// stopped by the context's deadline, and Run reports the deadline rather
+// than a partial verdict; a cancelled context stops the built-in checks.
+func TestRunHonoursDeadline(t *testing.T) {
+	dir := t.TempDir()
+	slow := `package acme.slow
+
+metadata := {"id": "ACME-900", "title": "slow", "severity": "LOW", "target": "kubernetes"}
+
+deny contains msg if {
+	some i in numbers.range(1, 2000000000)
+	i < 0
+	msg := "never"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "slow.rego"), []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	custom, err := LoadRego(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := Parse("pod.yaml", []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	rs, err := Run(ctx, custom, objs, nil, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || rs != nil {
+		t.Errorf("Run = %d results, %v; want the deadline and no results", len(rs), err)
+	}
+
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, stop := context.WithCancel(context.Background())
+	stop()
+	if rs, err := Run(cancelled, all, objs, nil, nil); !errors.Is(err, context.Canceled) || rs != nil {
+		t.Errorf("Run on a cancelled context = %d results, %v", len(rs), err)
 	}
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ func newCheckCommand(e *env) *cobra.Command {
 		ignoreFile, untrusted          string
 		sandboxes, proxies, policyDirs []string
 		oldPolicyDirs                  []string
+		timeout                        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -82,7 +85,19 @@ could be read.`,
 			if len(objs) == 0 {
 				return fmt.Errorf("nothing to check in %s: no Kubernetes manifest, Dockerfile or compose file was found", strings.Join(args, ", "))
 			}
-			results := checks.Run(all, objs, env, exc)
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			results, err := checks.Run(ctx, all, objs, env, exc)
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("the checks did not finish within --timeout %s (a Rego policy under --rego may loop or be slow); nothing was reported", timeout)
+			}
+			if err != nil {
+				return err
+			}
 			if f, ok := exc.(*policy.IgnoreFile); ok {
 				warnings = append(warnings, unusedIgnores(f, true)...)
 			}
@@ -112,6 +127,7 @@ could be read.`,
 	// the Rego directory. The old spelling still works, with a notice.
 	fl.StringArrayVar(&oldPolicyDirs, "policy", nil, "directory of custom checks written in Rego")
 	fl.MarkDeprecated("policy", "use --rego DIR (--policy names a verification policy file in verify)")
+	fl.DurationVar(&timeout, "timeout", 0, "stop and fail when the checks take longer (e.g. 30s; default no limit)")
 	fl.StringArrayVar(&proxies, "egress-proxy", nil, "CIDR of the egress proxy; egress elsewhere fails BW-NET-004 (repeatable)")
 	return cmd
 }

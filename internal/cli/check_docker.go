@@ -71,7 +71,11 @@ sections 4 and 5). --save-state writes the snapshot the checks read;
 			if err != nil {
 				return err
 			}
-			return out.write(e, &report.CheckReport{Results: checks.Run(docker, checks.DockerObjects(source, st), nil, nil), Checks: docker})
+			results, err := checks.Run(cmd.Context(), docker, checks.DockerObjects(source, st), nil, nil)
+			if err != nil {
+				return fmt.Errorf("checking the Docker Engine: %w", err)
+			}
+			return out.write(e, &report.CheckReport{Results: results, Checks: docker})
 		},
 	}
 	out.register(cmd)

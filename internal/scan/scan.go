@@ -153,7 +153,7 @@ func Hygiene(ctx context.Context, res *inventory.Result, ref string) ([]checks.R
 	if err != nil {
 		return nil, err
 	}
-	return checks.Run(cs, []*checks.Object{checks.ImageObject(ImageState(res, ref))}, nil, nil), ctx.Err()
+	return checks.Run(ctx, cs, []*checks.Object{checks.ImageObject(ImageState(res, ref))}, nil, nil)
 }
 
 // FileEntry is one file of an image's final filesystem: where it came

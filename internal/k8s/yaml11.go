@@ -1,4 +1,4 @@
-package checks
+package k8s
 
 import (
 	"errors"
