@@ -91,12 +91,11 @@ func (o *Object) exceptionNames() []string {
 
 // The YAML helpers are the Kubernetes model's, shared with compose.
 var (
-	nodeAt    = k8s.NodeAt
-	lineAt    = k8s.LineAt
-	itemLine  = k8s.ItemLine
-	keyLine   = k8s.KeyLine
-	dig       = k8s.Dig
-	stringMap = k8s.StringMap
+	nodeAt   = k8s.NodeAt
+	lineAt   = k8s.LineAt
+	itemLine = k8s.ItemLine
+	keyLine  = k8s.KeyLine
+	dig      = k8s.Dig
 )
 
 func sortStrings(s []string) { sort.Strings(s) }
