@@ -271,20 +271,7 @@ func TestAlpineGolden(t *testing.T) {
 			// corpus lives.
 			out = strings.ReplaceAll(out, archive, "ALPINE_ARCHIVE")
 			out = strings.ReplaceAll(out, regexp.MustCompile(`[^a-zA-Z0-9.\-]+`).ReplaceAllString(archive, "-"), "ALPINE_ARCHIVE")
-			golden := filepath.Join("testdata", "alpine-3.10."+format+".golden")
-			if *update {
-				os.MkdirAll("testdata", 0o755)
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/cli -run Golden -update)", err)
-			}
-			if diff := cmp.Diff(string(want), out); diff != "" {
-				t.Errorf("(-golden +got):\n%s", diff)
-			}
+			assertGolden(t, "alpine-3.10."+format+".golden", out)
 			switch format {
 			case "cyclonedx":
 				testenv.ValidateJSONSchema(t, "bom-1.6.schema.json", []byte(out))

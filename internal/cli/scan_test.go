@@ -207,13 +207,7 @@ func TestScanGates(t *testing.T) {
 // it in every format: all must give the same findings.
 func TestScanAlpineAndSBOMs(t *testing.T) {
 	db := importDB(t, testenv.CorpusPath(t, "secdb", "alpine"))
-	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "lib", "apk", "db"), 0o755)
-	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
-	b, _ := os.ReadFile(testenv.CorpusPath(t, "pkgdb", "apk", "scalibr-installed"))
-	os.WriteFile(filepath.Join(root, "lib", "apk", "db", "installed"), b, 0o644)
-	os.WriteFile(filepath.Join(root, "etc", "alpine-release"), []byte("3.18.0\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc", "os-release"), []byte("ID=alpine\nVERSION_ID=3.18.0\n"), 0o644)
+	root := alpineRoot(t)
 
 	key := func(r *report.ScanReport) []string {
 		var out []string
