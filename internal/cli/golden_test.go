@@ -182,15 +182,21 @@ func TestScanAlpineComplete(t *testing.T) {
 		}
 	}
 	sort.Strings(want)
-	var got []string
-	for _, r := range scanJSON(t, 0, "fs", "--db", db, root).Results {
-		got = append(got, r.Package.Name+" "+r.ID)
-	}
-	sort.Strings(got)
+	got := packageIDs(scanJSON(t, 0, "fs", "--db", db, root))
 	if len(want) < 20 {
 		t.Fatalf("expectation too small: %v", want)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-expected from secdb +bulwark):\n%s", diff)
 	}
+}
+
+// packageIDs lists a scan's findings as "package advisory", sorted.
+func packageIDs(r *report.ScanReport) []string {
+	var out []string
+	for _, res := range r.Results {
+		out = append(out, res.Package.Name+" "+res.ID)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -290,11 +290,7 @@ func TestScanDebianBySourcePackage(t *testing.T) {
 	}
 	sort.Strings(want)
 	r := scanJSON(t, 0, "image", "--no-cache", "--db", db, "docker-archive:"+filepath.Join(dir, "image.docker.tar"))
-	var got []string
-	for _, res := range r.Results {
-		got = append(got, res.Package.Name+" "+res.ID)
-	}
-	sort.Strings(got)
+	got := packageIDs(r)
 	if len(want) < 4 {
 		t.Fatalf("expectation too small: %v", want)
 	}
