@@ -26,6 +26,7 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"bulwark.dev/bulwark/internal/sbom"
+	"bulwark.dev/bulwark/internal/report"
 	"bulwark.dev/bulwark/internal/testenv"
 )
 
@@ -260,7 +261,7 @@ func TestCacheAndDeterminism(t *testing.T) {
 // them).
 func TestAlpineGolden(t *testing.T) {
 	archive := testenv.CorpusPath(t, "images", "alpine-3.10-docker-archive", "alpine-310.tar.gz")
-	for _, format := range []string{"json", "table", "cyclonedx", "spdx"} {
+	for _, format := range report.SBOMFormats {
 		t.Run(format, func(t *testing.T) {
 			code, out, errOut := run(t, nil, "sbom", "--no-cache", "--format", format, "docker-archive:"+archive)
 			if code != 0 {

@@ -145,7 +145,7 @@ func SARIF(r *ScanReport) *sarifLog {
 			HelpURI:          res.URL,
 			Help:             sarifHelp{Text: fmt.Sprintf("%s (%s): %s. Advisory: %s", res.ID, res.Severity, summary, res.URL), Markdown: md},
 			Properties: map[string]any{
-				"security-severity": fmt.Sprintf("%.1f", securityScore(res.Score, res.Severity)),
+				"security-severity": fmt.Sprintf("%.1f", securityScore(res.Score, res.Level())), // what it counts as: an unknown severity counted as HIGH sorts as HIGH
 				"tags":              []string{"security", "vulnerability", res.Severity.String()},
 			},
 		})
