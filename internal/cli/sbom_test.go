@@ -25,8 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/package-url/packageurl-go"
 
-	"bulwark.dev/bulwark/internal/sbom"
 	"bulwark.dev/bulwark/internal/report"
+	"bulwark.dev/bulwark/internal/sbom"
 	"bulwark.dev/bulwark/internal/testenv"
 )
 
