@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,9 +23,6 @@ import (
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
-	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -326,13 +322,28 @@ func readBundle(img v1.Image) ([]byte, error) {
 	return readLayerMax(l, maxBundle)
 }
 
-// verifyBundle verifies one bundle with sigstore-go against each trusted
-// key. It returns the statement and key index on success; on failure the
-// reason. A valid bundle of another predicate type returns (nil, 0, "").
+// verifyBundle verifies one bundle against each trusted key: a
+// signature of its DSSE envelope (over the DSSE pre-authentication
+// encoding) by the key, and an in-toto statement whose subject names h.
+// Trust comes from the key alone, as with cosign verify --key and
+// --insecure-ignore-tlog: transparency-log entries and timestamps the
+// bundle may carry are not checked. It returns the statement and key
+// index on success; on failure the reason. A valid bundle of another
+// predicate type returns (nil, 0, "").
+//
+// This is the part of sigstore-go's verifier a key policy uses; linking
+// sigstore-go cost every command ~25 ms of start-up (its transitive
+// go-openapi, govalidator, gRPC and TUF packages initialise at start).
 func verifyBundle(body []byte, keys []signature.Verifier, h v1.Hash, predicateType string) (*Statement, int, Reason, string) {
-	var b sgbundle.Bundle
-	if err := b.UnmarshalJSON(body); err != nil {
-		return nil, 0, TamperedPayload, err.Error()
+	var b protobundle.Bundle
+	if err := protojson.Unmarshal(body, &b); err != nil {
+		return nil, 0, TamperedPayload, "not a Sigstore bundle: " + err.Error()
+	}
+	if !isBundleType(b.GetMediaType()) {
+		return nil, 0, TamperedPayload, fmt.Sprintf("media type %q is not a Sigstore bundle's", b.GetMediaType())
+	}
+	if b.GetVerificationMaterial() == nil {
+		return nil, 0, TamperedPayload, "the bundle holds no verification material"
 	}
 	env := b.GetDsseEnvelope()
 	if env == nil {
@@ -348,24 +359,27 @@ func verifyBundle(body []byte, keys []signature.Verifier, h v1.Hash, predicateTy
 	if st.PredicateType != predicateType {
 		return nil, 0, "", ""
 	}
-	want, err := hex.DecodeString(h.Hex)
-	if err != nil {
-		return nil, 0, TamperedPayload, err.Error()
-	}
-	for k, key := range keys {
-		tm := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-			return root.NewExpiringKey(key, time.Time{}, time.Time{}), nil
-		})
-		v, err := verify.NewVerifier(tm, verify.WithNoObserverTimestamps())
-		if err != nil {
-			return nil, 0, TamperedPayload, err.Error()
+	names := false
+	for _, sub := range st.Subject {
+		if d := sub.Digest[h.Algorithm]; d != "" && strings.EqualFold(d, h.Hex) {
+			names = true
 		}
-		// The signature first, without the artifact, so a good
-		// signature over another digest is told apart from a bad one.
-		if _, err := v.Verify(&b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithKey())); err != nil {
+	}
+	msg := pae(env.PayloadType, env.Payload)
+	for k, key := range keys {
+		signed := false
+		for _, sig := range env.Signatures {
+			if key.VerifySignature(bytes.NewReader(sig.Sig), bytes.NewReader(msg)) == nil {
+				signed = true
+				break
+			}
+		}
+		if !signed {
 			continue
 		}
-		if _, err := v.Verify(&b, verify.NewPolicy(verify.WithArtifactDigest(h.Algorithm, want), verify.WithKey())); err != nil {
+		// The signature is checked before the subject, so a good
+		// signature over another digest is told apart from a bad one.
+		if !names {
 			return nil, 0, DigestMismatch, fmt.Sprintf("a trusted bundle signature covers another digest than %s", h)
 		}
 		return &st, k, "", ""
