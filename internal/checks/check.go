@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -164,4 +165,11 @@ func annotationExceptions(o *Object) map[string]string {
 		}
 	}
 	return out
+}
+
+// lazyRE compiles a check's pattern on first use: compiling them all
+// at package initialisation cost every command, even `bulwark version`,
+// over a millisecond of start-up.
+func lazyRE(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -44,13 +44,13 @@ func checkDockerUser(_ *Env, o *Object) []Failure {
 }
 
 // minimalBase lists base images that count as minimal.
-var minimalBase = regexp.MustCompile(`(?i)^(scratch|([^/]+/)*(alpine|busybox)(:|@|$)|([^/]*/)*distroless/|cgr\.dev/|chainguard/|([^/]*/)*wolfi-base|([^/]*/)*ubi[0-9]*[-/]micro|registry\.access\.redhat\.com/ubi[0-9]+/ubi-micro|([^/]*/)*static(-debian[0-9]+)?(:|$))`)
+var minimalBase = lazyRE(`(?i)^(scratch|([^/]+/)*(alpine|busybox)(:|@|$)|([^/]*/)*distroless/|cgr\.dev/|chainguard/|([^/]*/)*wolfi-base|([^/]*/)*ubi[0-9]*[-/]micro|registry\.access\.redhat\.com/ubi[0-9]+/ubi-micro|([^/]*/)*static(-debian[0-9]+)?(:|$))`)
 
 func stageIsMinimal(d *dockerfile.File, s *dockerfile.Stage) bool {
 	if p := d.ParentStage(s); p != nil {
 		return stageIsMinimal(d, p)
 	}
-	return minimalBase.MatchString(s.From) || strings.Contains(s.From, "$")
+	return minimalBase().MatchString(s.From) || strings.Contains(s.From, "$")
 }
 
 func checkMinimalBase(_ *Env, o *Object) []Failure {
@@ -61,13 +61,13 @@ func checkMinimalBase(_ *Env, o *Object) []Failure {
 	return nil
 }
 
-var buildTools = regexp.MustCompile(`(?i)^(gcc|g\+\+|clang|make|build-essential|cmake|golang|go|rustc|cargo|maven|gradle|npm|yarn|pip|git|autoconf|automake|libtool|musl-dev|libc6?-dev|linux-headers)$`)
+var buildTools = lazyRE(`(?i)^(gcc|g\+\+|clang|make|build-essential|cmake|golang|go|rustc|cargo|maven|gradle|npm|yarn|pip|git|autoconf|automake|libtool|musl-dev|libc6?-dev|linux-headers)$`)
 
 var (
-	pkgInstall  = regexp.MustCompile(`(?i)^(apt-get|apt|apk|yum|dnf|microdnf|zypper)$`)
+	pkgInstall  = lazyRE(`(?i)^(apt-get|apt|apk|yum|dnf|microdnf|zypper)$`)
 	installVerb = map[string]bool{"install": true, "add": true, "in": true}
 	removeVerb  = map[string]bool{"del": true, "purge": true, "remove": true, "erase": true, "autoremove": true, "rm": true}
-	shellSplit  = regexp.MustCompile(`;|&&|\|\||\||\n`)
+	shellSplit  = lazyRE(`;|&&|\|\||\||\n`)
 )
 
 // pkgCommand is one package manager invocation of a RUN.
@@ -86,7 +86,7 @@ type pkgCommand struct {
 // and whether the RUN marks everything automatic first (apt-mark auto
 // '.*'), after which an autoremove purges what the RUN installed.
 func pkgCommands(run string) (cmds []pkgCommand, markAllAuto []int) {
-	for _, seg := range shellSplit.Split(run, -1) {
+	for _, seg := range shellSplit().Split(run, -1) {
 		f := withoutRedirections(strings.Fields(seg))
 		xargs := false
 		for len(f) > 0 && (strings.Contains(f[0], "=") || f[0] == "sudo" || f[0] == "env" || f[0] == "xargs" || xargs && strings.HasPrefix(f[0], "-")) {
@@ -100,7 +100,7 @@ func pkgCommands(run string) (cmds []pkgCommand, markAllAuto []int) {
 			markAllAuto = append(markAllAuto, len(cmds))
 			continue
 		}
-		if len(f) < 2 || !pkgInstall.MatchString(f[0]) {
+		if len(f) < 2 || !pkgInstall().MatchString(f[0]) {
 			continue
 		}
 		c := pkgCommand{manager: strings.ToLower(f[0])}
@@ -140,13 +140,13 @@ func pkgCommands(run string) (cmds []pkgCommand, markAllAuto []int) {
 	return cmds, markAllAuto
 }
 
-var redirection = regexp.MustCompile(`^[0-9&]*[<>]+`)
+var redirection = lazyRE(`^[0-9&]*[<>]+`)
 
 // withoutRedirections drops "> /dev/null", "2>&1" and the like.
 func withoutRedirections(f []string) []string {
 	out := f[:0:0]
 	for i := 0; i < len(f); i++ {
-		if m := redirection.FindString(f[i]); m != "" {
+		if m := redirection().FindString(f[i]); m != "" {
 			if m == f[i] && !strings.HasSuffix(m, "&") {
 				i++ // the target is the next word
 			}
@@ -169,7 +169,7 @@ func shippedTools(run string) []string {
 			continue
 		}
 		for _, p := range c.pkgs {
-			if !buildTools.MatchString(p) || removedLater(cmds[i+1:], c, p) || purgedAsAuto(cmds, markAllAuto, i) {
+			if !buildTools().MatchString(p) || removedLater(cmds[i+1:], c, p) || purgedAsAuto(cmds, markAllAuto, i) {
 				continue
 			}
 			out = append(out, p)
@@ -255,13 +255,13 @@ func checkAddURL(_ *Env, o *Object) []Failure {
 	return out
 }
 
-var pipeToShell = regexp.MustCompile(`(?i)\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(ba|z|da)?sh\b`)
+var pipeToShell = lazyRE(`(?i)\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(ba|z|da)?sh\b`)
 
 func checkCurlPipe(_ *Env, o *Object) []Failure {
 	var out []Failure
 	for _, s := range o.dockerfile.Stages {
 		for _, in := range s.Instructions {
-			if in.Cmd == "run" && pipeToShell.MatchString(strings.Join(in.Args, " ")) {
+			if in.Cmd == "run" && pipeToShell().MatchString(strings.Join(in.Args, " ")) {
 				out = append(out, failf(in.Line, "pipes a download straight into a shell"))
 			}
 		}
@@ -270,14 +270,14 @@ func checkCurlPipe(_ *Env, o *Object) []Failure {
 }
 
 var (
-	aptInstall = regexp.MustCompile(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*install\b`)
-	aptClean   = regexp.MustCompile(`rm\s+-[a-zA-Z]*\s+/var/lib/apt/lists`)
-	apkAdd     = regexp.MustCompile(`\bapk\s+(-\S+\s+)*add\b`)
-	apkClean   = regexp.MustCompile(`--no-cache|rm\s+-[a-zA-Z]*\s+/var/cache/apk`)
-	yumInstall = regexp.MustCompile(`\b(yum|dnf|dnf5|microdnf)\s+(-\S+\s+)*(groupinstall|localinstall|install|in|reinstall|rei|upgrade-minimal|up-min|upgrade|up)\b`)
-	yumClean   = regexp.MustCompile(`\b(yum|dnf|dnf5|microdnf)\s+clean\s+all\b|rm\s+-[a-zA-Z]*\s+/var/cache/(yum|dnf|libdnf5)`)
-	pipInstall = regexp.MustCompile(`\bpip[0-9.]*\s+(-\S+\s+)*install\b`)
-	pipNoCache = regexp.MustCompile(`(?i)PIP_NO_CACHE_DIR=(\S+)`)
+	aptInstall = lazyRE(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*install\b`)
+	aptClean   = lazyRE(`rm\s+-[a-zA-Z]*\s+/var/lib/apt/lists`)
+	apkAdd     = lazyRE(`\bapk\s+(-\S+\s+)*add\b`)
+	apkClean   = lazyRE(`--no-cache|rm\s+-[a-zA-Z]*\s+/var/cache/apk`)
+	yumInstall = lazyRE(`\b(yum|dnf|dnf5|microdnf)\s+(-\S+\s+)*(groupinstall|localinstall|install|in|reinstall|rei|upgrade-minimal|up-min|upgrade|up)\b`)
+	yumClean   = lazyRE(`\b(yum|dnf|dnf5|microdnf)\s+clean\s+all\b|rm\s+-[a-zA-Z]*\s+/var/cache/(yum|dnf|libdnf5)`)
+	pipInstall = lazyRE(`\bpip[0-9.]*\s+(-\S+\s+)*install\b`)
+	pipNoCache = lazyRE(`(?i)PIP_NO_CACHE_DIR=(\S+)`)
 )
 
 // cleanedAfter reports whether clean matches after the install match.
@@ -370,16 +370,16 @@ func checkPackageCache(_ *Env, o *Object) []Failure {
 			cmd := strings.Join(in.Args, " ")
 			mounts := mountedTargets(in)
 			switch {
-			case aptInstall.MatchString(cmd) && !cleanedAfter(cmd, aptInstall, aptClean) &&
+			case aptInstall().MatchString(cmd) && !cleanedAfter(cmd, aptInstall(), aptClean()) &&
 				!(mounted(mounts, "/var/cache/apt") && mounted(mounts, "/var/lib/apt", "/var/lib/apt/lists")):
 				out = append(out, failf(in.Line, "apt install without removing /var/lib/apt/lists/* (or cache mounts of /var/cache/apt and /var/lib/apt)"))
-			case apkAdd.MatchString(cmd) && !apkClean.MatchString(cmd) && !mounted(mounts, "/var/cache/apk"):
+			case apkAdd().MatchString(cmd) && !apkClean().MatchString(cmd) && !mounted(mounts, "/var/cache/apk"):
 				out = append(out, failf(in.Line, "apk add without --no-cache"))
-			case yumInstall.MatchString(cmd) && !cleanedAfter(cmd, yumInstall, yumClean) &&
+			case yumInstall().MatchString(cmd) && !cleanedAfter(cmd, yumInstall(), yumClean()) &&
 				!mounted(mounts, "/var/cache/yum", "/var/cache/dnf", "/var/cache/libdnf5"):
 				out = append(out, failf(in.Line, "yum/dnf install without clean all afterwards"))
-			case pipInstall.MatchString(cmd) && !strings.Contains(cmd, "--no-cache-dir") && !pipEnv &&
-				!(pipNoCache.MatchString(cmd) && truthyEnv(pipNoCache.FindStringSubmatch(cmd)[1])) && !mounted(mounts, "/root/.cache/pip"):
+			case pipInstall().MatchString(cmd) && !strings.Contains(cmd, "--no-cache-dir") && !pipEnv &&
+				!(pipNoCache().MatchString(cmd) && truthyEnv(pipNoCache().FindStringSubmatch(cmd)[1])) && !mounted(mounts, "/root/.cache/pip"):
 				out = append(out, failf(in.Line, "pip install without --no-cache-dir"))
 			}
 		}
@@ -387,7 +387,7 @@ func checkPackageCache(_ *Env, o *Object) []Failure {
 	return out
 }
 
-var secretKey = regexp.MustCompile(`(?i)(passw(or)?d|secret|token|api_?key|private_?key|access_?key|credential)`)
+var secretKey = lazyRE(`(?i)(passw(or)?d|secret|token|api_?key|private_?key|access_?key|credential)`)
 
 // checkDockerSecrets flags ENV and ARG that carry a secret-looking name
 // with a value: both end up in the image history.
@@ -398,14 +398,14 @@ func checkDockerSecrets(_ *Env, o *Object) []Failure {
 		case "env":
 			// The parser yields key, value pairs.
 			for i := 0; i+1 < len(in.Args); i += 2 {
-				if secretKey.MatchString(in.Args[i]) && in.Args[i+1] != "" && !strings.HasPrefix(in.Args[i+1], "$") {
+				if secretKey().MatchString(in.Args[i]) && in.Args[i+1] != "" && !strings.HasPrefix(in.Args[i+1], "$") {
 					out = append(out, failf(in.Line, "ENV %s holds a secret in the image configuration", in.Args[i]))
 				}
 			}
 		case "arg":
 			for _, a := range in.Args {
 				k, v, hasV := strings.Cut(a, "=")
-				if secretKey.MatchString(k) {
+				if secretKey().MatchString(k) {
 					if hasV && v != "" {
 						out = append(out, failf(in.Line, "ARG %s has a secret default value", k))
 					} else {

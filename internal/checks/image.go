@@ -92,7 +92,7 @@ func checkImageEnvSecrets(_ *Env, o *Object) []Failure {
 	var names []string
 	for _, kv := range o.image.Config.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		if secretKey.MatchString(k) && v != "" {
+		if secretKey().MatchString(k) && v != "" {
 			names = append(names, k)
 		}
 	}

@@ -3,7 +3,6 @@ package checks
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -345,10 +344,10 @@ func checkAutomount(_ *Env, o *Object) []Failure {
 }
 
 var (
-	secretName = regexp.MustCompile(`(?i)(passw(or)?d|pwd|secret|token|api_?key|private_?key|access_?key|credential|auth|bearer|jwt|(^|_)key$)`)
+	secretName = lazyRE(`(?i)(passw(or)?d|pwd|secret|token|api_?key|private_?key|access_?key|credential|auth|bearer|jwt|(^|_)key$)`)
 	// secretValue recognizes credentials by their form, whatever the
 	// variable is called: AWS access keys, PEM private keys, bearer tokens.
-	secretValue = regexp.MustCompile(`(?i)(^|[^A-Z0-9])AKIA[0-9A-Z]{16}|-{3,}BEGIN [A-Z ]*PRIVATE KEY-{3,}|^bearer\s+\S+`)
+	secretValue = lazyRE(`(?i)(^|[^A-Z0-9])AKIA[0-9A-Z]{16}|-{3,}BEGIN [A-Z ]*PRIVATE KEY-{3,}|^bearer\s+\S+`)
 )
 
 // literalSecret reports whether an environment variable carries a
@@ -358,7 +357,7 @@ func literalSecret(e corev1.EnvVar) bool {
 	if e.Value == "" || e.ValueFrom != nil || strings.HasPrefix(e.Value, "$(") || strings.HasPrefix(e.Value, "/") {
 		return false
 	}
-	return secretName.MatchString(e.Name) || secretValue.MatchString(e.Value)
+	return secretName().MatchString(e.Name) || secretValue().MatchString(e.Value)
 }
 
 func checkEnvSecrets(_ *Env, o *Object) []Failure {

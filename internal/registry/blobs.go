@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -28,11 +27,29 @@ type Digest struct{ Algorithm, Hex string }
 
 func (d Digest) String() string { return d.Algorithm + ":" + d.Hex }
 
-var digestRE = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
+// lowerHex reports whether s is n lower-case hex digits. Hand-written:
+// a regexp with {64} and {128} repetitions costs every command a
+// millisecond of start-up to compile.
+func lowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func validDigest(s string) bool {
+	alg, hex, _ := strings.Cut(s, ":")
+	return alg == "sha256" && lowerHex(hex, 64) || alg == "sha512" && lowerHex(hex, 128)
+}
 
 // ParseDigest validates a digest string; other algorithms are refused.
 func ParseDigest(s string) (Digest, error) {
-	if !digestRE.MatchString(s) {
+	if !validDigest(s) {
 		return Digest{}, fmt.Errorf("digest %q: want sha256:<64 hex> or sha512:<128 hex>", s)
 	}
 	alg, hx, _ := strings.Cut(s, ":")
@@ -111,10 +128,8 @@ func (b *FSBlobs) path(d Digest) string {
 	return filepath.Join(b.root, "blobs", d.Algorithm, d.Hex[:2], d.Hex)
 }
 
-var uploadIDRE = regexp.MustCompile(`^[a-f0-9]{32}$`)
-
 func (b *FSBlobs) uploadPath(id string) (string, error) {
-	if !uploadIDRE.MatchString(id) {
+	if !lowerHex(id, 32) {
 		return "", ErrBlobUnknown
 	}
 	return filepath.Join(b.root, "uploads", id), nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"bulwark.dev/bulwark/internal/audit"
@@ -25,7 +26,9 @@ import (
 
 var (
 	projectNameRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
-	userNameRE    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$`)
+	// Compiled on first use: the {0,63} repetition is costly to compile,
+	// and every command would pay it at start-up.
+	userNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$`) })
 )
 
 // router is what routeAPI registers on (an *http.ServeMux; a recorder in
@@ -356,7 +359,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *identity.
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	if !userNameRE.MatchString(body.Name) || strings.HasPrefix(body.Name, identity.RobotPrefix) {
+	if !userNameRE().MatchString(body.Name) || strings.HasPrefix(body.Name, identity.RobotPrefix) {
 		return apiErrorf(http.StatusBadRequest, "invalid user name %q", body.Name)
 	}
 	hash, err := identity.HashPassword(body.Password)
@@ -387,7 +390,7 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request, p *identity
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	if !userNameRE.MatchString(body.Name) {
+	if !userNameRE().MatchString(body.Name) {
 		return apiErrorf(http.StatusBadRequest, "invalid robot name %q", body.Name)
 	}
 	ttl, err := time.ParseDuration(body.ExpiresIn)
@@ -490,7 +493,7 @@ func (s *Server) deleteRobot(w http.ResponseWriter, r *http.Request, p *identity
 	if !strings.HasPrefix(name, identity.RobotPrefix) {
 		name = identity.RobotPrefix + name
 	}
-	if !userNameRE.MatchString(strings.TrimPrefix(name, identity.RobotPrefix)) {
+	if !userNameRE().MatchString(strings.TrimPrefix(name, identity.RobotPrefix)) {
 		return apiErrorf(http.StatusBadRequest, "invalid robot name %q", name)
 	}
 	if err := s.store.DeleteRobot(r.Context(), name); errors.Is(err, store.ErrNotFound) {

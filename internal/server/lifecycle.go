@@ -74,7 +74,10 @@ func (s *Server) touchTag(ctx context.Context, repo, tag string) {
 }
 
 // sidecarTagRE matches the tags cosign keeps beside an image.
-var sidecarTagRE = regexp.MustCompile(`^sha(256|512)-[a-f0-9]{64,128}(\.sig|\.att|\.sbom)?$`)
+// It is compiled on first use, not at every command's start-up.
+var sidecarTagRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^sha(256|512)-[a-f0-9]{64,128}(\.sig|\.att|\.sbom)?$`)
+})
 
 // Removal is one tag retention removed (with its manifest when nothing
 // else referred to it).
@@ -117,7 +120,7 @@ func (s *Server) ApplyRetention(ctx context.Context, project, actor string, dryR
 			// Never another project's tag, whatever the store returned.
 			return out, fmt.Errorf("retention of project %s was given %s:%s of another project: refusing to go on", project, t.Repo, t.Name)
 		}
-		if sidecarTagRE.MatchString(t.Name) {
+		if sidecarTagRE().MatchString(t.Name) {
 			continue // cosign's signature tags go with their image
 		}
 		keep := kept[t.Repo] < pol.Retention.KeepLast || pol.Immutable(t.Name) ||
