@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"bulwark.dev/bulwark/internal/k8s"
 	"bulwark.dev/bulwark/internal/testenv"
 )
 
@@ -178,5 +180,51 @@ func TestBuildToolsRemovedInTheSameRun(t *testing.T) {
 		if want == "" && got != "pass" || want != "" && !strings.Contains(got, `"`+want+`"`) {
 			t.Errorf("%q: %s, want %q", src, got, want)
 		}
+	}
+}
+
+// TestAdmissionPathAgrees: an object that arrives as JSON (an admission
+// request: k8s.FromJSON, then FromK8s) gets the same verdicts as the
+// same object read from its manifest, on every workload of a corpus
+// chart; only lines differ (JSON has none).
+func TestAdmissionPathAgrees(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, errs := Load([]string{testenv.CorpusPath(t, "k8s", "helm-rendered", "microservices-demo.default-values.yaml")}, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	verdicts := func(rs []Result) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.CheckID+" "+r.Status+" "+r.Message)
+		}
+		sort.Strings(out)
+		return out
+	}
+	compared := 0
+	for _, o := range objs {
+		if !isWorkload(o) {
+			continue
+		}
+		b, err := json.Marshal(o.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ko, err := k8s.FromJSON("request", b)
+		if err != nil {
+			t.Fatalf("%s: %v", o.Ref(), err)
+		}
+		fromYAML := mustRun(t, all, []*Object{o}, DefaultEnv(), nil)
+		fromJSON := mustRun(t, all, []*Object{FromK8s(ko)}, DefaultEnv(), nil)
+		if diff := cmp.Diff(verdicts(fromYAML), verdicts(fromJSON)); diff != "" {
+			t.Errorf("%s (-manifest +admission):\n%s", o.Ref(), diff)
+		}
+		compared++
+	}
+	if compared < 10 {
+		t.Errorf("only %d workloads compared", compared)
 	}
 }
