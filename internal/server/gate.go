@@ -180,6 +180,12 @@ func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time)
 	if sub.Ref, err = name.NewDigest("bulwark.internal/"+ref, name.Insecure); err != nil {
 		return nil, err
 	}
+	if ps, ok, err := g.current(ctx, m.Digest); err != nil {
+		return nil, fmt.Errorf("the scan result of %s cannot be read: %w", ref, err)
+	} else if ok {
+		sub.Scanned, sub.Findings, sub.Coverage, sub.Checks = true, ps.findings, ps.coverage, ps.checks
+		return g.evaluate(ctx, sub, pol)
+	}
 	sc, err := g.s.store.GetScan(ctx, m.Digest)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -195,11 +201,35 @@ func (g *pullGate) decide(ctx context.Context, m *store.Manifest, now time.Time)
 		}
 		sub.Scanned, sub.Findings, sub.Coverage, sub.Checks = true, ps.findings, ps.coverage, ps.checks
 	}
+	return g.evaluate(ctx, sub, pol)
+}
+
+func (g *pullGate) evaluate(ctx context.Context, sub verdict.Subject, pol *policy.Rule) (refusal, err error) {
 	d, err := g.eval.Evaluate(ctx, sub, pol)
 	if err != nil {
 		return nil, err
 	}
 	return d.Err(), nil
+}
+
+// current returns the decoded scan of digest when the one held is still
+// the stored one (same finish time), so a decision after a policy change
+// does not read and decode 200 findings again.
+func (g *pullGate) current(ctx context.Context, digest string) (parsedScan, bool, error) {
+	g.mu.Lock()
+	p, ok := g.parsed[digest]
+	g.mu.Unlock()
+	if !ok {
+		return p, false, nil
+	}
+	at, err := g.s.store.ScanTime(ctx, digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, err
+	}
+	return p, p.at.Equal(at), nil
 }
 
 func actorOf(ctx context.Context) string {

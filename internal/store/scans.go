@@ -52,6 +52,18 @@ func (s *Store) GetScan(ctx context.Context, digest string) (*Scan, error) {
 	return sc, err
 }
 
+// ScanTime is when digest's stored scan finished (ErrNotFound when it
+// has none): enough for a caller holding that scan decoded to know it is
+// current without reading its findings again.
+func (s *Store) ScanTime(ctx context.Context, digest string) (time.Time, error) {
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT scanned_at FROM scans WHERE digest = ?`), digest).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, ErrNotFound
+	}
+	return time.UnixMilli(at), err
+}
+
 // ImageManifests lists (repo, digest) of every stored image manifest (not
 // indexes), whatever artifact type its pusher gave it: what a rescan
 // covers, after registry.IsImage has judged the content.
