@@ -1,20 +1,15 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"bulwark.dev/bulwark/internal/report"
 	"bulwark.dev/bulwark/internal/testenv"
@@ -83,23 +78,9 @@ func firstFew(s []string, n int) []string {
 // TestCheckImageDerived builds an image with a secret in ENV, an
 // exposed SSH port, a non-root user and an apk cache left behind.
 func TestCheckImageDerived(t *testing.T) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	body := []byte("index")
-	tw.WriteHeader(&tar.Header{Name: "var/cache/apk/APKINDEX.tar.gz", Mode: 0o644, Size: int64(len(body))})
-	tw.Write(body)
-	tw.WriteHeader(&tar.Header{Name: "etc/os-release", Mode: 0o644, Size: int64(len("ID=alpine\nVERSION_ID=3.10.3\n"))})
-	tw.Write([]byte("ID=alpine\nVERSION_ID=3.10.3\n"))
-	tw.Close()
-	raw := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := testenv.OneLayerImage(t, testenv.TarFile{Name: "var/cache/apk/APKINDEX.tar.gz", Mode: 0o644, Body: "index"},
+		testenv.TarFile{Name: "etc/os-release", Mode: 0o644, Body: "ID=alpine\nVERSION_ID=3.10.3\n"})
+	var err error
 	cf, _ := img.ConfigFile()
 	cf = cf.DeepCopy()
 	cf.Config.User = "1000"

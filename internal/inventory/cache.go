@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -61,9 +62,17 @@ func (c *Cache) file(diffID string) string {
 	return filepath.Join(c.dir, hexd+".json.zst")
 }
 
+// The codecs are made on first use: every command would otherwise pay
+// for their tables at start-up.
 var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	zenc = sync.OnceValue(func() *zstd.Encoder {
+		e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		return e
+	})
+	zdec = sync.OnceValue(func() *zstd.Decoder {
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		return d
+	})
 )
 
 func (c *Cache) get(diffID string) *layerResult {
@@ -78,7 +87,7 @@ func (c *Cache) get(diffID string) *layerResult {
 	if err != nil {
 		return nil
 	}
-	plain, err := zdec.DecodeAll(raw, nil)
+	plain, err := zdec().DecodeAll(raw, nil)
 	if err != nil {
 		return nil
 	}
@@ -105,7 +114,7 @@ func (c *Cache) put(r *layerResult) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tmp.Write(zenc.EncodeAll(plain, nil)); err != nil {
+	if _, err := tmp.Write(zenc().EncodeAll(plain, nil)); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return err

@@ -82,6 +82,10 @@ type Scanner struct {
 	Tool sbom.Tool
 	// EOL is the end-of-life table; nil means the embedded one.
 	EOL *EOLTable
+	// HashExecutables hashes every executable for the file index
+	// (Result.Hashes), which only drift detection reads: the server sets
+	// it, the CLI's SBOMs and scans do not pay for it.
+	HashExecutables bool
 	// ExtractTimeout is each cataloger's time budget for a file of the
 	// given size (default: 10 s plus 2 s per MiB, at most 2 minutes).
 	ExtractTimeout func(size int64) time.Duration
@@ -110,8 +114,11 @@ type layerResult struct {
 	// read; the walk goes on without them.
 	Unreadable []sbom.Status `json:"unreadable,omitempty"`
 
-	// Hashes are the SHA-256 of the layer's executables, by path.
+	// Hashes are the SHA-256 of the layer's executables, by path, when
+	// Hashed (a result cached without them is redone for a scanner that
+	// wants them).
 	Hashes map[string]string `json:"hashes,omitempty"`
+	Hashed bool              `json:"hashed,omitempty"`
 
 	// overBudget: a cataloger went over a budget, so the result is not
 	// cached.
@@ -175,7 +182,7 @@ func (s *Scanner) scanLayers(ctx context.Context, img *image.Image, scratch stri
 	var todo []*image.Layer
 	var total int64
 	for i, l := range img.Layers {
-		if r := s.Cache.get(l.DiffID); r != nil {
+		if r := s.Cache.get(l.DiffID); r != nil && (r.Hashed || !s.HashExecutables) {
 			s.logger().Debug("layer cache hit", "layer", i, "diffID", l.DiffID)
 			results[i] = r
 			continue
@@ -245,7 +252,7 @@ type fileJob struct {
 
 // scanLayer reads one layer.
 func (s *Scanner) scanLayer(ctx context.Context, budget *image.Budget, l *image.Layer, scratch string) (*layerResult, error) {
-	res := &layerResult{Format: cacheFormat, DiffID: l.DiffID}
+	res := &layerResult{Format: cacheFormat, DiffID: l.DiffID, Hashed: s.HashExecutables}
 	jobs, wait := s.startExtraction(ctx, res, scratch)
 	var progress func(int64)
 	if s.Progress != nil {
@@ -296,7 +303,7 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 	fact := isFact(p, size)
 	exec := mode&0o111 != 0
 	if len(exts) == 0 && !fact {
-		if exec && size <= s.maxFileSize() {
+		if exec && s.HashExecutables && size <= s.maxFileSize() {
 			// Executables are hashed for the file index (drift detection
 			// asks whether a running binary is the image's), streaming.
 			r, err := open()
@@ -336,7 +343,7 @@ func (s *Scanner) visit(res *layerResult, jobs chan<- fileJob, p string, mode fs
 		}
 		res.Facts[p] = content
 	}
-	if exec {
+	if exec && s.HashExecutables {
 		sum := sha256.Sum256(content)
 		res.addHash(p, sum[:])
 	}
@@ -458,7 +465,7 @@ func maxPackagesFor(size int64) int {
 
 // scanDir walks a root filesystem without following symlinks.
 func (s *Scanner) scanDir(ctx context.Context, root, scratch string) (*layerResult, error) {
-	res := &layerResult{Format: cacheFormat}
+	res := &layerResult{Format: cacheFormat, Hashed: s.HashExecutables}
 	jobs, wait := s.startExtraction(ctx, res, scratch)
 	var files int64
 	rootDev, _ := device(root)

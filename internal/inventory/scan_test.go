@@ -263,3 +263,32 @@ func TestCatalogerBudgets(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutableHashesOnlyWhenAsked: executables are hashed for the file
+// index only by a scanner that asks (the server); a layer cached by one
+// that did not is scanned again for one that does, and hashes cached by
+// one that did are kept.
+func TestExecutableHashesOnlyWhenAsked(t *testing.T) {
+	img := testenv.OneLayerImage(t, testenv.TarFile{Name: "usr/bin/tool", Mode: 0o755, Body: "hello"}, testenv.TarFile{Name: "etc/motd", Mode: 0o644, Body: "hello"})
+	cache, err := inventory.OpenCache(t.TempDir(), catalog.All(), inventory.DefaultMaxFileSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+	for _, tc := range []struct {
+		hash bool
+		want map[string]string
+	}{
+		{false, nil},
+		{true, map[string]string{"usr/bin/tool": hello}},  // the cached layer had none: scanned again
+		{false, map[string]string{"usr/bin/tool": hello}}, // the cached layer has them
+	} {
+		res := scanImage(t, &inventory.Scanner{Extractors: catalog.All(), Cache: cache, HashExecutables: tc.hash}, img)
+		if len(res.Hashes) == 0 {
+			res.Hashes = nil
+		}
+		if diff := cmp.Diff(tc.want, res.Hashes); diff != "" {
+			t.Errorf("HashExecutables=%v (-want +got):\n%s", tc.hash, diff)
+		}
+	}
+}

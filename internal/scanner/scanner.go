@@ -131,7 +131,7 @@ func (s *Scanner) ScanDigest(ctx context.Context, repo, digest string) (*store.S
 	}
 	defer img.Close()
 	exts := catalog.All()
-	inv := &inventory.Scanner{Extractors: exts, Limits: image.DefaultLimits, MaxFileSize: inventory.DefaultMaxFileSize,
+	inv := &inventory.Scanner{Extractors: exts, Limits: image.DefaultLimits, MaxFileSize: inventory.DefaultMaxFileSize, HashExecutables: true,
 		Logger: s.logger(), Tool: sbom.Tool{Name: "bulwark", Version: s.Version}}
 	if s.CacheDir != "" {
 		if inv.Cache, err = inventory.OpenCache(s.CacheDir, exts, inv.MaxFileSize); err != nil {

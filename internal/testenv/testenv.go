@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"fmt"
@@ -261,6 +262,10 @@ func VulnerableGoImage(t testing.TB) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return imageOf(t, l)
+}
+
+func imageOf(t testing.TB, l v1.Layer) v1.Image {
 	img, err := mutate.AppendLayers(empty.Image, l)
 	if err != nil {
 		t.Fatal(err)
@@ -342,4 +347,31 @@ func NeedDocker(t testing.TB) {
 		}
 		t.Skip("no docker CLI")
 	}
+}
+
+// TarFile is one regular file of a test layer.
+type TarFile struct {
+	Name string
+	Mode int64
+	Body string
+}
+
+// OneLayerImage is an image of one layer holding files, in order.
+func OneLayerImage(t testing.TB, files ...TarFile) v1.Image {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.Name, Mode: f.Mode, Size: int64(len(f.Body))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(f.Body))
+	}
+	tw.Close()
+	raw := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imageOf(t, l)
 }
