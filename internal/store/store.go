@@ -74,6 +74,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.where, err)
 	}
+	// database/sql keeps two idle connections by default: under a few
+	// dozen concurrent registry clients every other query opened a new
+	// one (for SQLite: its pragmas and a schema read), a quarter of the
+	// server's CPU. Keep what a busy replica uses (the number open is not
+	// capped: a transaction that queries beside itself must never wait on
+	// the pool).
+	s.db.SetMaxIdleConns(idleConns)
+	s.db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("open %s: %w", s.where, err)
@@ -84,6 +92,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// idleConns is how many connections a replica keeps open between
+// requests: its request handlers' and workers' usual concurrency, well
+// under PostgreSQL's default of 100 connections for a few replicas.
+const idleConns = 24
 
 // OpenDir opens the SQLite database of a data directory.
 func OpenDir(ctx context.Context, dir string) (*Store, error) {
