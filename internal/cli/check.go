@@ -93,7 +93,11 @@ could be read.`,
 			}
 			results, err := checks.Run(ctx, all, objs, env, exc)
 			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("the checks did not finish within --timeout %s (a Rego policy under --rego may loop or be slow); nothing was reported", timeout)
+				hint := "raise it"
+				if len(policyDirs)+len(oldPolicyDirs) > 0 {
+					hint = "a Rego policy under --rego may loop or be slow"
+				}
+				return fmt.Errorf("the checks did not finish within --timeout %s (%s); nothing was reported", timeout, hint)
 			}
 			if err != nil {
 				return err
