@@ -106,15 +106,6 @@ func (p *PeerAuthentication) NamespaceWide() bool {
 	return p != nil && (p.Selector == nil || p.Selector.MatchLabels == nil)
 }
 
-// NamespaceOrDefault is the namespace the object lands in when applied
-// without one: kubectl's default, "default".
-func (o *Object) NamespaceOrDefault() string {
-	if o.Namespace == "" && !ClusterScoped[o.Kind] {
-		return "default"
-	}
-	return o.Namespace
-}
-
 // Error is an object or document that could not be read. Kind, Name and
 // Namespace are filled from whatever could be read, so the finding names
 // the object.
