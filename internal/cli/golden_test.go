@@ -90,18 +90,35 @@ func alpineRoot(t *testing.T) string {
 // manifests (a passing one, failing ones, a CronJob), a Dockerfile, a
 // compose file, and one manifest that cannot be read.
 func TestCheckGolden(t *testing.T) {
-	corpus := testenv.CorpusPath(t)
-	bad := filepath.Join(t.TempDir(), "broken.yaml")
+	// Results are ordered by path, so every input sits under one
+	// temporary root (the corpus files copied below it): where the
+	// corpus lives on a machine must not change the order.
+	root := t.TempDir()
+	corpus := filepath.Join(root, "corpus")
+	bad := filepath.Join(root, "broken.yaml")
 	if err := os.WriteFile(bad, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: x\n    ports:\n    - containerPort: \"eighty\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	inputs := []string{
-		filepath.Join(corpus, "k8s", "kube-score", "testdata", "all-ok.yaml"),
-		filepath.Join(corpus, "k8s", "kube-score", "testdata", "cronjob-batchv1.yaml"),
-		filepath.Join(corpus, "k8s", "kube-score", "testdata", "daemonset-appsv1.yaml"),
-		filepath.Join(corpus, "dockerfiles", "docker-library__httpd", "2.4", "Dockerfile"),
-		filepath.Join(corpus, "compose", "awesome-compose", "apache-php", "compose.yaml"),
-		bad,
+	inputs := []string{bad}
+	for _, rel := range []string{
+		"k8s/kube-score/testdata/all-ok.yaml",
+		"k8s/kube-score/testdata/cronjob-batchv1.yaml",
+		"k8s/kube-score/testdata/daemonset-appsv1.yaml",
+		"dockerfiles/docker-library__httpd/2.4/Dockerfile",
+		"compose/awesome-compose/apache-php/compose.yaml",
+	} {
+		b, err := os.ReadFile(testenv.CorpusPath(t, strings.Split(rel, "/")...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(corpus, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, dst)
 	}
 	for _, format := range report.CheckFormats {
 		t.Run(format, func(t *testing.T) {
