@@ -33,7 +33,7 @@ var rank = map[string]int{
 	"internal/policy": 3, "internal/scan": 3, "internal/jobs": 3,
 	"internal/verdict": 4, "internal/report": 4,
 	// Work that runs them.
-	"internal/scanner": 5,
+	"internal/scanner": 5, "internal/admission": 5,
 	// Wiring: HTTP and the command line.
 	"internal/server": 6, "internal/cli": 7,
 	"cmd/bulwark": 8, "tools/checkdocs": 8, "tools/demoimage": 8, "tools/fakes3": 8, "tools/loadgen": 8, "tools/testregistry": 8,
@@ -45,13 +45,14 @@ var rank = map[string]int{
 // take their inputs as data, so the webhook, the CLI and the registry
 // can share them without dragging a server along.
 var transport = map[string]string{
-	"internal/image":    "pulls from registries (a source)",
-	"internal/sign":     "reads and writes signatures in registries",
-	"internal/vulndb":   "downloads advisory databases from a mirror",
-	"internal/audit":    "delivers records to SIEMs over HTTP",
-	"internal/registry": "is the OCI Distribution API",
-	"internal/server":   "is the HTTP wiring",
-	"internal/cli":      "starts the server",
+	"internal/image":     "pulls from registries (a source)",
+	"internal/sign":      "reads and writes signatures in registries",
+	"internal/vulndb":    "downloads advisory databases from a mirror",
+	"internal/audit":     "delivers records to SIEMs over HTTP",
+	"internal/registry":  "is the OCI Distribution API",
+	"internal/admission": "is the Kubernetes webhook, and resolves tags in registries",
+	"internal/server":    "is the HTTP wiring",
+	"internal/cli":       "starts the server",
 }
 
 var transportImports = []string{"net/http", "google.golang.org/grpc", "github.com/gorilla/mux"}

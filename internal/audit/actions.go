@@ -30,6 +30,7 @@ var (
 	ActionAuditPrune      = Action{"audit.prune"}
 	ActionScanResult      = Action{"scan.result"}
 	ActionScanRescan      = Action{"scan.rescan"}
+	ActionAdmission       = Action{"admission.review"}
 )
 
 // Actions lists every action.
@@ -38,6 +39,7 @@ var Actions = []Action{
 	ActionRegistryPush, ActionRegistryPull, ActionRegistryDelete, ActionRegistryMount,
 	ActionPolicyDeny, ActionPolicyChange, ActionMemberSet, ActionRobotCreate, ActionRobotDelete,
 	ActionRetentionRemove, ActionGCRun, ActionAuditPrune, ActionScanResult, ActionScanRescan,
+	ActionAdmission,
 }
 
 // Outcome is how an action ended.

@@ -20,6 +20,9 @@ import (
 // keys, attestations, maxAttestationAge) is such a document.
 type Document struct {
 	Rules []Rule `json:"rules"`
+	// Admission is the admission webhook's section (internal/admission
+	// reads it strictly); nil when the file has none.
+	Admission json.RawMessage `json:"admission,omitempty"`
 	// Path is the file the document was read from.
 	Path string `json:"-"`
 }
@@ -59,8 +62,8 @@ func ParseDocument(b []byte, dir string) (*Document, error) {
 		return nil, fmt.Errorf("no rules")
 	}
 	for k := range top {
-		if k != "rules" {
-			return nil, fmt.Errorf("unknown field %q (a policy document has rules)", k)
+		if k != "rules" && k != "admission" {
+			return nil, fmt.Errorf("unknown field %q (a policy document has rules and, for the admission webhook, admission)", k)
 		}
 	}
 	var raws []map[string]json.RawMessage
@@ -70,7 +73,7 @@ func ParseDocument(b []byte, dir string) (*Document, error) {
 	if len(raws) == 0 {
 		return nil, fmt.Errorf("no rules")
 	}
-	d := &Document{}
+	d := &Document{Admission: top["admission"]}
 	for i, raw := range raws {
 		where := fmt.Sprintf("rules[%d]", i)
 		r := Rule{BlockSeverity: "none", Unscanned: "allow"}

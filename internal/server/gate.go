@@ -91,6 +91,10 @@ type gateDecision struct {
 
 const gateTTL = 10 * time.Second
 
+// errUndecided marks a decision that could not be made now (the store or
+// a registry did not answer): it refuses one request and is never cached.
+var errUndecided = errors.New("the pull cannot be decided now")
+
 // invalidate drops every cached decision (a scan finished, a policy
 // changed).
 func (g *pullGate) invalidate() { g.gen.Add(1) }
@@ -147,7 +151,7 @@ func (g *pullGate) decision(ctx context.Context, m *store.Manifest) error {
 		if err, evalErr = g.decide(ctx, m, now); evalErr != nil {
 			// Refuse this request only: a transient failure must not be
 			// remembered as a verdict for every caller.
-			return fmt.Errorf("the pull cannot be decided now (%w): try again", evalErr)
+			return fmt.Errorf("%w (%w): try again", errUndecided, evalErr)
 		}
 	}
 	g.mu.Lock()

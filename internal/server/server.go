@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"bulwark.dev/bulwark/internal/admission"
 	"bulwark.dev/bulwark/internal/audit"
 	"sigs.k8s.io/yaml"
 
@@ -68,6 +69,13 @@ type Config struct {
 	// AuditRetention is how long audit records are kept (at least, and
 	// by default, audit.MinRetention).
 	AuditRetention time.Duration
+	// Admission configures the webhook at /admission/validate and
+	// /admission/mutate (nil: enforce the defaults everywhere).
+	Admission *admission.Config
+	// RegistryHosts are the host[:port] names clients pull this
+	// registry's images by: the webhook judges images named with them
+	// and refuses the rest.
+	RegistryHosts []string
 }
 
 // FileConfig is the --config file: settings that are not flags.
@@ -79,6 +87,12 @@ type FileConfig struct {
 	// AuditRetention is how long audit records are kept: "400d" or a Go
 	// duration; at least 90 days (the default).
 	AuditRetention string `json:"auditRetention,omitempty"`
+	// Admission is the admission webhook's configuration
+	// (docs/admission.md).
+	Admission json.RawMessage `json:"admission,omitempty"`
+	// RegistryHosts are the names clients pull by (registry.example.com),
+	// besides --addr.
+	RegistryHosts []string `json:"registryHosts,omitempty"`
 }
 
 // Retention parses AuditRetention, refusing less than the 90-day minimum.
@@ -191,6 +205,9 @@ func LoadConfig(file string) (*FileConfig, error) {
 		}
 	}
 	if _, err := c.Retention(); err != nil {
+		return nil, fmt.Errorf("--config %s: %w", file, err)
+	}
+	if _, err := admission.ParseConfig(c.Admission); err != nil {
 		return nil, fmt.Errorf("--config %s: %w", file, err)
 	}
 	return &c, nil
@@ -307,6 +324,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/v2/", s.registryAuth(reg))
 	mux.HandleFunc("GET /auth/token", s.token)
 	s.routeAPI(mux)
+	if err := s.routeAdmission(mux); err != nil {
+		s.Close()
+		return nil, err
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /metrics", s.metrics.serve)
