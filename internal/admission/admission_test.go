@@ -258,10 +258,10 @@ func TestNotAReview(t *testing.T) {
 	f := newFixture(t)
 	h := f.wh.Handler(false)
 	for body, want := range map[string]int{
-		`{`:                              http.StatusBadRequest,
-		`[]`:                             http.StatusBadRequest,
-		`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`: http.StatusBadRequest,
-		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`:                            http.StatusBadRequest,
+		`{`:  http.StatusBadRequest,
+		`[]`: http.StatusBadRequest,
+		`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`:                                                    http.StatusBadRequest,
+		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`:                                                                               http.StatusBadRequest,
 		`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","kind":{"kind":"Pod"},"operation":"CREATE","object":[1]}}`: http.StatusOK,
 		strings.Repeat(" ", MaxRequest+1): http.StatusRequestEntityTooLarge,
 	} {
@@ -297,12 +297,12 @@ func TestParseConfig(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"mode":"enforcing"}`: `mode "enforcing"`,
 		`{"modes":"warn"}`:     `unknown field "modes"`,
-		`{"namespaces":[{"namespace":"[","mode":"warn"}]}`:     `not a namespace glob`,
-		`{"exemptions":[{"namespace":"a"}]}`:                   `reason is required`,
-		`{"exemptions":[{"reason":"x"}]}`:                      `names no namespace, image or check`,
+		`{"namespaces":[{"namespace":"[","mode":"warn"}]}`:             `not a namespace glob`,
+		`{"exemptions":[{"namespace":"a"}]}`:                           `reason is required`,
+		`{"exemptions":[{"reason":"x"}]}`:                              `names no namespace, image or check`,
 		`{"exemptions":[{"check":"X","reason":"r","expires":"soon"}]}`: `expires "soon"`,
-		`{"checkSeverity":"severe"}`:                           `checkSeverity`,
-		`{"timeoutSeconds":45}`:                                `timeoutSeconds 45`,
+		`{"checkSeverity":"severe"}`:                                   `checkSeverity`,
+		`{"timeoutSeconds":45}`:                                        `timeoutSeconds 45`,
 	} {
 		_, err := ParseConfig([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
