@@ -70,6 +70,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newVerifyAttestationCommand(e),
 		newDBCommand(e),
 		newServeCommand(e),
+		newAdmissionCommand(e),
 		newAuditCommand(e),
 		newVersionCommand(e),
 	)

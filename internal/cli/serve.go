@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"bulwark.dev/bulwark/internal/admission"
 	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/server"
 )
@@ -46,6 +47,8 @@ Registry clients log in with docker login (bearer tokens from
 				return err
 			}
 			defaultPolicy := ""
+			var admissionCfg *admission.Config
+			var registryHosts []string
 			var siem []server.SIEMTarget
 			var retention time.Duration
 			if configFile != "" {
@@ -55,6 +58,8 @@ Registry clients log in with docker login (bearer tokens from
 				}
 				defaultPolicy, siem = string(fc.PullPolicy), fc.SIEM
 				retention, _ = fc.Retention() // checked by LoadConfig
+				admissionCfg, _ = admission.ParseConfig(fc.Admission)
+				registryHosts = fc.RegistryHosts
 			}
 			// Listen first: a port in use must fail before anything is
 			// initialised (an administrator created, a password printed).
@@ -63,8 +68,13 @@ Registry clients log in with docker login (bearer tokens from
 				return fmt.Errorf("--addr %s: %w (is another server running there? choose another --addr)", addr, err)
 			}
 			defer ln.Close()
+			registryHosts = append(registryHosts, addr, ln.Addr().String())
+			if _, port, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+				registryHosts = append(registryHosts, "localhost:"+port, "127.0.0.1:"+port)
+			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
 				VulnDB: dbPath, Workers: workers, ScanTimeout: scanTimeout, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
+				Admission: admissionCfg, RegistryHosts: registryHosts,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
 					fmt.Fprintf(e.stderr, "First start: created the administrator \"admin\" with the password\n\n    %s\n\nIt is shown only this once. Set BULWARK_ADMIN_PASSWORD for unattended installs.\n", pw)
