@@ -23,6 +23,9 @@ ls /usr/share/java/*.jar >/dev/null 2>&1 || need+=(libcommons-io-java libcommons
 # The store tests and the registry conformance run: PostgreSQL, curl.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null || need+=(curl)
+# The admission tests run a real kube-apiserver (scripts/kube-apiserver.sh
+# builds it) on Debian's etcd; kubectl drives it.
+command -v etcd >/dev/null || need+=(etcd-server)
 # The SIEM export test sends the audit trail to a real rsyslog (TCP, TLS).
 command -v rsyslogd >/dev/null || need+=(rsyslog)
 [ -f /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || need+=(rsyslog-gnutls)
