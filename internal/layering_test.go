@@ -36,7 +36,7 @@ var rank = map[string]int{
 	"internal/scanner": 5, "internal/admission": 5,
 	// Wiring: HTTP and the command line.
 	"internal/server": 6, "internal/cli": 7,
-	"cmd/bulwark": 8, "tools/checkdocs": 8, "tools/demoimage": 8, "tools/fakes3": 8, "tools/loadgen": 8, "tools/testregistry": 8,
+	"cmd/bulwark": 8, "tools/checkdocs": 8, "tools/demoimage": 8, "tools/admissionload": 8, "tools/fakes3": 8, "tools/loadgen": 8, "tools/testregistry": 8,
 	"internal": 8, "internal/testenv": 8,
 }
 

@@ -22,7 +22,7 @@ rm -f go.work go.work.sum
 # modules hold the same code.
 sed -i -E "s#(k8s.io/[a-z0-9-]+) => \./staging/src/k8s.io/[a-z0-9-]+#\1 => \1 $staging#" go.mod
 start=$(date +%s)
-GOWORK=off GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$V -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" -o "$out/kube-apiserver.tmp" ./cmd/kube-apiserver >&2
-mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
+GOWORK=off GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$V -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" -o "$out/kube-apiserver.tmp.$$" ./cmd/kube-apiserver >&2
+mv "$out/kube-apiserver.tmp.$$" "$out/kube-apiserver"
 echo "kube-apiserver $V built in $(( $(date +%s) - start )) s" >&2
 echo "$out/kube-apiserver"

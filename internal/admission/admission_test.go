@@ -59,7 +59,7 @@ admission:
     deny: [prod]
 `
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
@@ -139,7 +139,7 @@ type view struct {
 	Patch    json.RawMessage `json:"patch,omitempty"`
 }
 
-func (f *fixture) review(t *testing.T, body []byte, mutate bool) (*admissionv1.AdmissionReview, view) {
+func (f *fixture) review(t testing.TB, body []byte, mutate bool) (*admissionv1.AdmissionReview, view) {
 	t.Helper()
 	out, err := f.wh.Review(context.Background(), body, mutate)
 	if err != nil {
