@@ -48,6 +48,10 @@ type Config struct {
 	// Exec lists namespaces where kubectl exec and attach are denied or
 	// recorded.
 	Exec Exec `json:"exec,omitempty"`
+	// WaitForScan makes the webhook wait, up to its deadline, for the
+	// scan of an image that is queued or running (a tag pushed seconds
+	// before the rollout) instead of refusing it as unscanned at once.
+	WaitForScan bool `json:"waitForScan,omitempty"`
 	// TimeoutSeconds is the webhook timeout the API server is given
 	// (default 10, at most 30); decisions stop a second before it.
 	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`

@@ -42,7 +42,10 @@ type RegistryImages struct {
 	// Scans may be nil: every image is then unscanned, which the rule's
 	// unscanned setting decides.
 	Scans Scans
-	TTL   time.Duration
+	// WaitForScan polls Scans, up to the request's deadline, while an
+	// image's scan is queued or running.
+	WaitForScan bool
+	TTL         time.Duration
 	Now   func() time.Time
 
 	mu    sync.Mutex
@@ -73,6 +76,11 @@ func (ri *RegistryImages) Judge(ctx context.Context, img string) (Judgement, err
 	j, err := ri.judge(ctx, img)
 	if err != nil {
 		return j, err
+	}
+	for _, r := range j.Decision.Reasons {
+		if r.Kind == verdict.KindUnscanned {
+			return j, nil // the scan may finish any moment
+		}
 	}
 	ri.mu.Lock()
 	if ri.cache == nil || len(ri.cache) > 10000 {
@@ -121,6 +129,12 @@ func (ri *RegistryImages) judge(ctx context.Context, img string) (Judgement, err
 		if ri.Scans != nil && rule != nil {
 			if err := ri.Scans.Scan(ctx, d.String(), &s); err != nil {
 				return Judgement{}, err
+			}
+			for ri.WaitForScan && !s.Scanned && (s.ScanState == "queued" || s.ScanState == "running") && Pause(ctx, 250*time.Millisecond) {
+				s.ScanState, s.ScanError = "", ""
+				if err := ri.Scans.Scan(ctx, d.String(), &s); err != nil {
+					return Judgement{}, err
+				}
 			}
 		}
 		dec, err := ri.Eval.Evaluate(ctx, s, rule)
@@ -227,4 +241,18 @@ func (a *APIScans) Scan(ctx context.Context, digest string, s *verdict.Subject) 
 		return fmt.Errorf("%s refused to give the scan of %s (HTTP %d): check --token", a.URL, digest, resp.StatusCode)
 	}
 	return fmt.Errorf("%s answered HTTP %d for the scan of %s", a.URL, resp.StatusCode, digest)
+}
+
+// Pause waits d unless ctx ends first or its deadline is too close to
+// leave time to answer after waiting.
+func Pause(ctx context.Context, d time.Duration) bool {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+100*time.Millisecond {
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }

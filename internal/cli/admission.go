@@ -63,7 +63,7 @@ func (f *admissionFlags) webhook(ctx context.Context, e *env) (*admission.Webhoo
 	}
 	opts := f.reg.remote(ctx)
 	ev.Remote = opts
-	images := &admission.RegistryImages{Doc: doc, Eval: ev, Remote: opts, TTL: 10 * time.Second}
+	images := &admission.RegistryImages{Doc: doc, Eval: ev, Remote: opts, TTL: 10 * time.Second, WaitForScan: cfg.WaitForScan}
 	if f.server != "" {
 		images.Scans = &admission.APIScans{URL: f.server, Token: e.getenv(f.tokenEnv)}
 	} else {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -20,7 +21,28 @@ import (
 // decision. Images of other registries are refused: this webhook can
 // vouch only for what it serves (`bulwark admission serve` judges images
 // kept elsewhere).
-type admissionImages struct{ s *Server }
+type admissionImages struct {
+	s *Server
+	// wait is the policy's waitForScan.
+	wait bool
+}
+
+// scanPending says whether err refuses an image only because its scan
+// has not finished.
+func scanPending(err error) bool {
+	var r *verdict.Refusal
+	if !errors.As(err, &r) || len(r.Decision.Reasons) == 0 {
+		return false
+	}
+	for _, x := range r.Decision.Reasons {
+		if x.Kind != verdict.KindUnscanned {
+			return false
+		}
+	}
+	return true
+}
+
+
 
 func (a admissionImages) Judge(ctx context.Context, img string) (admission.Judgement, error) {
 	ref, err := name.ParseReference(img)
@@ -70,6 +92,10 @@ func (a admissionImages) Judge(ctx context.Context, img string) (admission.Judge
 	}
 	for _, im := range images {
 		err := a.s.gate.decision(ctx, im)
+		for a.wait && scanPending(err) && admission.Pause(ctx, 200*time.Millisecond) {
+			// The scan's end invalidates the gate's cache (onScanned).
+			err = a.s.gate.decision(ctx, im)
+		}
 		var r *verdict.Refusal
 		switch {
 		case err == nil:
@@ -124,7 +150,7 @@ func (s *Server) routeAdmission(mux *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
-	wh := &admission.Webhook{Config: cfg, Checks: cs, Images: admissionImages{s}, Audit: s.audit, Log: s.cfg.Logger}
+	wh := &admission.Webhook{Config: cfg, Checks: cs, Images: admissionImages{s: s, wait: cfg.WaitForScan}, Audit: s.audit, Log: s.cfg.Logger}
 	mux.Handle("POST /admission/validate", wh.Handler(false))
 	mux.Handle("POST /admission/mutate", wh.Handler(true))
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"bulwark.dev/bulwark/internal/admission"
@@ -42,7 +43,7 @@ func TestAdmissionThroughKubeAPIServer(t *testing.T) {
 	kube := testenv.KubeAPIServer(t)
 	vdb := goVulnDB(t)
 	cfg, err := admission.ParseConfig([]byte(`{"namespaces":[{"namespace":"warned","mode":"warn"},{"namespace":"audited","mode":"audit"}],
-		"mutate":{"defaults":["hardened"]},"exec":{"deny":["shop"]}}`))
+		"mutate":{"defaults":["hardened"]},"exec":{"deny":["shop"]},"waitForScan":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +176,23 @@ func TestAdmissionThroughKubeAPIServer(t *testing.T) {
 	t.Run("blocking vulnerability denied", func(t *testing.T) {
 		code, body := create("shop", compliantPod("shop", "vuln", vuln), "")
 		if code != 403 || !strings.Contains(body, "GO-2021-0113") {
+			t.Errorf("%d %s", code, body)
+		}
+	})
+	t.Run("a scan still running is waited for", func(t *testing.T) {
+		// Pushed a moment before the rollout: the webhook waits for the
+		// scan rather than refusing the image as unscanned.
+		late := ts.host + "/vuln/late:1"
+		r, _ := name.ParseReference(late)
+		lateImg, err := mutate.Config(vulnImg, v1.Config{Env: []string{"BUILD=late"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(r, lateImg, admin); err != nil {
+			t.Fatal(err)
+		}
+		code, body := create("shop", compliantPod("shop", "late", late), "")
+		if code != 403 || !strings.Contains(body, "GO-2021-0113") || strings.Contains(body, "not been scanned") {
 			t.Errorf("%d %s", code, body)
 		}
 	})
