@@ -64,12 +64,13 @@ func (w *Webhook) AuditCluster(ctx context.Context, c *Cluster) ([]AuditResult, 
 func WriteAuditTable(w io.Writer, rs []AuditResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tWORKLOAD\tVERDICT\tREASONS")
-	refused := 0
+	refused, exempt := 0, 0
 	for _, r := range rs {
 		verdict := "admitted"
 		switch {
 		case r.Exempt != "":
 			verdict = "exempt"
+			exempt++
 		case !r.Allowed:
 			verdict = "refused"
 			if r.Mode != Enforce {
@@ -89,7 +90,7 @@ func WriteAuditTable(w io.Writer, rs []AuditResult) error {
 			fmt.Fprintf(w, "  - %s\n", x.Message)
 		}
 	}
-	fmt.Fprintf(w, "\n%d workloads: %d admitted, %d refused by the policy today\n", len(rs), len(rs)-refused, refused)
+	fmt.Fprintf(w, "\n%d workloads: %d admitted, %d exempt, %d refused by the policy today\n", len(rs), len(rs)-refused-exempt, exempt, refused)
 	return nil
 }
 

@@ -132,7 +132,7 @@ func TestAdmissionAudit(t *testing.T) {
 	if code != ExitFindings {
 		t.Fatalf("exit %d, want %d: %s\n%s", code, ExitFindings, errOut, out)
 	}
-	for _, want := range []string{"shop       Pod/web", "admitted", "Pod/root        refused", "refused (warn)", "exempt", "Deployment/api", "BW-K8S-011", "no policy rule covers " + host + "/other/api", "5 workloads: 2 admitted, 3 refused"} {
+	for _, want := range []string{"shop       Pod/web", "admitted", "Pod/root        refused", "refused (warn)", "exempt", "Deployment/api", "BW-K8S-011", "image " + host + "/other/api:1 does not exist in its registry", "5 workloads: 1 admitted, 1 exempt, 3 refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -107,7 +107,7 @@ func TestAdmissionThroughKubeAPIServer(t *testing.T) {
 	if out, err := kube.Kubectl(t, string(manifests), "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply the webhook configurations: %v\n%s", err, out)
 	}
-	for _, ns := range []string{"shop", "warned", "audited", "hardened"} {
+	for _, ns := range []string{"shop", "warned", "audited", "hardened", "kube-system"} {
 		kube.Namespace(t, ns, nil)
 	}
 	// The API server picks up new webhook configurations within a
