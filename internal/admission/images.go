@@ -46,7 +46,7 @@ type RegistryImages struct {
 	// image's scan is queued or running.
 	WaitForScan bool
 	TTL         time.Duration
-	Now   func() time.Time
+	Now         func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]cached

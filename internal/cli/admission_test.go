@@ -73,8 +73,8 @@ func TestAdmissionInstallPrint(t *testing.T) {
 	}
 	for args, want := range map[string]string{
 		"--url http://x:1 --ca-file " + filepath.Join(dir, "tls", "ca.crt") + " --print": "HTTPS only",
-		"--url https://x:1 --print":                                                     "no CA",
-		"--url https://x:1 --ca-file " + filepath.Join(dir, "tls", "ca.crt"):            "--print",
+		"--url https://x:1 --print": "no CA",
+		"--url https://x:1 --ca-file " + filepath.Join(dir, "tls", "ca.crt"): "--print",
 	} {
 		code, _, errOut := run(t, nil, append([]string{"admission", "install"}, strings.Fields(args)...)...)
 		if code != ExitError || !strings.Contains(errOut, want) {

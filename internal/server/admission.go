@@ -42,8 +42,6 @@ func scanPending(err error) bool {
 	return true
 }
 
-
-
 func (a admissionImages) Judge(ctx context.Context, img string) (admission.Judgement, error) {
 	ref, err := name.ParseReference(img)
 	if err != nil {
