@@ -130,9 +130,12 @@ func (w *Webhook) pin(ctx context.Context, img string, warnings *[]string) strin
 		return ""
 	}
 	j, err := w.Images.Judge(ctx, img)
-	if err != nil || j.Digest == "" {
-		*warnings = append(*warnings, fmt.Sprintf("bulwark could not pin %s to a digest", img))
+	if err != nil {
+		*warnings = append(*warnings, fmt.Sprintf("bulwark could not pin %s to a digest: %v", img, err))
 		return ""
+	}
+	if j.Digest == "" {
+		return "" // refused without a digest: the validating webhook says why
 	}
 	return img + "@" + j.Digest
 }

@@ -1,7 +1,6 @@
 package admission
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -346,8 +345,7 @@ func (w *Webhook) record(ctx context.Context, req *admissionv1.AdmissionRequest,
 		e.Actor = "unknown"
 	}
 	if w.Audit == nil {
-		b, _ := json.Marshal(detail)
-		w.log().Info("admission decision", "actor", e.Actor, "object", e.Object, "outcome", outcome.String(), "detail", string(bytes.TrimSpace(b)))
+		w.log().Info("admission decision", "actor", e.Actor, "object", e.Object, "outcome", outcome.String(), "detail", detail)
 		return
 	}
 	// The decision is made; a record that fails is logged, not a reason

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -102,6 +103,9 @@ trail instead. SIGINT or SIGTERM stops it gracefully.`,
 			if err != nil {
 				return err
 			}
+			// Without a store, stderr is the record: one JSON line per
+			// decision, for the log shipper.
+			wh.Log = slog.New(slog.NewJSONHandler(e.stderr, nil))
 			if tlsDir != "" {
 				files, err := server.GenerateTLS(tlsDir, hosts, time.Now())
 				if err != nil {

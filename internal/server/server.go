@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,6 +241,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Once each, in the order given: the first is the name messages
+	// tell users to push to.
+	var hosts []string
+	for _, h := range cfg.RegistryHosts {
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	cfg.RegistryHosts = hosts
 	dsn, sqlitePath := cfg.Database, ""
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "bulwark.db")
