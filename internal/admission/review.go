@@ -145,7 +145,13 @@ func (w *Webhook) validate(ctx context.Context, req *admissionv1.AdmissionReques
 		return w.connect(ctx, req)
 	}
 	if !judged(req) {
-		return &admissionv1.AdmissionResponse{Allowed: true}
+		if _, workload := k8s.PodSpecPaths[req.Kind.Kind]; workload || req.Kind.Kind == "Pod" {
+			return &admissionv1.AdmissionResponse{Allowed: true} // a DELETE, a status update
+		}
+		// The webhook configuration sends what bulwark does not judge:
+		// fail closed, and say how to fix the configuration.
+		return &admissionv1.AdmissionResponse{Result: &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
+			Message: fmt.Sprintf("bulwark judges workloads (pods and the kinds with a pod template), not %s %s: the webhook configuration's rules send it here; regenerate them with bulwark admission install --print", req.Operation, objectName(req, nil))}}
 	}
 	mode := w.Config.ModeOf(req.Namespace)
 	ko, err := w.object(req)
@@ -191,6 +197,9 @@ func (w *Webhook) object(req *admissionv1.AdmissionRequest) (*k8s.Object, error)
 	ko, err := k8s.FromJSON("admission request", raw)
 	if err != nil {
 		return nil, err
+	}
+	if ko.Kind != req.Kind.Kind {
+		return nil, fmt.Errorf("the request is for a %s but its object is a %s", req.Kind.Kind, ko.Kind)
 	}
 	if ko.Namespace == "" {
 		ko.Namespace = req.Namespace
