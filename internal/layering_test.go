@@ -26,7 +26,7 @@ var rank = map[string]int{
 	// Analysis: catalogers, matching, checks, signatures, identity.
 	"internal/inventory/apk": 2, "internal/inventory/dpkg": 2, "internal/inventory/gobinary": 2, "internal/inventory/java": 2,
 	"internal/inventory/npm": 2, "internal/inventory/python": 2, "internal/inventory/rpm": 2, "internal/inventory/inventorytest": 2,
-	"internal/match": 2, "internal/checks": 2, "internal/sign": 2, "internal/identity": 2, "internal/audit": 2, "internal/registry": 2,
+	"internal/match": 2, "internal/falco": 2, "internal/checks": 2, "internal/sign": 2, "internal/identity": 2, "internal/audit": 2, "internal/registry": 2,
 	"internal/store/storetest":   2,
 	"internal/inventory/catalog": 3,
 	// Findings into decisions and documents.
