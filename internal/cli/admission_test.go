@@ -187,3 +187,40 @@ func TestAdmissionAudit(t *testing.T) {
 		t.Errorf("missing kubeconfig: exit %d, %s", code, errOut)
 	}
 }
+
+// TestWatchRulesReport loads Falco's own files beside a broken one: each
+// rule is reported, the broken items are named with file and line, the
+// rest loads, and the exit code says a file had broken items.
+func TestWatchRulesReport(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad_rules.yaml")
+	os.WriteFile(bad, []byte("- rule: broken\n  condition: proc.name in (a\n  output: x\n  priority: INFO\n- rule: typo\n  conditon: x\n"), 0o644)
+	args := []string{"watch", "--rules-report"}
+	for _, f := range []string{"falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"} {
+		args = append(args, "--rules", testenv.CorpusPath(t, "runtime", "falco", f))
+	}
+	code, out, errOut := run(t, nil, append(args, "--rules", bad)...)
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want %d: %s", code, ExitFindings, errOut)
+	}
+	for _, want := range []string{"bad_rules.yaml:1: rule \"broken\"", "bad_rules.yaml:5: rule \"typo\": unknown key \"conditon\""} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	for _, want := range []string{"Terminal shell in container", "Drifted binary executed (bulwark)", "not evaluable  field fd.ip", "broken items"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	code, out, _ = run(t, nil, append(args, "--format", "json")...)
+	var rep struct {
+		Rules []struct {
+			Name    string
+			Problem string
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Rules) < 90 {
+		t.Errorf("json report: exit %d, %d rules", code, len(rep.Rules))
+	}
+}

@@ -6,21 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"bulwark.dev/bulwark/internal/report"
+	"bulwark.dev/bulwark/internal/testenv"
 )
 
-func docker(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("docker", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+func docker(t *testing.T, args ...string) string { t.Helper(); return testenv.Docker(t, args...) }
 
 // sleeperImage imports a one-file image (a static Go program that sleeps)
 // into the machine's Docker Engine: nothing can be pulled here.

@@ -71,6 +71,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newDBCommand(e),
 		newServeCommand(e),
 		newAdmissionCommand(e),
+		newWatchCommand(e),
 		newAuditCommand(e),
 		newVersionCommand(e),
 	)

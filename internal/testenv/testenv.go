@@ -375,3 +375,14 @@ func OneLayerImage(t testing.TB, files ...TarFile) v1.Image {
 	}
 	return imageOf(t, l)
 }
+
+// Docker runs the docker CLI and returns its trimmed output; a failure
+// ends the test with the output.
+func Docker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,399 @@
+// Package watch is bulwark's runtime agent: it reads kernel events
+// (today the process connector's execs), attributes each to its
+// container through the Docker Engine API, and runs Falco-format rules
+// (internal/falco) on them, writing alerts in Falco's JSON shape so
+// falcosidekick and existing SIEM parsers read them.
+package watch
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"bulwark.dev/bulwark/internal/falco"
+)
+
+// Builtin are bulwark's own rules, in Falco's format: a shell in a
+// container, a package manager at runtime, a binary that was not in the
+// image (drift), a write below a binary directory or /etc.
+//
+//go:embed builtin_rules.yaml
+var Builtin []byte
+
+// DockerAPI reads the Docker Engine API (image.DockerClient).
+type DockerAPI interface {
+	GetJSON(ctx context.Context, path string, v any) error
+}
+
+// Container is what the agent knows about a container.
+type Container struct {
+	ID, Name           string
+	Image              string
+	Repository, Tag    string
+	ImageID            string
+	Labels             map[string]string
+	Privileged         bool
+	UpperDir           string
+	Namespace, PodName string
+}
+
+// Alert is one rule firing, in Falco's JSON output shape.
+type Alert struct {
+	Hostname     string         `json:"hostname"`
+	Output       string         `json:"output"`
+	Priority     string         `json:"priority"`
+	Rule         string         `json:"rule"`
+	Source       string         `json:"source"`
+	Tags         []string       `json:"tags"`
+	Time         time.Time      `json:"time"`
+	OutputFields map[string]any `json:"output_fields"`
+}
+
+// Agent turns process events into alerts.
+type Agent struct {
+	Rules  *falco.Ruleset
+	Docker DockerAPI
+	Proc   ProcFS
+	// Out receives one JSON alert per line.
+	Out io.Writer
+	Log *slog.Logger
+	// PerMinute caps alerts per container and rule (default 20); the
+	// rest are counted and reported once the minute is over.
+	PerMinute int
+	Now       func() time.Time
+
+	mu         sync.Mutex
+	containers map[string]*Container
+	limits     map[string]*bucket
+	hostname   string
+}
+
+type bucket struct {
+	start      time.Time
+	n, dropped int
+}
+
+func (a *Agent) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Log
+}
+
+func (a *Agent) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// container returns the container, from the Docker Engine the first
+// time; nil when the engine does not know it.
+func (a *Agent) container(ctx context.Context, id string) *Container {
+	a.mu.Lock()
+	c, ok := a.containers[id]
+	a.mu.Unlock()
+	if ok {
+		return c
+	}
+	if a.Docker == nil {
+		return nil
+	}
+	var v struct {
+		ID     string `json:"Id"`
+		Name   string
+		Image  string
+		Config struct {
+			Image  string
+			Labels map[string]string
+		}
+		HostConfig struct {
+			Privileged bool
+		}
+		GraphDriver struct {
+			Data map[string]string
+		}
+	}
+	if err := a.Docker.GetJSON(ctx, "/containers/"+id+"/json", &v); err != nil {
+		a.log().Debug("container not found", "id", id, "err", err)
+		return nil
+	}
+	c = &Container{ID: id, Name: strings.TrimPrefix(v.Name, "/"), Image: v.Config.Image, ImageID: v.Image, Labels: v.Config.Labels,
+		Privileged: v.HostConfig.Privileged, UpperDir: v.GraphDriver.Data["UpperDir"],
+		Namespace: v.Config.Labels["io.kubernetes.pod.namespace"], PodName: v.Config.Labels["io.kubernetes.pod.name"]}
+	c.Repository, c.Tag = splitImage(v.Config.Image)
+	a.mu.Lock()
+	if a.containers == nil || len(a.containers) > 10000 {
+		a.containers = map[string]*Container{}
+	}
+	a.containers[id] = c
+	a.mu.Unlock()
+	return c
+}
+
+// Forget drops a container that ended.
+func (a *Agent) Forget(id string) {
+	a.mu.Lock()
+	delete(a.containers, id)
+	a.mu.Unlock()
+}
+
+func splitImage(img string) (repo, tag string) {
+	img, _, _ = strings.Cut(img, "@")
+	if i := strings.LastIndexByte(img, ':'); i > strings.LastIndexByte(img, '/') {
+		return img[:i], img[i+1:]
+	}
+	return img, "latest"
+}
+
+// Event builds the Falco event of an exec.
+func (a *Agent) Event(ctx context.Context, pid int) falco.Event {
+	p := a.Proc.Read(pid)
+	e := falco.Event{"evt.type": "execve", "evt.dir": "<", "evt.source": "syscall", "proc.pid": int64(pid), "evt.time": a.now().UTC().Format(time.RFC3339Nano)}
+	if p.Gone {
+		// Exited before it could be read: reported with what is known.
+		e["container.id"] = "<NA>"
+		return e
+	}
+	e["proc.name"] = p.Name
+	e["proc.exe"] = firstOr(p.Args, p.Exe)
+	e["proc.exepath"] = p.Exe
+	e["proc.cmdline"] = strings.TrimSpace(p.Name + " " + strings.Join(tail(p.Args), " "))
+	e["proc.args"] = strings.Join(tail(p.Args), " ")
+	e["proc.cwd"] = p.Cwd
+	e["proc.ppid"] = int64(p.PPID)
+	e["proc.tty"] = int64(p.TTY)
+	e["user.uid"] = int64(p.UID)
+	e["user.name"] = a.Proc.userName(pid, p.UID)
+	// Ancestors: proc.pname, proc.aname[N], proc.aname (any).
+	var anames, aexes []string
+	ppid := p.PPID
+	for i := 1; i <= 8 && ppid > 1; i++ {
+		pp := a.Proc.Read(ppid)
+		if pp.Gone {
+			break
+		}
+		if i == 1 {
+			e["proc.pname"] = pp.Name
+			e["proc.pexe"] = firstOr(pp.Args, pp.Exe)
+			e["proc.pexepath"] = pp.Exe
+			e["proc.pcmdline"] = strings.TrimSpace(pp.Name + " " + strings.Join(tail(pp.Args), " "))
+		}
+		e[falco.Key("proc.aname", fmt.Sprint(i))] = pp.Name
+		e[falco.Key("proc.aexepath", fmt.Sprint(i))] = pp.Exe
+		anames, aexes = append(anames, pp.Name), append(aexes, pp.Exe)
+		if pp.ContainerID != p.ContainerID {
+			break // the container's init's parent is the runtime
+		}
+		ppid = pp.PPID
+	}
+	e["proc.aname"], e["proc.aexepath"] = anames, aexes
+	if p.ContainerID == "" {
+		e["container.id"], e["container.name"] = "host", "host"
+		return e
+	}
+	e["container.id"] = p.ContainerID[:12]
+	c := a.container(ctx, p.ContainerID)
+	if c == nil {
+		return e
+	}
+	e["container.name"] = c.Name
+	e["container.image"] = c.Image
+	e["container.image.repository"] = c.Repository
+	e["container.image.tag"] = c.Tag
+	e["container.image.digest"] = c.ImageID
+	e["container.privileged"] = c.Privileged
+	if c.Namespace != "" {
+		e["k8s.ns.name"], e["k8s.pod.name"] = c.Namespace, c.PodName
+	}
+	if c.UpperDir != "" && p.Exe != "" && p.Exe != "/" {
+		// Drift: the executable is a file in the container's writable
+		// layer, so the image did not hold it (or it changed since).
+		// Lstat never follows a link out of the layer.
+		fi, err := os.Lstat(filepath.Join(c.UpperDir, filepath.Clean("/"+p.Exe)))
+		e["proc.is_exe_upper_layer"] = err == nil && fi.Mode().IsRegular()
+	}
+	return e
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 && s[0] != "" {
+		return s[0]
+	}
+	return def
+}
+
+func tail(s []string) []string {
+	if len(s) > 1 {
+		return s[1:]
+	}
+	return nil
+}
+
+// Judge runs the rules on an event and writes an alert for each match.
+func (a *Agent) Judge(e falco.Event) []Alert {
+	var out []Alert
+	for _, r := range a.Rules.Rules {
+		if !r.Match(e) {
+			continue
+		}
+		al, ok := a.alert(r, e)
+		if !ok {
+			continue
+		}
+		out = append(out, al)
+		if a.Out != nil {
+			b, _ := json.Marshal(al)
+			a.mu.Lock()
+			a.Out.Write(append(b, '\n'))
+			a.mu.Unlock()
+		}
+	}
+	return out
+}
+
+var outputField = regexp.MustCompile(`%([a-z0-9_]+(?:\.[a-z0-9_]+)+(?:\[[^\]]*\])?)`)
+
+func (a *Agent) alert(r *falco.Rule, e falco.Event) (Alert, bool) {
+	now := a.now()
+	cid, _ := e["container.id"].(string)
+	key := cid + "\x00" + r.Name
+	limit := a.PerMinute
+	if limit == 0 {
+		limit = 20
+	}
+	a.mu.Lock()
+	if a.limits == nil {
+		a.limits = map[string]*bucket{}
+	}
+	b := a.limits[key]
+	if b == nil || now.Sub(b.start) >= time.Minute {
+		if b != nil && b.dropped > 0 {
+			a.log().Warn("alerts suppressed by the rate limit", "rule", r.Name, "container", cid, "count", b.dropped)
+		}
+		b = &bucket{start: now}
+		a.limits[key] = b
+	}
+	b.n++
+	over := b.n > limit
+	if over {
+		b.dropped++
+	}
+	if a.hostname == "" {
+		a.hostname, _ = os.Hostname()
+	}
+	host := a.hostname
+	a.mu.Unlock()
+	if over {
+		return Alert{}, false
+	}
+	fields := map[string]any{}
+	msg := outputField.ReplaceAllStringFunc(r.Output, func(m string) string {
+		f := m[1:]
+		name, arg := f, ""
+		if i := strings.IndexByte(f, '['); i > 0 {
+			name, arg = f[:i], strings.TrimSuffix(f[i+1:], "]")
+		}
+		v, ok := e[falco.Key(name, arg)]
+		if !ok {
+			fields[f] = nil
+			return "<NA>"
+		}
+		if l, isList := v.([]string); isList {
+			v = strings.Join(l, ",")
+		}
+		fields[f] = v
+		return fmt.Sprint(v)
+	})
+	// Where it happened, always: SIEM rules route on the container even
+	// when a rule's output does not name it.
+	for _, k := range []string{"container.id", "container.name"} {
+		if _, ok := fields[k]; !ok {
+			if v, ok := e[k]; ok {
+				fields[k] = v
+			}
+		}
+	}
+	prio := strings.ToLower(r.Priority)
+	if prio == "info" {
+		prio = "informational"
+	}
+	if prio != "" {
+		prio = strings.ToUpper(prio[:1]) + prio[1:]
+	}
+	return Alert{Hostname: host, Output: now.UTC().Format("15:04:05.000000000") + ": " + prio + " " + msg, Priority: prio, Rule: r.Name,
+		Source: "syscall", Tags: append([]string{}, r.Tags...), Time: now.UTC(), OutputFields: fields}, true
+}
+
+// Sources says which event sources could be opened and why not.
+type Sources struct {
+	ProcConnector error
+}
+
+// Run reads the process connector until ctx ends.
+func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
+	pc, err := OpenProcConnector()
+	if ready != nil {
+		ready(Sources{ProcConnector: err})
+	}
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	execs := make(chan int, 4096)
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pid := range execs {
+				a.Judge(a.Event(ctx, pid))
+			}
+		}()
+	}
+	err = pc.Run(ctx, func(ev ProcEvent) {
+		if ev.Kind != "exec" {
+			return
+		}
+		select {
+		case execs <- ev.PID:
+		default:
+			a.log().Warn("event queue full: an exec was not judged", "pid", ev.PID)
+		}
+	}, func() { a.log().Warn("the kernel dropped process events (receive buffer full)") })
+	close(execs)
+	wg.Wait()
+	return err
+}
+
+// LoadRules reads rules files (and the built-in rules unless noBuiltin)
+// and compiles them.
+func LoadRules(files []string, noBuiltin bool) (*falco.Ruleset, error) {
+	rs := falco.NewRuleset()
+	if !noBuiltin {
+		if err := rs.Add("builtin_rules.yaml", Builtin); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		if err := rs.Add(path.Base(f), b); err != nil {
+			return nil, err
+		}
+	}
+	rs.Compile()
+	return rs, nil
+}

@@ -1,0 +1,167 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"bulwark.dev/bulwark/internal/image"
+	"bulwark.dev/bulwark/internal/testenv"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) alerts(t *testing.T) []Alert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Alert
+	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var a Alert
+		if err := json.Unmarshal([]byte(l), &a); err != nil {
+			t.Fatalf("not a Falco JSON alert: %v: %s", err, l)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func docker(t *testing.T, args ...string) string { t.Helper(); return testenv.Docker(t, args...) }
+
+// TestAgentOnRealContainers runs the agent on the machine's kernel
+// (process connector) and Docker Engine: real containers start shells,
+// package managers and a binary copied in after start, and the alerts
+// name the rule and the container; their harmless twins raise none.
+func TestAgentOnRealContainers(t *testing.T) {
+	testenv.NeedDocker(t)
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the process connector needs root (CAP_NET_ADMIN); CI runs as root")
+		}
+		t.Skip("needs root for the process connector")
+	}
+	dir := testenv.DebianImage(t)
+	docker(t, "load", "-i", filepath.Join(dir, "image.docker.tar"))
+	img := "bulwark-test/debian:bookworm-minbase"
+	stable, err := os.ReadFile(testenv.CorpusPath(t, "runtime", "falco", "falco_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(t.TempDir(), "falco_rules.yaml")
+	os.WriteFile(tmp, stable, 0o644)
+	rs, err := LoadRules([]string{tmp}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := image.NewDockerClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	a := &Agent{Rules: rs, Docker: dc, Out: out}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan Sources, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(s Sources) { ready <- s }) }()
+	if s := <-ready; s.ProcConnector != nil {
+		t.Fatalf("process connector: %v", s.ProcConnector)
+	}
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	shell, plain, drift := "bw-shell-"+suffix, "bw-plain-"+suffix, "bw-drift-"+suffix
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", shell, plain, drift).Run() })
+	docker(t, "run", "--name", shell, img, "sh", "-c", "ls / > /dev/null")
+	docker(t, "run", "--name", plain, img, "ls", "/")
+	docker(t, "run", "-d", "--name", drift, img, "sleep", "120")
+	docker(t, "exec", drift, "cp", "/bin/ls", "/tmp/mybin")
+	docker(t, "exec", drift, "/tmp/mybin", "/")
+	docker(t, "exec", drift, "/bin/ls", "/")
+	docker(t, "exec", drift, "dpkg-query", "-W", "dpkg")
+	docker(t, "exec", drift, "dpkg", "--version")
+
+	type key = alertKey
+	want := []key{
+		{"Shell in container (bulwark)", shell, "/usr/bin/dash"},
+		{"Drifted binary executed (bulwark)", drift, "/tmp/mybin"},
+		{"Drop and execute new binary in container", drift, "/tmp/mybin"},
+		{"Package manager in container (bulwark)", drift, "/usr/bin/dpkg"},
+	}
+	var got map[key]bool
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		got = map[key]bool{}
+		for _, al := range out.alerts(t) {
+			cname, _ := al.OutputFields["container.name"].(string)
+			exe := fmt.Sprint(al.OutputFields["proc.exepath"])
+			if exe == "<nil>" {
+				exe = ""
+			}
+			got[key{al.Rule, cname, exe}] = true
+			if al.Source != "syscall" || al.Priority == "" || al.Time.IsZero() || !falcoOutput.MatchString(al.Output) || al.OutputFields["container.id"] == nil {
+				t.Errorf("alert not in Falco's shape: %+v", al)
+			}
+		}
+		all := true
+		for _, w := range want {
+			if !matchKey(got, w.rule, w.container, w.exe) {
+				all = false
+			}
+		}
+		if all {
+			break
+		}
+	}
+	for _, w := range want {
+		if !matchKey(got, w.rule, w.container, w.exe) {
+			t.Errorf("no %q alert for %s (%s); got %v", w.rule, w.container, w.exe, got)
+		}
+	}
+	for k := range got {
+		if k.container == plain {
+			t.Errorf("the container that ran only ls raised %q", k.rule)
+		}
+		if strings.Contains(k.rule, "Drift") && k.exe != "/tmp/mybin" {
+			t.Errorf("drift for an image binary: %+v", k)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("agent: %v", err)
+	}
+}
+
+// matchKey finds an alert by rule and container; the executable is
+// checked when the rule's output names it.
+// falcoOutput is how Falco starts an alert's output: the time and the
+// priority.
+var falcoOutput = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{9}: (Emergency|Alert|Critical|Error|Warning|Notice|Informational|Debug) `)
+
+type alertKey struct{ rule, container, exe string }
+
+func matchKey(got map[alertKey]bool, rule, container, exe string) bool {
+	for kk := range got {
+		if kk.rule == rule && kk.container == container && (kk.exe == "" || kk.exe == exe) {
+			return true
+		}
+	}
+	return false
+}
