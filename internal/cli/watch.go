@@ -15,7 +15,7 @@ import (
 
 func newWatchCommand(e *env) *cobra.Command {
 	var rules []string
-	var noBuiltin, report bool
+	var noBuiltin, report, prevent bool
 	var host, format string
 	cmd := &cobra.Command{
 		Use:   "watch [--rules FILE]...",
@@ -79,18 +79,25 @@ Exit 1 when a file has broken items. See docs/watch.md.`,
 			defer stop()
 			sum := rs.Summary()
 			a := &watch.Agent{Rules: rs, Docker: dc, Out: e.stdout, Log: e.logger}
+			if prevent {
+				if a.Prevent, err = watch.OpenPreventer(); err != nil {
+					return err
+				}
+				defer a.Prevent.Close()
+			}
 			return a.Run(ctx, func(s watch.Sources) {
 				if s.ProcConnector != nil {
 					fmt.Fprintf(e.stderr, "bulwark watch: %v: run as root or give the binary CAP_NET_ADMIN\n", s.ProcConnector)
 					return
 				}
-				fmt.Fprintf(e.stderr, "bulwark watch: %d of %d rules loaded (see --rules-report); sources: process connector (exec); fanotify and eBPF sources are not built yet\n", sum.Evaluable, sum.Rules)
+				fmt.Fprintf(e.stderr, "bulwark watch: %d of %d rules loaded (see --rules-report); sources: process connector (exec)%s; file (fanotify) and eBPF event sources are not built yet\n", sum.Evaluable, sum.Rules, map[bool]string{true: ", drift prevention (fanotify) in containers labelled " + watch.ImmutableLabel + "=true"}[prevent])
 			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&rules, "rules", nil, "Falco rules file (repeatable; later files append to and override earlier ones)")
 	cmd.Flags().BoolVar(&noBuiltin, "no-builtin", false, "do not load bulwark's built-in rules")
 	cmd.Flags().BoolVar(&report, "rules-report", false, "report which rules load and why the others cannot be evaluated, then exit")
+	cmd.Flags().BoolVar(&prevent, "prevent", false, "deny the exec of drifted binaries (not in the image) in containers labelled bulwark.dev/immutable=true (fanotify; needs CAP_SYS_ADMIN)")
 	cmd.Flags().StringVar(&format, "format", "table", "--rules-report format: table or json")
 	cmd.Flags().StringVar(&host, "host", "", "Docker Engine address (default DOCKER_HOST or unix:///var/run/docker.sock)")
 	return cmd

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,13 +38,17 @@ type DockerAPI interface {
 
 // Container is what the agent knows about a container.
 type Container struct {
-	ID, Name           string
-	Image              string
-	Repository, Tag    string
-	ImageID            string
-	Labels             map[string]string
-	Privileged         bool
-	UpperDir           string
+	ID, Name        string
+	Image           string
+	Repository, Tag string
+	ImageID         string
+	Labels          map[string]string
+	Privileged      bool
+	UpperDir        string
+	MergedDir       string
+	// Immutable is the bulwark.dev/immutable=true label: drifted
+	// binaries may not run (with a Preventer).
+	Immutable          bool
 	Namespace, PodName string
 }
 
@@ -67,6 +72,9 @@ type Agent struct {
 	// Out receives one JSON alert per line.
 	Out io.Writer
 	Log *slog.Logger
+	// Prevent, when set, denies drifted binaries in immutable
+	// containers.
+	Prevent *Preventer
 	// PerMinute caps alerts per container and rule (default 20); the
 	// rest are counted and reported once the minute is over.
 	PerMinute int
@@ -129,9 +137,15 @@ func (a *Agent) container(ctx context.Context, id string) *Container {
 		return nil
 	}
 	c = &Container{ID: id, Name: strings.TrimPrefix(v.Name, "/"), Image: v.Config.Image, ImageID: v.Image, Labels: v.Config.Labels,
-		Privileged: v.HostConfig.Privileged, UpperDir: v.GraphDriver.Data["UpperDir"],
+		Privileged: v.HostConfig.Privileged, UpperDir: v.GraphDriver.Data["UpperDir"], MergedDir: v.GraphDriver.Data["MergedDir"],
+		Immutable: v.Config.Labels[ImmutableLabel] == "true",
 		Namespace: v.Config.Labels["io.kubernetes.pod.namespace"], PodName: v.Config.Labels["io.kubernetes.pod.name"]}
 	c.Repository, c.Tag = splitImage(v.Config.Image)
+	if c.Immutable && a.Prevent != nil {
+		if err := a.Prevent.Protect(c); err != nil {
+			a.log().Error("cannot protect an immutable container", "container", c.Name, "err", err)
+		}
+	}
 	a.mu.Lock()
 	if a.containers == nil || len(a.containers) > 10000 {
 		a.containers = map[string]*Container{}
@@ -202,7 +216,7 @@ func (a *Agent) Event(ctx context.Context, pid int) falco.Event {
 		e["container.id"], e["container.name"] = "host", "host"
 		return e
 	}
-	e["container.id"] = p.ContainerID[:12]
+	e["container.id"] = shortID(p.ContainerID)
 	c := a.container(ctx, p.ContainerID)
 	if c == nil {
 		return e
@@ -335,6 +349,45 @@ func (a *Agent) alert(r *falco.Rule, e falco.Event) (Alert, bool) {
 		Source: "syscall", Tags: append([]string{}, r.Tags...), Time: now.UTC(), OutputFields: fields}, true
 }
 
+// protectRunning protects the immutable containers already running.
+func (a *Agent) protectRunning(ctx context.Context) {
+	var list []struct {
+		ID string `json:"Id"`
+	}
+	if err := a.Docker.GetJSON(ctx, "/containers/json?filters="+url.QueryEscape(`{"label":["`+ImmutableLabel+`=true"]}`), &list); err != nil {
+		a.log().Error("cannot list immutable containers", "err", err)
+		return
+	}
+	for _, c := range list {
+		a.container(ctx, c.ID)
+	}
+}
+
+// blocked reports a denied exec as an alert.
+func (a *Agent) blocked(b Blocked) {
+	e := falco.Event{"evt.type": "execve", "proc.exepath": b.Path, "proc.pid": int64(b.PID), "evt.res": "EPERM"}
+	if b.Container != nil {
+		e["container.id"], e["container.name"] = shortID(b.Container.ID), b.Container.Name
+		e["container.image.repository"], e["container.image.tag"] = b.Container.Repository, b.Container.Tag
+	}
+	r := &falco.Rule{Name: "Drifted binary blocked (bulwark)", Priority: "CRITICAL", Tags: []string{"container", "drift", "bulwark", "prevention"},
+		Output: "exec of a drifted binary denied in an immutable container (exe=%proc.exepath container=%container.name image=%container.image.repository:%container.image.tag pid=%proc.pid)"}
+	al, ok := a.alert(r, e)
+	if ok && a.Out != nil {
+		b, _ := json.Marshal(al)
+		a.mu.Lock()
+		a.Out.Write(append(b, '\n'))
+		a.mu.Unlock()
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
 // Sources says which event sources could be opened and why not.
 type Sources struct {
 	ProcConnector error
@@ -343,15 +396,31 @@ type Sources struct {
 // Run reads the process connector until ctx ends.
 func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 	pc, err := OpenProcConnector()
-	if ready != nil {
-		ready(Sources{ProcConnector: err})
-	}
 	if err != nil {
+		if ready != nil {
+			ready(Sources{ProcConnector: err})
+		}
 		return err
 	}
 	defer pc.Close()
+	if a.Prevent != nil {
+		// Before ready: what runs now is protected when Run says so.
+		a.protectRunning(ctx)
+	}
+	if ready != nil {
+		ready(Sources{})
+	}
 	execs := make(chan int, 4096)
 	var wg sync.WaitGroup
+	if a.Prevent != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Prevent.Run(ctx, a.blocked); err != nil {
+				a.log().Error("prevention stopped", "err", err)
+			}
+		}()
+	}
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
 		go func() {

@@ -165,3 +165,76 @@ func matchKey(got map[alertKey]bool, rule, container, exe string) bool {
 	}
 	return false
 }
+
+// TestPreventDrift: in a container labelled immutable, a binary copied
+// in after start cannot run (the process gets EPERM) and the block is an
+// alert; the image's own binaries still run, and the same drifted
+// binary runs in a container that is not immutable.
+func TestPreventDrift(t *testing.T) {
+	testenv.NeedDocker(t)
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("fanotify permission events need root (CAP_SYS_ADMIN); CI runs as root")
+		}
+		t.Skip("needs root")
+	}
+	dir := testenv.DebianImage(t)
+	docker(t, "load", "-i", filepath.Join(dir, "image.docker.tar"))
+	img := "bulwark-test/debian:bookworm-minbase"
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	locked, open := "bw-locked-"+suffix, "bw-open-"+suffix
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", locked, open).Run() })
+	docker(t, "run", "-d", "--name", locked, "--label", ImmutableLabel+"=true", img, "sleep", "120")
+	docker(t, "run", "-d", "--name", open, img, "sleep", "120")
+	rs, err := LoadRules(nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := image.NewDockerClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, err := OpenPreventer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prev.Close()
+	out := &syncBuffer{}
+	a := &Agent{Rules: rs, Docker: dc, Out: out, Prevent: prev}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan Sources, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(s Sources) { ready <- s }) }()
+	if s := <-ready; s.ProcConnector != nil {
+		t.Fatal(s.ProcConnector)
+	}
+	for _, c := range []string{locked, open} {
+		docker(t, "exec", c, "cp", "/bin/ls", "/tmp/mybin")
+	}
+	got, err := exec.Command("docker", "exec", locked, "/tmp/mybin", "/").CombinedOutput()
+	if err == nil || !strings.Contains(string(got), "operation not permitted") {
+		t.Errorf("the drifted binary ran in the immutable container: %v\n%s", err, got)
+	}
+	if out := docker(t, "exec", locked, "/bin/ls", "/"); !strings.Contains(out, "etc") {
+		t.Errorf("the image's ls in the immutable container: %q", out)
+	}
+	if out := docker(t, "exec", open, "/tmp/mybin", "/"); !strings.Contains(out, "etc") {
+		t.Errorf("the drifted binary in a mutable container: %q", out)
+	}
+	var blocked []Alert
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(blocked) == 0; time.Sleep(100 * time.Millisecond) {
+		for _, al := range out.alerts(t) {
+			if al.Rule == "Drifted binary blocked (bulwark)" {
+				blocked = append(blocked, al)
+			}
+		}
+	}
+	if len(blocked) != 1 || blocked[0].OutputFields["container.name"] != locked || blocked[0].OutputFields["proc.exepath"] != "/tmp/mybin" {
+		t.Errorf("blocked alerts: %+v", blocked)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("agent: %v", err)
+	}
+}
