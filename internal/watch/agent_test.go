@@ -48,28 +48,29 @@ func (s *syncBuffer) alerts(t *testing.T) []Alert {
 
 func docker(t *testing.T, args ...string) string { t.Helper(); return testenv.Docker(t, args...) }
 
-// TestAgentOnRealContainers runs the agent on the machine's kernel
-// (process connector) and Docker Engine: real containers start shells,
-// package managers and a binary copied in after start, and the alerts
-// name the rule and the container; their harmless twins raise none.
-func TestAgentOnRealContainers(t *testing.T) {
+// needRoot skips (or, in CI, fails) without root: the process connector
+// needs CAP_NET_ADMIN, fanotify permission events CAP_SYS_ADMIN.
+func needRoot(t *testing.T) {
+	t.Helper()
 	testenv.NeedDocker(t)
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
-			t.Fatal("the process connector needs root (CAP_NET_ADMIN); CI runs as root")
+			t.Fatal("the agent's kernel sources need root; CI runs as root")
 		}
-		t.Skip("needs root for the process connector")
+		t.Skip("needs root for the process connector and fanotify")
 	}
-	dir := testenv.DebianImage(t)
-	docker(t, "load", "-i", filepath.Join(dir, "image.docker.tar"))
-	img := "bulwark-test/debian:bookworm-minbase"
-	stable, err := os.ReadFile(testenv.CorpusPath(t, "runtime", "falco", "falco_rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(t.TempDir(), "falco_rules.yaml")
-	os.WriteFile(tmp, stable, 0o644)
-	rs, err := LoadRules([]string{tmp}, false)
+}
+
+// debianImage loads the Debian test image into the Docker Engine.
+func debianImage(t *testing.T) string {
+	docker(t, "load", "-i", filepath.Join(testenv.DebianImage(t), "image.docker.tar"))
+	return "bulwark-test/debian:bookworm-minbase"
+}
+
+// startAgent runs an agent until the test ends and returns its output.
+func startAgent(t *testing.T, rulesFiles []string, prevent bool) *syncBuffer {
+	t.Helper()
+	rs, err := LoadRules(rulesFiles, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +80,43 @@ func TestAgentOnRealContainers(t *testing.T) {
 	}
 	out := &syncBuffer{}
 	a := &Agent{Rules: rs, Docker: dc, Out: out}
+	if prevent {
+		if a.Prevent, err = OpenPreventer(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Prevent.Close() })
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	ready := make(chan Sources, 1)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, func(s Sources) { ready <- s }) }()
 	if s := <-ready; s.ProcConnector != nil {
+		cancel()
 		t.Fatalf("process connector: %v", s.ProcConnector)
 	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+	return out
+}
+
+// TestAgentOnRealContainers runs the agent on the machine's kernel
+// (process connector) and Docker Engine: real containers start shells,
+// package managers and a binary copied in after start, and the alerts
+// name the rule and the container; their harmless twins raise none.
+func TestAgentOnRealContainers(t *testing.T) {
+	needRoot(t)
+	img := debianImage(t)
+	stable, err := os.ReadFile(testenv.CorpusPath(t, "runtime", "falco", "falco_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(t.TempDir(), "falco_rules.yaml")
+	os.WriteFile(tmp, stable, 0o644)
+	out := startAgent(t, []string{tmp}, false)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	shell, plain, drift := "bw-shell-"+suffix, "bw-plain-"+suffix, "bw-drift-"+suffix
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", shell, plain, drift).Run() })
@@ -143,10 +173,6 @@ func TestAgentOnRealContainers(t *testing.T) {
 			t.Errorf("drift for an image binary: %+v", k)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("agent: %v", err)
-	}
 }
 
 // matchKey finds an alert by rule and container; the executable is
@@ -171,44 +197,14 @@ func matchKey(got map[alertKey]bool, rule, container, exe string) bool {
 // alert; the image's own binaries still run, and the same drifted
 // binary runs in a container that is not immutable.
 func TestPreventDrift(t *testing.T) {
-	testenv.NeedDocker(t)
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("fanotify permission events need root (CAP_SYS_ADMIN); CI runs as root")
-		}
-		t.Skip("needs root")
-	}
-	dir := testenv.DebianImage(t)
-	docker(t, "load", "-i", filepath.Join(dir, "image.docker.tar"))
-	img := "bulwark-test/debian:bookworm-minbase"
+	needRoot(t)
+	img := debianImage(t)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	locked, open := "bw-locked-"+suffix, "bw-open-"+suffix
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", locked, open).Run() })
 	docker(t, "run", "-d", "--name", locked, "--label", ImmutableLabel+"=true", img, "sleep", "120")
 	docker(t, "run", "-d", "--name", open, img, "sleep", "120")
-	rs, err := LoadRules(nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := image.NewDockerClient("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prev, err := OpenPreventer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prev.Close()
-	out := &syncBuffer{}
-	a := &Agent{Rules: rs, Docker: dc, Out: out, Prevent: prev}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan Sources, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, func(s Sources) { ready <- s }) }()
-	if s := <-ready; s.ProcConnector != nil {
-		t.Fatal(s.ProcConnector)
-	}
+	out := startAgent(t, nil, true)
 	for _, c := range []string{locked, open} {
 		docker(t, "exec", c, "cp", "/bin/ls", "/tmp/mybin")
 	}
@@ -232,9 +228,5 @@ func TestPreventDrift(t *testing.T) {
 	}
 	if len(blocked) != 1 || blocked[0].OutputFields["container.name"] != locked || blocked[0].OutputFields["proc.exepath"] != "/tmp/mybin" {
 		t.Errorf("blocked alerts: %+v", blocked)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("agent: %v", err)
 	}
 }
