@@ -172,8 +172,42 @@ func splitImage(img string) (repo, tag string) {
 
 // Event builds the Falco event of an exec.
 func (a *Agent) Event(ctx context.Context, pid int) falco.Event {
-	p := a.Proc.Read(pid)
-	e := falco.Event{"evt.type": "execve", "evt.dir": "<", "evt.source": "syscall", "proc.pid": int64(pid), "evt.time": a.now().UTC().Format(time.RFC3339Nano)}
+	return a.event(ctx, a.snapshot(pid))
+}
+
+// snap is a process and its ancestors as /proc showed them at the exec.
+type snap struct {
+	at        time.Time
+	p         Proc
+	ancestors []Proc
+}
+
+// snapshot reads the process and its ancestors at once, in the event
+// reader: a short-lived process must be read before it exits, while the
+// slower container lookup can wait for a worker.
+func (a *Agent) snapshot(pid int) snap {
+	sn := snap{at: a.now(), p: a.Proc.Read(pid)}
+	if sn.p.Gone {
+		return sn
+	}
+	ppid := sn.p.PPID
+	for i := 1; i <= 8 && ppid > 1; i++ {
+		pp := a.Proc.Read(ppid)
+		if pp.Gone {
+			break
+		}
+		sn.ancestors = append(sn.ancestors, pp)
+		if pp.ContainerID != sn.p.ContainerID {
+			break // the container's init's parent is the runtime
+		}
+		ppid = pp.PPID
+	}
+	return sn
+}
+
+func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
+	p, pid := sn.p, sn.p.PID
+	e := falco.Event{"evt.type": "execve", "evt.dir": "<", "evt.source": "syscall", "proc.pid": int64(pid), "evt.time": sn.at.UTC().Format(time.RFC3339Nano)}
 	if p.Gone {
 		// Exited before it could be read: reported with what is known.
 		e["container.id"] = "<NA>"
@@ -191,25 +225,16 @@ func (a *Agent) Event(ctx context.Context, pid int) falco.Event {
 	e["user.name"] = a.Proc.userName(pid, p.UID)
 	// Ancestors: proc.pname, proc.aname[N], proc.aname (any).
 	var anames, aexes []string
-	ppid := p.PPID
-	for i := 1; i <= 8 && ppid > 1; i++ {
-		pp := a.Proc.Read(ppid)
-		if pp.Gone {
-			break
-		}
-		if i == 1 {
+	for i, pp := range sn.ancestors {
+		if i == 0 {
 			e["proc.pname"] = pp.Name
 			e["proc.pexe"] = firstOr(pp.Args, pp.Exe)
 			e["proc.pexepath"] = pp.Exe
 			e["proc.pcmdline"] = strings.TrimSpace(pp.Name + " " + strings.Join(tail(pp.Args), " "))
 		}
-		e[falco.Key("proc.aname", fmt.Sprint(i))] = pp.Name
-		e[falco.Key("proc.aexepath", fmt.Sprint(i))] = pp.Exe
+		e[falco.Key("proc.aname", fmt.Sprint(i+1))] = pp.Name
+		e[falco.Key("proc.aexepath", fmt.Sprint(i+1))] = pp.Exe
 		anames, aexes = append(anames, pp.Name), append(aexes, pp.Exe)
-		if pp.ContainerID != p.ContainerID {
-			break // the container's init's parent is the runtime
-		}
-		ppid = pp.PPID
 	}
 	e["proc.aname"], e["proc.aexepath"] = anames, aexes
 	if p.ContainerID == "" {
@@ -410,7 +435,7 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 	if ready != nil {
 		ready(Sources{})
 	}
-	execs := make(chan int, 4096)
+	execs := make(chan snap, 4096)
 	var wg sync.WaitGroup
 	if a.Prevent != nil {
 		wg.Add(1)
@@ -421,12 +446,12 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 			}
 		}()
 	}
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for pid := range execs {
-				a.Judge(a.Event(ctx, pid))
+			for sn := range execs {
+				a.Judge(a.event(ctx, sn))
 			}
 		}()
 	}
@@ -435,7 +460,7 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 			return
 		}
 		select {
-		case execs <- ev.PID:
+		case execs <- a.snapshot(ev.PID):
 		default:
 			a.log().Warn("event queue full: an exec was not judged", "pid", ev.PID)
 		}

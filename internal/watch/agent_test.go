@@ -230,3 +230,60 @@ func TestPreventDrift(t *testing.T) {
 		t.Errorf("blocked alerts: %+v", blocked)
 	}
 }
+
+// TestContainerChurn: 100 short-lived containers, four at a time, each
+// starting a shell; every one is attributed to its own container.
+func TestContainerChurn(t *testing.T) {
+	needRoot(t)
+	img := debianImage(t)
+	out := startAgent(t, nil, false)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	names := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := 0; i < 100; i++ {
+		name := fmt.Sprintf("bw-churn-%s-%d", suffix, i)
+		names[name] = true
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if b, err := exec.Command("docker", "run", "--rm", "--name", name, img, "sh", "-c", "sleep 1").CombinedOutput(); err != nil {
+				mu.Lock()
+				t.Errorf("docker run %s: %v\n%s", name, err, b)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(seen) < len(names); time.Sleep(200 * time.Millisecond) {
+		for _, al := range out.alerts(t) {
+			if al.Rule != "Shell in container (bulwark)" {
+				continue
+			}
+			n, _ := al.OutputFields["container.name"].(string)
+			if strings.HasPrefix(n, "bw-churn-"+suffix) && !names[n] {
+				t.Errorf("an alert for a container that never ran: %s", n)
+			}
+			seen[n] = true
+		}
+	}
+	for n := range names {
+		if !seen[n] {
+			t.Errorf("no shell alert attributed to %s (%d shell alerts had no container name)", n, countUnnamed(out.alerts(t)))
+		}
+	}
+}
+
+func countUnnamed(as []Alert) int {
+	n := 0
+	for _, al := range as {
+		if name, _ := al.OutputFields["container.name"].(string); name == "" && al.Rule == "Shell in container (bulwark)" {
+			n++
+		}
+	}
+	return n
+}
