@@ -43,7 +43,7 @@ unit:
 # The concurrent layer and cataloger pipeline, the registry and the store
 # under the race detector.
 race:
-	$(GO) test -count=1 -race ./internal/image/... ./internal/inventory/... ./internal/registry/... ./internal/store/... ./internal/server/... ./internal/audit/... ./internal/scanner/... ./internal/identity/...
+	$(GO) test -count=1 -race ./internal/image/... ./internal/inventory/... ./internal/registry/... ./internal/store/... ./internal/server/... ./internal/audit/... ./internal/scanner/... ./internal/identity/... ./internal/admission/...
 
 # The OCI distribution-spec conformance suite against `bulwark serve`, on
 # each store: SQLite, PostgreSQL, and blobs in S3.
