@@ -56,7 +56,9 @@ var Fields = map[string]fieldInfo{
 
 	"container.id": {Type: String}, "container.name": {Type: String}, "container.image": {Type: String},
 	"container.image.repository": {Type: String}, "container.image.tag": {Type: String},
-	"container.image.digest": {Type: String}, "container.privileged": {Type: Bool},
+	"container.image.digest": {Type: String},
+	// container.image.user is bulwark's: the USER the image declares.
+	"container.image.user": {Type: String}, "container.privileged": {Type: Bool},
 	"container.start_ts": {Type: Int}, "container.duration": {Type: Int},
 
 	"k8s.ns.name": {Type: String}, "k8s.pod.name": {Type: String}, "k8s.pod.uid": {Type: String},

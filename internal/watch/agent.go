@@ -42,10 +42,12 @@ type Container struct {
 	Image           string
 	Repository, Tag string
 	ImageID         string
-	Labels          map[string]string
-	Privileged      bool
-	UpperDir        string
-	MergedDir       string
+	// ImageUser is the USER the image declares ("" when none).
+	ImageUser  string
+	Labels     map[string]string
+	Privileged bool
+	UpperDir   string
+	MergedDir  string
 	// Immutable is the bulwark.dev/immutable=true label: drifted
 	// binaries may not run (with a Preventer).
 	Immutable          bool
@@ -141,6 +143,10 @@ func (a *Agent) container(ctx context.Context, id string) *Container {
 		Immutable: v.Config.Labels[ImmutableLabel] == "true",
 		Namespace: v.Config.Labels["io.kubernetes.pod.namespace"], PodName: v.Config.Labels["io.kubernetes.pod.name"]}
 	c.Repository, c.Tag = splitImage(v.Config.Image)
+	var im struct{ Config struct{ User string } }
+	if err := a.Docker.GetJSON(ctx, "/images/"+v.Image+"/json", &im); err == nil {
+		c.ImageUser = im.Config.User
+	}
 	if c.Immutable && a.Prevent != nil {
 		if err := a.Prevent.Protect(c); err != nil {
 			a.log().Error("cannot protect an immutable container", "container", c.Name, "err", err)
@@ -252,6 +258,7 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 	e["container.image.tag"] = c.Tag
 	e["container.image.digest"] = c.ImageID
 	e["container.privileged"] = c.Privileged
+	e["container.image.user"] = c.ImageUser
 	if c.Namespace != "" {
 		e["k8s.ns.name"], e["k8s.pod.name"] = c.Namespace, c.PodName
 	}
@@ -263,6 +270,13 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 		e["proc.is_exe_upper_layer"] = err == nil && fi.Mode().IsRegular()
 	}
 	return e
+}
+
+// runtimeProcess is the container runtime's own process inside a new
+// container (runc init, re-executed from a memfd, so its exe reads "/"):
+// it runs as root before the workload's user is set and is no workload.
+func runtimeProcess(p Proc) bool {
+	return !p.Gone && p.ContainerID != "" && (p.Exe == "/" || strings.HasPrefix(p.Name, "runc:["))
 }
 
 func firstOr(s []string, def string) string {
@@ -459,8 +473,12 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 		if ev.Kind != "exec" {
 			return
 		}
+		sn := a.snapshot(ev.PID)
+		if runtimeProcess(sn.p) {
+			return
+		}
 		select {
-		case execs <- a.snapshot(ev.PID):
+		case execs <- sn:
 		default:
 			a.log().Warn("event queue full: an exec was not judged", "pid", ev.PID)
 		}

@@ -192,6 +192,43 @@ func matchKey(got map[alertKey]bool, rule, container, exe string) bool {
 	return false
 }
 
+// TestRootOverridesImageUser: an image that declares USER nobody, run
+// with --user 0, raises the alert; run as its own user, it does not.
+func TestRootOverridesImageUser(t *testing.T) {
+	needRoot(t)
+	img := debianImage(t)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	base, rooted, asUser := "bw-base-"+suffix, "bw-rooted-"+suffix, "bw-asuser-"+suffix
+	userImg := "bulwark-test/nobody:" + suffix
+	t.Cleanup(func() {
+		exec.Command("docker", "rm", "-f", base, rooted, asUser).Run()
+		exec.Command("docker", "rmi", userImg).Run()
+	})
+	// docker commit sets the USER without a build (nothing can be pulled here).
+	docker(t, "create", "--name", base, img, "true")
+	docker(t, "commit", "--change", "USER nobody", base, userImg)
+	out := startAgent(t, nil, false)
+	docker(t, "run", "--name", rooted, "--user", "0", userImg, "sh", "-c", "sleep 1")
+	docker(t, "run", "--name", asUser, userImg, "sh", "-c", "sleep 1")
+	const rule = "Root in container whose image declares a user (bulwark)"
+	var got map[string]bool
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		got = map[string]bool{}
+		for _, al := range out.alerts(t) {
+			if al.Rule == rule {
+				n, _ := al.OutputFields["container.name"].(string)
+				got[n] = true
+			}
+		}
+		if got[rooted] {
+			break
+		}
+	}
+	if !got[rooted] || got[asUser] {
+		t.Errorf("%s fired for %v; want %s only", rule, got, rooted)
+	}
+}
+
 // TestPreventDrift: in a container labelled immutable, a binary copied
 // in after start cannot run (the process gets EPERM) and the block is an
 // alert; the image's own binaries still run, and the same drifted
