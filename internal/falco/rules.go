@@ -502,6 +502,13 @@ func (c *compiler) expand(vals []string, depth int) ([]string, error) {
 	return out, nil
 }
 
+// EventKey is the Event key of a field as rules write it
+// ("evt.arg.flags", "proc.aname[2]"), the same key conditions read.
+func EventKey(field string) string {
+	f := normalise(splitField(field))
+	return Key(f.Name, f.Arg)
+}
+
 func normalise(f Field) Field {
 	if rest, ok := strings.CutPrefix(f.Name, "evt.arg."); ok && f.Arg == "" {
 		return Field{Name: "evt.arg", Arg: rest, Transform: f.Transform}

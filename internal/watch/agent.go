@@ -353,11 +353,7 @@ func (a *Agent) alert(r *falco.Rule, e falco.Event) (Alert, bool) {
 	fields := map[string]any{}
 	msg := outputField.ReplaceAllStringFunc(r.Output, func(m string) string {
 		f := m[1:]
-		name, arg := f, ""
-		if i := strings.IndexByte(f, '['); i > 0 {
-			name, arg = f[:i], strings.TrimSuffix(f[i+1:], "]")
-		}
-		v, ok := e[falco.Key(name, arg)]
+		v, ok := e[falco.EventKey(f)]
 		if !ok {
 			fields[f] = nil
 			return "<NA>"
