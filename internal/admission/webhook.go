@@ -58,19 +58,7 @@ type Webhook struct {
 // one Kubernetes object. Checks across objects (a namespace's
 // NetworkPolicies) need the whole namespace and belong to `bulwark check`
 // and the cluster audit.
-func CheckList() ([]*checks.Check, error) {
-	all, err := checks.All()
-	if err != nil {
-		return nil, err
-	}
-	var out []*checks.Check
-	for _, c := range all {
-		if c.Target == checks.TargetKubernetes {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
+func CheckList() ([]*checks.Check, error) { return checks.ForTarget(checks.TargetKubernetes) }
 
 func (w *Webhook) now() time.Time {
 	if w.Now != nil {

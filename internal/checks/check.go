@@ -146,6 +146,22 @@ var withRefs = sync.OnceValues(func() ([]*Check, error) {
 // All returns every built-in check with its framework references.
 func All() ([]*Check, error) { return withRefs() }
 
+// ForTarget returns the built-in checks of one target (TargetImage for
+// the scan pipeline, TargetKubernetes for the admission webhook).
+func ForTarget(target string) ([]*Check, error) {
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Check
+	for _, c := range all {
+		if c.Target == target {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 // Exceptions answers whether a check is excepted for an object; the
 // ignore file of the policy package implements it.
 type Exceptions interface {

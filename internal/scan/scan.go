@@ -133,19 +133,7 @@ func ImageState(res *inventory.Result, ref string) *checks.ImageState {
 }
 
 // ImageChecks are the built-in image hygiene checks.
-func ImageChecks() ([]*checks.Check, error) {
-	all, err := checks.All()
-	if err != nil {
-		return nil, err
-	}
-	var out []*checks.Check
-	for _, c := range all {
-		if c.Target == checks.TargetImage {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
+func ImageChecks() ([]*checks.Check, error) { return checks.ForTarget(checks.TargetImage) }
 
 // Hygiene runs the image hygiene checks on an inventory result.
 func Hygiene(ctx context.Context, res *inventory.Result, ref string) ([]checks.Result, error) {
