@@ -64,18 +64,7 @@ func newFixture(t testing.TB) *fixture {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	kp, err := sign.GenerateKeyPair([]byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := sign.LoadPrivateKey(kp.PrivatePEM, []byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := sign.NewKeySigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, signer := testenv.SigningKey(t)
 	ctx := context.Background()
 	f := &fixture{host: host}
 	for _, im := range []struct {
@@ -97,7 +86,7 @@ func newFixture(t testing.TB) *fixture {
 		}
 	}
 	pol := strings.ReplaceAll(testPolicy, "REGISTRY", host)
-	pol = strings.ReplaceAll(pol, `"PUBKEY"`, jsonString(string(kp.PublicPEM)))
+	pol = strings.ReplaceAll(pol, `"PUBKEY"`, jsonString(string(pub)))
 	doc, err := policy.ParseDocument([]byte(pol), t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -64,16 +64,14 @@ func TestAdmissionThroughKubeAPIServer(t *testing.T) {
 
 	// Images: signed and clean, unsigned, vulnerable.
 	admin := remote.WithAuth(&authn.Basic{Username: "admin", Password: adminPW})
-	kp, _ := sign.GenerateKeyPair([]byte("pw"))
-	priv, _ := sign.LoadPrivateKey(kp.PrivatePEM, []byte("pw"))
-	signer, _ := sign.NewKeySigner(priv)
+	pub, signer := testenv.SigningKey(t)
 	setPolicy := func(project string, p policy.PullPolicy) {
 		b, _ := json.Marshal(p)
 		if code, body := ts.call(t, "admin", adminPW, "PUT", "/api/v1/projects/"+project+"/policy", string(b)); code != 200 {
 			t.Fatalf("set policy: %d %v", code, body)
 		}
 	}
-	setPolicy("shop", policy.PullPolicy{BlockSeverity: "critical", Unscanned: "block", RequireSignature: true, Keys: []string{string(kp.PublicPEM)}})
+	setPolicy("shop", policy.PullPolicy{BlockSeverity: "critical", Unscanned: "block", RequireSignature: true, Keys: []string{string(pub)}})
 	setPolicy("vuln", policy.PullPolicy{BlockSeverity: "unknown", Unscanned: "block"})
 	appImg := testenv.OneLayerImage(t, testenv.TarFile{Name: "app", Mode: 0o755, Body: "app"})
 	otherImg := testenv.OneLayerImage(t, testenv.TarFile{Name: "app", Mode: 0o755, Body: "unsigned"})

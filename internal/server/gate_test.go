@@ -166,10 +166,8 @@ func TestPullGate(t *testing.T) {
 			t.Errorf("pull during a rescan: %v", err)
 		}
 		// A signature is required: unsigned is refused, signed is served.
-		kp, _ := sign.GenerateKeyPair([]byte("pw"))
-		priv, _ := sign.LoadPrivateKey(kp.PrivatePEM, []byte("pw"))
-		signer, _ := sign.NewKeySigner(priv)
-		p := policy.PullPolicy{BlockSeverity: "none", Unscanned: "block", RequireSignature: true, Keys: []string{string(kp.PublicPEM)}}
+		pub, signer := testenv.SigningKey(t)
+		p := policy.PullPolicy{BlockSeverity: "none", Unscanned: "block", RequireSignature: true, Keys: []string{string(pub)}}
 		setPolicy(p)
 		_, err = remote.Image(ref, admin)
 		if msg := deniedBecause(err); !strings.Contains(msg, "not signed") || !strings.Contains(msg, "bulwark sign") {
@@ -183,7 +181,7 @@ func TestPullGate(t *testing.T) {
 			t.Errorf("signed image refused: %v", err)
 		}
 		// The signature itself is not gated (cosign must read it).
-		if _, err := sign.Verify(ctx, ref, mustVerifier(t, kp.PublicPEM), admin); err != nil {
+		if _, err := sign.Verify(ctx, ref, mustVerifier(t, pub), admin); err != nil {
 			t.Errorf("verify through the registry: %v", err)
 		}
 	})

@@ -122,9 +122,7 @@ func TestRetentionAndGC(t *testing.T) {
 			`{"blockSeverity":"none","unscanned":"allow","retention":{"keepLast":2,"pulledWithinDays":7}}`); code != 200 {
 			t.Fatalf("policy: %d %v", code, body)
 		}
-		kp, _ := sign.GenerateKeyPair([]byte("pw"))
-		priv, _ := sign.LoadPrivateKey(kp.PrivatePEM, []byte("pw"))
-		signer, _ := sign.NewKeySigner(priv)
+		pub, signer := testenv.SigningKey(t)
 		var digests []v1.Hash
 		for i := 1; i <= 5; i++ {
 			img, _ := random.Image(1024, 2)
@@ -194,7 +192,7 @@ func TestRetentionAndGC(t *testing.T) {
 				t.Fatalf("%s: %v", tag, err)
 			}
 			testenv.ReadLayers(t, img)
-			if _, err := sign.Verify(ctx, r, mustVerifier(t, kp.PublicPEM), admin); err != nil {
+			if _, err := sign.Verify(ctx, r, mustVerifier(t, pub), admin); err != nil {
 				t.Errorf("%s: signature after gc: %v", tag, err)
 			}
 		}

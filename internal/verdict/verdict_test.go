@@ -24,24 +24,8 @@ import (
 	"bulwark.dev/bulwark/internal/sbom"
 	"bulwark.dev/bulwark/internal/severity"
 	"bulwark.dev/bulwark/internal/sign"
+	"bulwark.dev/bulwark/internal/testenv"
 )
-
-func keyPair(t *testing.T) ([]byte, sign.Signer) {
-	t.Helper()
-	kp, err := sign.GenerateKeyPair([]byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := sign.LoadPrivateKey(kp.PrivatePEM, []byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sign.NewKeySigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kp.PublicPEM, s
-}
 
 // testRegistry is a real registry over HTTP that can be taken down.
 func testRegistry(t *testing.T) (host string, down *atomic.Bool) {
@@ -84,7 +68,7 @@ func writePolicy(t *testing.T, doc string, keys map[string][]byte) string {
 // documents, bad ones are refused naming the file and the problem, and a
 // project pull policy is told how to become a document.
 func TestPolicyDocuments(t *testing.T) {
-	pub, _ := keyPair(t)
+	pub, _ := testenv.SigningKey(t)
 	keys := map[string][]byte{"k.pub": pub, "junk.pub": []byte("not a key")}
 	ev := &Evaluator{}
 	tests := []struct {
@@ -134,9 +118,9 @@ func TestPolicyDocuments(t *testing.T) {
 // a registry outage is an error, never a refusal.
 func TestEvaluate(t *testing.T) {
 	host, down := testRegistry(t)
-	oldPub, oldKey := keyPair(t)
-	newPub, newKey := keyPair(t)
-	_, stranger := keyPair(t)
+	oldPub, oldKey := testenv.SigningKey(t)
+	newPub, newKey := testenv.SigningKey(t)
+	_, stranger := testenv.SigningKey(t)
 	doc, err := policy.LoadDocument(writePolicy(t, `rules:
 - pattern: "`+host+`/shop/*"
   keys: [old.pub, new.pub]
