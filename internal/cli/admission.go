@@ -69,10 +69,7 @@ func (f *admissionFlags) webhook(ctx context.Context, e *env) (*admission.Webhoo
 		images.Scans = &admission.APIScans{URL: f.server, Token: e.getenv(f.tokenEnv)}
 	} else {
 		for _, r := range doc.Rules {
-			if r.BlockSeverity != "none" && r.Unscanned != "allow" {
-				continue
-			}
-			if r.BlockSeverity != "none" {
+			if r.BlockSeverity != "none" && r.Unscanned == "allow" {
 				return nil, fmt.Errorf("policy %s: rule %s sets blockSeverity, but without --server no image has a scan to judge: give --server, or set unscanned: block to refuse them", f.policy, r.Pattern)
 			}
 		}

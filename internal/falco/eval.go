@@ -81,7 +81,7 @@ func (c *cCmp) match(e Event) bool {
 		if !ok {
 			return false
 		}
-		return compareScalar(c.op, toString(v), []string{toString(w)}, nil, nil, nil)
+		return compareScalar(c.op, toString(v), []string{toString(w)}, nil, nil)
 	}
 	switch x := v.(type) {
 	case []string:
@@ -131,7 +131,7 @@ func (c *cCmp) matchOne(s string) bool {
 		n, err := strconv.ParseInt(s, 10, 64)
 		return err == nil && compareInt(c.op, n, c.ints)
 	}
-	return compareScalar(c.op, s, c.vals, c.set, c.re, c.ints)
+	return compareScalar(c.op, s, c.vals, c.set, c.re)
 }
 
 func toString(v any) string {
@@ -175,7 +175,7 @@ func compareInt(op string, n int64, vals []int64) bool {
 	return false
 }
 
-func compareScalar(op, s string, vals []string, set map[string]bool, re *regexp.Regexp, _ []int64) bool {
+func compareScalar(op, s string, vals []string, set map[string]bool, re *regexp.Regexp) bool {
 	if len(vals) == 0 {
 		return false
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"bulwark.dev/bulwark/internal/admission"
-	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/verdict"
 )
@@ -69,7 +68,7 @@ func (a admissionImages) Judge(ctx context.Context, img string) (admission.Judge
 	}
 	j := admission.Judgement{Digest: m.Digest, Decision: verdict.Decision{Allowed: true}}
 	images := []*store.Manifest{m}
-	if !registry.IsImage(m) {
+	if !a.s.gate.isImage(m) {
 		// An index runs one of its images, whichever the node's
 		// platform picks: every one must pass.
 		images = nil
