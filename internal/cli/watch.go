@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -15,15 +16,17 @@ import (
 
 func newWatchCommand(e *env) *cobra.Command {
 	var rules []string
-	var noBuiltin, report, prevent bool
+	var noBuiltin, report, prevent, noFiles bool
 	var host, format string
 	cmd := &cobra.Command{
 		Use:   "watch [--rules FILE]...",
 		Short: "Watch running containers: Falco-format rules on the kernel's process events, alerts as Falco JSON",
 		Long: `Read the kernel's process events (the netlink process connector: needs
-root or CAP_NET_ADMIN), attribute each to its container through the
-Docker Engine API, and run bulwark's built-in rules and any Falco rules
-files given with --rules. Every alert is one JSON line on stdout in
+root or CAP_NET_ADMIN) and each container's file opens and writes
+(fanotify, one mark per container root filesystem: needs CAP_SYS_ADMIN;
+--no-files leaves them out), attribute each to its container through
+the Docker Engine API, and run bulwark's built-in rules and any Falco
+rules files given with --rules. Every alert is one JSON line on stdout in
 Falco's output shape (falcosidekick and SIEM parsers read it). Alerts are
 limited to 20 a minute per container and rule.
 
@@ -85,12 +88,25 @@ Exit 1 when a file has broken items. See docs/watch.md.`,
 				}
 				defer a.Prevent.Close()
 			}
+			sources := []string{"process connector (exec)"}
+			if !noFiles {
+				if a.Files, err = watch.OpenFileWatcher(); err != nil {
+					// The agent still runs: exec rules need no fanotify.
+					fmt.Fprintf(e.stderr, "bulwark watch: no file events: %v; run as root or give the binary CAP_SYS_ADMIN (or pass --no-files)\n", err)
+				} else {
+					defer a.Files.Close()
+					sources = append(sources, "fanotify (open, write) in every container")
+				}
+			}
+			if prevent {
+				sources = append(sources, "drift prevention (fanotify) in containers labelled "+watch.ImmutableLabel+"=true")
+			}
 			return a.Run(ctx, func(s watch.Sources) {
 				if s.ProcConnector != nil {
 					fmt.Fprintf(e.stderr, "bulwark watch: %v: run as root or give the binary CAP_NET_ADMIN\n", s.ProcConnector)
 					return
 				}
-				fmt.Fprintf(e.stderr, "bulwark watch: %d of %d rules loaded (see --rules-report); sources: process connector (exec)%s; file (fanotify) and eBPF event sources are not built yet\n", sum.Evaluable, sum.Rules, map[bool]string{true: ", drift prevention (fanotify) in containers labelled " + watch.ImmutableLabel + "=true"}[prevent])
+				fmt.Fprintf(e.stderr, "bulwark watch: %d of %d rules loaded (see --rules-report); sources: %s; eBPF tracepoints are not built yet\n", sum.Evaluable, sum.Rules, strings.Join(sources, ", "))
 			})
 		},
 	}
@@ -98,6 +114,7 @@ Exit 1 when a file has broken items. See docs/watch.md.`,
 	cmd.Flags().BoolVar(&noBuiltin, "no-builtin", false, "do not load bulwark's built-in rules")
 	cmd.Flags().BoolVar(&report, "rules-report", false, "report which rules load and why the others cannot be evaluated, then exit")
 	cmd.Flags().BoolVar(&prevent, "prevent", false, "deny the exec of drifted binaries (not in the image) in containers labelled bulwark.dev/immutable=true (fanotify; needs CAP_SYS_ADMIN)")
+	cmd.Flags().BoolVar(&noFiles, "no-files", false, "do not watch file opens and writes in containers (fanotify)")
 	cmd.Flags().StringVar(&format, "format", "table", "--rules-report format: table or json")
 	cmd.Flags().StringVar(&host, "host", "", "Docker Engine address (default DOCKER_HOST or unix:///var/run/docker.sock)")
 	return cmd

@@ -77,6 +77,8 @@ type Agent struct {
 	// Prevent, when set, denies drifted binaries in immutable
 	// containers.
 	Prevent *Preventer
+	// Files, when set, reports opens and writes in every container.
+	Files *FileWatcher
 	// PerMinute caps alerts per container and rule (default 20); the
 	// rest are counted and reported once the minute is over.
 	PerMinute int
@@ -150,6 +152,11 @@ func (a *Agent) container(ctx context.Context, id string) *Container {
 	if c.Immutable && a.Prevent != nil {
 		if err := a.Prevent.Protect(c); err != nil {
 			a.log().Error("cannot protect an immutable container", "container", c.Name, "err", err)
+		}
+	}
+	if a.Files != nil {
+		if err := a.Files.Watch(c); err != nil {
+			a.log().Warn("no file events for a container", "container", c.Name, "err", err)
 		}
 	}
 	a.mu.Lock()
@@ -252,6 +259,19 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 	if c == nil {
 		return e
 	}
+	containerFields(e, c)
+	if c.UpperDir != "" && p.Exe != "" && p.Exe != "/" {
+		// Drift: the executable is a file in the container's writable
+		// layer, so the image did not hold it (or it changed since).
+		// Lstat never follows a link out of the layer.
+		fi, err := os.Lstat(filepath.Join(c.UpperDir, filepath.Clean("/"+p.Exe)))
+		e["proc.is_exe_upper_layer"] = err == nil && fi.Mode().IsRegular()
+	}
+	return e
+}
+
+func containerFields(e falco.Event, c *Container) {
+	e["container.id"] = shortID(c.ID)
 	e["container.name"] = c.Name
 	e["container.image"] = c.Image
 	e["container.image.repository"] = c.Repository
@@ -262,13 +282,39 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 	if c.Namespace != "" {
 		e["k8s.ns.name"], e["k8s.pod.name"] = c.Namespace, c.PodName
 	}
-	if c.UpperDir != "" && p.Exe != "" && p.Exe != "/" {
-		// Drift: the executable is a file in the container's writable
-		// layer, so the image did not hold it (or it changed since).
-		// Lstat never follows a link out of the layer.
-		fi, err := os.Lstat(filepath.Join(c.UpperDir, filepath.Clean("/"+p.Exe)))
-		e["proc.is_exe_upper_layer"] = err == nil && fi.Mode().IsRegular()
+}
+
+// fileOpen is what the file source knows of one open.
+type fileOpen struct {
+	c           *Container
+	path        string
+	read, write bool
+	// fd and flags are the process's descriptor and open flags, when it
+	// still held the file as the event was read (-1 otherwise).
+	fd, flags int
+}
+
+// openEvent builds the Falco event of an open (evt.type openat): the
+// process as the open found it, the container from the mark the event
+// came through (known even when the process has exited).
+func (a *Agent) openEvent(ctx context.Context, sn snap, o fileOpen) falco.Event {
+	e := a.event(ctx, sn)
+	delete(e, "proc.is_exe_upper_layer")
+	if id, _ := e["container.id"].(string); id == "<NA>" || id == "host" || e["container.name"] == nil {
+		containerFields(e, o.c)
 	}
+	e["evt.type"], e["evt.res"] = "openat", "SUCCESS"
+	e["evt.is_open_read"], e["evt.is_open_write"], e["evt.is_open_exec"] = o.read, o.write, false
+	// fanotify reports only opens that succeeded, which is what Falco's
+	// fd.num >= 0 tests; the number itself is known only while the
+	// process still holds the file.
+	e["fd.num"], e["evt.rawres"] = int64(max(o.fd, 0)), int64(max(o.fd, 0))
+	if o.flags >= 0 {
+		e[falco.Key("evt.arg", "flags")] = flagNames(o.flags)
+	}
+	e["fd.name"], e["fd.nameraw"] = o.path, o.path
+	e["fd.directory"], e["fd.filename"] = path.Dir(o.path), path.Base(o.path)
+	e["fd.typechar"], e["fd.type"] = "f", "file"
 	return e
 }
 
@@ -384,13 +430,18 @@ func (a *Agent) alert(r *falco.Rule, e falco.Event) (Alert, bool) {
 		Source: "syscall", Tags: append([]string{}, r.Tags...), Time: now.UTC(), OutputFields: fields}, true
 }
 
-// protectRunning protects the immutable containers already running.
-func (a *Agent) protectRunning(ctx context.Context) {
+// markRunning protects or watches the containers already running
+// (only the immutable ones when there is no file source).
+func (a *Agent) markRunning(ctx context.Context) {
 	var list []struct {
 		ID string `json:"Id"`
 	}
-	if err := a.Docker.GetJSON(ctx, "/containers/json?filters="+url.QueryEscape(`{"label":["`+ImmutableLabel+`=true"]}`), &list); err != nil {
-		a.log().Error("cannot list immutable containers", "err", err)
+	q := "/containers/json"
+	if a.Files == nil {
+		q += "?filters=" + url.QueryEscape(`{"label":["`+ImmutableLabel+`=true"]}`)
+	}
+	if err := a.Docker.GetJSON(ctx, q, &list); err != nil {
+		a.log().Error("cannot list running containers", "err", err)
 		return
 	}
 	for _, c := range list {
@@ -428,7 +479,15 @@ type Sources struct {
 	ProcConnector error
 }
 
-// Run reads the process connector until ctx ends.
+// job is one event for the workers: an exec, or an open when open is
+// set.
+type job struct {
+	sn   snap
+	open *fileOpen
+}
+
+// Run reads the process connector (and the file source, when set)
+// until ctx ends.
 func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 	pc, err := OpenProcConnector()
 	if err != nil {
@@ -438,14 +497,14 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 		return err
 	}
 	defer pc.Close()
-	if a.Prevent != nil {
-		// Before ready: what runs now is protected when Run says so.
-		a.protectRunning(ctx)
+	if a.Prevent != nil || a.Files != nil {
+		// Before ready: what runs now is watched when Run says so.
+		a.markRunning(ctx)
 	}
 	if ready != nil {
 		ready(Sources{})
 	}
-	execs := make(chan snap, 4096)
+	jobs := make(chan job, 4096)
 	var wg sync.WaitGroup
 	if a.Prevent != nil {
 		wg.Add(1)
@@ -456,30 +515,66 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 			}
 		}()
 	}
+	var procs procCache
+	var readers sync.WaitGroup
+	if a.Files != nil {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			o := &opens{a: a}
+			err := a.Files.Run(ctx, func(ev FileEvent) {
+				o.handle(ev, &procs, func(sn snap, op fileOpen) {
+					select {
+					case jobs <- job{sn: sn, open: &op}:
+					default:
+						a.log().Warn("event queue full: an open was not judged", "pid", sn.p.PID, "file", op.path)
+					}
+				})
+			})
+			if err != nil {
+				a.log().Error("file events stopped", "err", err)
+			}
+		}()
+	}
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for sn := range execs {
-				a.Judge(a.event(ctx, sn))
+			for j := range jobs {
+				if j.open != nil {
+					a.Judge(a.openEvent(ctx, j.sn, *j.open))
+				} else {
+					a.Judge(a.event(ctx, j.sn))
+				}
 			}
 		}()
 	}
 	err = pc.Run(ctx, func(ev ProcEvent) {
+		if ev.Kind == "exit" {
+			procs.forget(ev.PID)
+		}
 		if ev.Kind != "exec" {
 			return
 		}
+		procs.forget(ev.PID)
 		sn := a.snapshot(ev.PID)
 		if runtimeProcess(sn.p) {
+			// runc init in a new container, before the workload starts:
+			// mark its root filesystem now, not at the workload's first
+			// exec, so its first opens and execs are seen.
+			if a.Prevent != nil || a.Files != nil {
+				go a.container(ctx, sn.p.ContainerID)
+			}
 			return
 		}
 		select {
-		case execs <- sn:
+		case jobs <- job{sn: sn}:
 		default:
 			a.log().Warn("event queue full: an exec was not judged", "pid", ev.PID)
 		}
 	}, func() { a.log().Warn("the kernel dropped process events (receive buffer full)") })
-	close(execs)
+	readers.Wait()
+	close(jobs)
 	wg.Wait()
 	return err
 }

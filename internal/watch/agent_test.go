@@ -67,8 +67,14 @@ func debianImage(t *testing.T) string {
 	return "bulwark-test/debian:bookworm-minbase"
 }
 
+// Sources a test agent opens besides the process connector.
+const (
+	withPrevent = 1 << iota
+	withFiles
+)
+
 // startAgent runs an agent until the test ends and returns its output.
-func startAgent(t *testing.T, rulesFiles []string, prevent bool) *syncBuffer {
+func startAgent(t *testing.T, rulesFiles []string, sources int) *syncBuffer {
 	t.Helper()
 	rs, err := LoadRules(rulesFiles, false)
 	if err != nil {
@@ -80,11 +86,17 @@ func startAgent(t *testing.T, rulesFiles []string, prevent bool) *syncBuffer {
 	}
 	out := &syncBuffer{}
 	a := &Agent{Rules: rs, Docker: dc, Out: out}
-	if prevent {
+	if sources&withPrevent != 0 {
 		if a.Prevent, err = OpenPreventer(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Prevent.Close() })
+	}
+	if sources&withFiles != 0 {
+		if a.Files, err = OpenFileWatcher(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Files.Close() })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Sources, 1)
@@ -116,7 +128,7 @@ func TestAgentOnRealContainers(t *testing.T) {
 	}
 	tmp := filepath.Join(t.TempDir(), "falco_rules.yaml")
 	os.WriteFile(tmp, stable, 0o644)
-	out := startAgent(t, []string{tmp}, false)
+	out := startAgent(t, []string{tmp}, 0)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	shell, plain, drift := "bw-shell-"+suffix, "bw-plain-"+suffix, "bw-drift-"+suffix
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", shell, plain, drift).Run() })
@@ -207,7 +219,7 @@ func TestRootOverridesImageUser(t *testing.T) {
 	// docker commit sets the USER without a build (nothing can be pulled here).
 	docker(t, "create", "--name", base, img, "true")
 	docker(t, "commit", "--change", "USER nobody", base, userImg)
-	out := startAgent(t, nil, false)
+	out := startAgent(t, nil, 0)
 	docker(t, "run", "--name", rooted, "--user", "0", userImg, "sh", "-c", "sleep 1")
 	docker(t, "run", "--name", asUser, userImg, "sh", "-c", "sleep 1")
 	const rule = "Root in container whose image declares a user (bulwark)"
@@ -225,7 +237,7 @@ func TestRootOverridesImageUser(t *testing.T) {
 		}
 	}
 	if !got[rooted] || got[asUser] {
-		t.Errorf("%s fired for %v; want %s only", rule, got, rooted)
+		t.Errorf("%s fired for %v; want %s only\n%+v", rule, got, rooted, out.alerts(t))
 	}
 }
 
@@ -241,7 +253,7 @@ func TestPreventDrift(t *testing.T) {
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", locked, open).Run() })
 	docker(t, "run", "-d", "--name", locked, "--label", ImmutableLabel+"=true", img, "sleep", "120")
 	docker(t, "run", "-d", "--name", open, img, "sleep", "120")
-	out := startAgent(t, nil, true)
+	out := startAgent(t, nil, withPrevent)
 	for _, c := range []string{locked, open} {
 		docker(t, "exec", c, "cp", "/bin/ls", "/tmp/mybin")
 	}
@@ -273,7 +285,7 @@ func TestPreventDrift(t *testing.T) {
 func TestContainerChurn(t *testing.T) {
 	needRoot(t)
 	img := debianImage(t)
-	out := startAgent(t, nil, false)
+	out := startAgent(t, nil, 0)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	names := map[string]bool{}
 	var mu sync.Mutex
@@ -323,4 +335,63 @@ func countUnnamed(as []Alert) int {
 		}
 	}
 	return n
+}
+
+// TestFileEvents: with the fanotify file source, a container that
+// plants a program below /usr/bin, changes a file below /etc and reads
+// /etc/shadow raises the three file rules, naming the file; a container
+// that reads ordinary files and writes to /tmp raises none. The
+// container that runs from the first exec (docker run) is watched
+// before the workload starts, so its first opens are seen.
+func TestFileEvents(t *testing.T) {
+	needRoot(t)
+	img := debianImage(t)
+	out := startAgent(t, nil, withFiles)
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	bad, good, late := "bw-files-bad-"+suffix, "bw-files-good-"+suffix, "bw-files-late-"+suffix
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", bad, good, late).Run() })
+	docker(t, "run", "--name", bad, img, "sh", "-c", "cat /etc/shadow > /dev/null; echo x > /usr/bin/evil; echo y >> /etc/motd; sleep 1")
+	docker(t, "run", "--name", good, img, "sh", "-c", "cat /etc/os-release /etc/passwd > /dev/null; echo z > /tmp/ok; sleep 1")
+	// A long-running container: the write comes from docker exec into
+	// a process that keeps the file open while the rule is judged.
+	docker(t, "run", "-d", "--name", late, img, "sleep", "120")
+	docker(t, "exec", late, "sh", "-c", "exec 3>>/usr/sbin/planted; echo x >&3; sleep 2")
+
+	want := map[alertKey]bool{
+		{"Read sensitive file (bulwark)", bad, "/etc/shadow"}:                 true,
+		{"Write below binary directory (bulwark)", bad, "/usr/bin/evil"}:      true,
+		{"Write below /etc (bulwark)", bad, "/etc/motd"}:                      true,
+		{"Write below binary directory (bulwark)", late, "/usr/sbin/planted"}: true,
+	}
+	got := map[alertKey]bool{}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		got = map[alertKey]bool{}
+		for _, al := range out.alerts(t) {
+			name, _ := al.OutputFields["container.name"].(string)
+			file, _ := al.OutputFields["fd.name"].(string)
+			got[alertKey{al.Rule, name, file}] = true
+		}
+		n := 0
+		for k := range want {
+			if got[k] {
+				n++
+			}
+		}
+		if n == len(want) {
+			break
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("no %q alert for %s (%s); got %v", k.rule, k.container, k.exe, got)
+		}
+	}
+	for k := range got {
+		if k.container == good && strings.Contains(k.rule, "(bulwark)") && k.rule != "Shell in container (bulwark)" {
+			t.Errorf("the harmless container raised %q (%s)", k.rule, k.exe)
+		}
+		if k.container == bad && k.rule == "Write below /etc (bulwark)" && k.exe != "/etc/motd" {
+			t.Errorf("a write below /etc the container did not make: %s", k.exe)
+		}
+	}
 }

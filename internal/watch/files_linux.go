@@ -1,0 +1,128 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// fileMask is what the file source asks the kernel for: opens, writes
+// and closes (the close says whether the file was open for writing).
+// Exec opens come from the process connector and are not asked for.
+const fileMask = unix.FAN_OPEN | unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE | unix.FAN_CLOSE_NOWRITE
+
+// FileWatcher reports opens and writes of files in the containers it
+// watches: a fanotify notification group (CAP_SYS_ADMIN) with one
+// filesystem mark on each container's root filesystem, so the host's
+// own file activity never reaches it.
+type FileWatcher struct {
+	g    *fanGroup
+	self int
+}
+
+// FileEvent is one open of a file in a watched container.
+type FileEvent struct {
+	PID       int
+	Container *Container
+	// Path is the file's path inside the container.
+	Path     string
+	Dev, Ino uint64
+	// Mask holds the fanotify bits the kernel merged into the event.
+	Mask uint64
+	// Lost is set (and nothing else) when the kernel's queue overflowed.
+	Lost bool
+}
+
+// OpenFileWatcher opens the fanotify group.
+func OpenFileWatcher() (*FileWatcher, error) {
+	g, err := openFanGroup(unix.FAN_CLASS_NOTIF)
+	if err != nil {
+		return nil, fmt.Errorf("fanotify: %w (file events need CAP_SYS_ADMIN)", err)
+	}
+	return &FileWatcher{g: g, self: os.Getpid()}, nil
+}
+
+// Close stops the file events.
+func (w *FileWatcher) Close() error { return w.g.close() }
+
+// Watch marks the container's root filesystem.
+func (w *FileWatcher) Watch(c *Container) error { return w.g.mark(c, fileMask) }
+
+// Run delivers file events until ctx ends. The agent's own reads of a
+// container's files (its /etc/passwd, for user names) are not events.
+func (w *FileWatcher) Run(ctx context.Context, fn func(FileEvent)) error {
+	return w.g.read(ctx, func(ev fanEvent) bool {
+		if ev.overflow {
+			fn(FileEvent{Lost: true})
+			return false
+		}
+		if ev.pid == w.self || ev.fd < 0 {
+			return false
+		}
+		c, path, dev, ino, err := w.g.file(ev.fd)
+		if err != nil || c == nil {
+			return false
+		}
+		fn(FileEvent{PID: ev.pid, Container: c, Path: path, Dev: dev, Ino: ino, Mask: ev.mask})
+		return false
+	})
+}
+
+// openFlags finds the descriptor the process holds on path and its
+// open flags (from /proc/PID/fdinfo); ok is false when the process has
+// closed it, exited, or holds more descriptors than are worth reading.
+func openFlags(procRoot string, pid int, path string) (fd, flags int, ok bool) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	ents, err := os.ReadDir(filepath.Join(dir, "fd"))
+	if err != nil || len(ents) > 1024 {
+		return 0, 0, false
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, "fd", e.Name())); err != nil || l != path {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "fdinfo", e.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, found := strings.CutPrefix(line, "flags:"); found {
+				f, err1 := strconv.ParseInt(strings.TrimSpace(v), 8, 64)
+				n, err2 := strconv.Atoi(e.Name())
+				if err1 == nil && err2 == nil {
+					return n, int(f), true
+				}
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// flagNames spells open flags as Falco does (evt.arg.flags).
+func flagNames(f int) string {
+	var s []string
+	switch f & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		s = append(s, "O_RDONLY")
+	case unix.O_WRONLY:
+		s = append(s, "O_WRONLY")
+	case unix.O_RDWR:
+		s = append(s, "O_RDWR")
+	}
+	for _, b := range []struct {
+		bit  int
+		name string
+	}{{unix.O_CREAT, "O_CREAT"}, {unix.O_EXCL, "O_EXCL"}, {unix.O_TRUNC, "O_TRUNC"}, {unix.O_APPEND, "O_APPEND"},
+		{unix.O_NONBLOCK, "O_NONBLOCK"}, {unix.O_DSYNC, "O_DSYNC"}, {unix.O_DIRECTORY, "O_DIRECTORY"},
+		{unix.O_NOFOLLOW, "O_NOFOLLOW"}, {unix.O_CLOEXEC, "O_CLOEXEC"}, {unix.O_TMPFILE &^ unix.O_DIRECTORY, "O_TMPFILE"}} {
+		if f&b.bit == b.bit {
+			s = append(s, b.name)
+		}
+	}
+	return strings.Join(s, "|")
+}

@@ -1,0 +1,114 @@
+package watch
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// opens turns the file source's events into one judged open each. The
+// kernel merges the events of one file and process that are still
+// queued, so an event may say open, write and close at once. An open
+// is reported once, when its mode is known: a write (modify or a close
+// after writing) makes it a write, a close without writing a read; for
+// a file still open, the process's descriptor table says. Only the
+// file source's goroutine uses it.
+type opens struct {
+	a *Agent
+	// pending are opens whose mode is not known yet, with the process
+	// as the open found it.
+	pending map[openKey]snap
+	// reported are opens already judged, until their close.
+	reported map[openKey]bool
+	lost     int
+}
+
+type openKey struct {
+	pid      int
+	dev, ino uint64
+}
+
+// procCache keeps a process's snapshot for the opens that follow its
+// exec: reading /proc for each open would cost more than the rules.
+type procCache struct {
+	mu sync.Mutex
+	m  map[int]snap
+}
+
+func (pc *procCache) get(a *Agent, pid int) snap {
+	now := a.now()
+	pc.mu.Lock()
+	sn, ok := pc.m[pid]
+	pc.mu.Unlock()
+	if ok && now.Sub(sn.at) < 2*time.Second {
+		return sn
+	}
+	sn = a.snapshot(pid)
+	if !sn.p.Gone {
+		pc.mu.Lock()
+		if pc.m == nil || len(pc.m) > 4096 {
+			pc.m = map[int]snap{}
+		}
+		pc.m[pid] = sn
+		pc.mu.Unlock()
+	}
+	return sn
+}
+
+// forget drops a process that exec'd a new program or exited.
+func (pc *procCache) forget(pid int) {
+	pc.mu.Lock()
+	delete(pc.m, pid)
+	pc.mu.Unlock()
+}
+
+func (o *opens) handle(ev FileEvent, procs *procCache, judge func(snap, fileOpen)) {
+	if ev.Lost {
+		o.lost++
+		o.a.log().Warn("the kernel dropped file events (fanotify queue full)", "overflows", o.lost)
+		return
+	}
+	if o.pending == nil || len(o.pending) > 8192 {
+		o.pending = map[openKey]snap{}
+	}
+	if o.reported == nil || len(o.reported) > 8192 {
+		o.reported = map[openKey]bool{}
+	}
+	k := openKey{ev.PID, ev.Dev, ev.Ino}
+	closed := ev.Mask&(unix.FAN_CLOSE_WRITE|unix.FAN_CLOSE_NOWRITE) != 0
+	if o.reported[k] {
+		if closed {
+			delete(o.reported, k)
+		}
+		return
+	}
+	sn, waiting := o.pending[k]
+	if !waiting || ev.Mask&unix.FAN_OPEN != 0 {
+		sn = procs.get(o.a, ev.PID)
+	}
+	op := fileOpen{c: ev.Container, path: ev.Path, fd: -1, flags: -1}
+	switch {
+	case ev.Mask&(unix.FAN_MODIFY|unix.FAN_CLOSE_WRITE) != 0:
+		op.write = true
+		if fd, fl, ok := openFlags(o.a.Proc.root(), ev.PID, ev.Path); ok {
+			op.fd, op.flags, op.read = fd, fl, fl&unix.O_ACCMODE == unix.O_RDWR
+		}
+	case ev.Mask&unix.FAN_CLOSE_NOWRITE != 0:
+		op.read = true
+	default:
+		fd, fl, ok := openFlags(o.a.Proc.root(), ev.PID, ev.Path)
+		if !ok {
+			// Closed or gone already: the close event will say how.
+			o.pending[k] = sn
+			return
+		}
+		mode := fl & unix.O_ACCMODE
+		op.fd, op.flags, op.read, op.write = fd, fl, mode != unix.O_WRONLY, mode != unix.O_RDONLY
+	}
+	delete(o.pending, k)
+	if !closed {
+		o.reported[k] = true
+	}
+	judge(sn, op)
+}
