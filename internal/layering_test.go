@@ -51,6 +51,7 @@ var transport = map[string]string{
 	"internal/audit":     "delivers records to SIEMs over HTTP",
 	"internal/registry":  "is the OCI Distribution API",
 	"internal/admission": "is the Kubernetes webhook, and resolves tags in registries",
+	"internal/watch":     "sends runtime alerts to a bulwark server (watch --server)",
 	"internal/testenv":   "drives a real kube-apiserver for tests",
 	"internal/server":    "is the HTTP wiring",
 	"internal/cli":       "starts the server",

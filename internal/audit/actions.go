@@ -31,6 +31,7 @@ var (
 	ActionScanResult      = Action{"scan.result"}
 	ActionScanRescan      = Action{"scan.rescan"}
 	ActionAdmission       = Action{"admission.review"}
+	ActionRuntimeAlert    = Action{"runtime.alert"}
 )
 
 // Actions lists every action.
@@ -39,7 +40,7 @@ var Actions = []Action{
 	ActionRegistryPush, ActionRegistryPull, ActionRegistryDelete, ActionRegistryMount,
 	ActionPolicyDeny, ActionPolicyChange, ActionMemberSet, ActionRobotCreate, ActionRobotDelete,
 	ActionRetentionRemove, ActionGCRun, ActionAuditPrune, ActionScanResult, ActionScanRescan,
-	ActionAdmission,
+	ActionAdmission, ActionRuntimeAlert,
 }
 
 // Outcome is how an action ended.

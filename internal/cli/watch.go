@@ -1,15 +1,22 @@
 package cli
 
 import (
+	"bufio"
+	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"bulwark.dev/bulwark/internal/falco"
 	"bulwark.dev/bulwark/internal/image"
 	"bulwark.dev/bulwark/internal/watch"
 )
@@ -17,7 +24,8 @@ import (
 func newWatchCommand(e *env) *cobra.Command {
 	var rules []string
 	var noBuiltin, report, prevent, noFiles bool
-	var host, format string
+	var host, format, record, replay string
+	var serverURL, user, tokenEnv, spool string
 	cmd := &cobra.Command{
 		Use:   "watch [--rules FILE]...",
 		Short: "Watch running containers: Falco-format rules on the kernel's process events, alerts as Falco JSON",
@@ -33,7 +41,11 @@ limited to 20 a minute per container and rule.
 --rules-report loads the rules and reports, for each rule, whether it
 runs or which field or operator it needs that bulwark does not provide;
 broken items are named with their file and line, and the rest loads.
-Exit 1 when a file has broken items. See docs/watch.md.`,
+Exit 1 when a file has broken items.
+
+--record FILE appends every event the agent judges to FILE (one JSON
+object a line); --replay FILE judges such a stream with the rules given,
+without privileges, to test rules or measure them. See docs/watch.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rs, err := watch.LoadRules(rules, noBuiltin)
@@ -74,6 +86,9 @@ Exit 1 when a file has broken items. See docs/watch.md.`,
 			for _, p := range rs.Problems {
 				fmt.Fprintf(e.stderr, "bulwark: skipped: %v\n", p)
 			}
+			if replay != "" {
+				return replayEvents(cmd.Context(), e, rs, replay)
+			}
 			dc, err := image.NewDockerClient(host)
 			if err != nil {
 				return err
@@ -82,6 +97,33 @@ Exit 1 when a file has broken items. See docs/watch.md.`,
 			defer stop()
 			sum := rs.Summary()
 			a := &watch.Agent{Rules: rs, Docker: dc, Out: e.stdout, Log: e.logger}
+			if record != "" {
+				// Events carry command lines, which may hold secrets.
+				f, err := os.OpenFile(record, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+				if err != nil {
+					return fmt.Errorf("--record: %w", err)
+				}
+				defer f.Close()
+				bw := bufio.NewWriterSize(f, 64<<10)
+				defer bw.Flush()
+				a.Record = bw
+			}
+			var sender *watch.Sender
+			if serverURL != "" {
+				token := e.getenv(tokenEnv)
+				if user == "" || token == "" {
+					return fmt.Errorf("--server: give the robot's name with --user and its token in $%s (a robot with the scope \"*:report\": POST /api/v1/robots)", tokenEnv)
+				}
+				if sender, err = watch.OpenSender(&watch.Sender{URL: serverURL, User: user, Token: token, Dir: spool, Log: e.logger}); err != nil {
+					return err
+				}
+				a.Out = io.MultiWriter(e.stdout, sender)
+				sctx, cancel := context.WithCancel(ctx)
+				done := make(chan struct{})
+				go func() { defer close(done); sender.Run(sctx) }()
+				// However Run ends, the spool gets a last try.
+				defer func() { cancel(); <-done }()
+			}
 			if prevent {
 				if a.Prevent, err = watch.OpenPreventer(); err != nil {
 					return err
@@ -97,6 +139,9 @@ Exit 1 when a file has broken items. See docs/watch.md.`,
 					defer a.Files.Close()
 					sources = append(sources, "fanotify (open, write) in every container")
 				}
+			}
+			if sender != nil {
+				sources = append(sources, "alerts sent to "+serverURL+" (spool "+spool+")")
 			}
 			if prevent {
 				sources = append(sources, "drift prevention (fanotify) in containers labelled "+watch.ImmutableLabel+"=true")
@@ -115,7 +160,45 @@ Exit 1 when a file has broken items. See docs/watch.md.`,
 	cmd.Flags().BoolVar(&report, "rules-report", false, "report which rules load and why the others cannot be evaluated, then exit")
 	cmd.Flags().BoolVar(&prevent, "prevent", false, "deny the exec of drifted binaries (not in the image) in containers labelled bulwark.dev/immutable=true (fanotify; needs CAP_SYS_ADMIN)")
 	cmd.Flags().BoolVar(&noFiles, "no-files", false, "do not watch file opens and writes in containers (fanotify)")
+	cmd.Flags().StringVar(&record, "record", "", "append every event judged to `FILE` (JSON lines, mode 0600) for --replay")
+	cmd.Flags().StringVar(&replay, "replay", "", "judge a recorded event stream (`FILE`, - for stdin, .gz read as gzip) instead of the kernel's events; needs no privileges")
+	cmd.Flags().StringVar(&serverURL, "server", "", "also send every alert to this bulwark server (https://host:port), spooled to disk while it is unreachable")
+	cmd.Flags().StringVar(&user, "user", "", "the robot account --server authenticates as (robot$NAME, with the scope \"*:report\")")
+	cmd.Flags().StringVar(&tokenEnv, "token-env", "BULWARK_TOKEN", "environment variable holding the robot's token for --server")
+	cmd.Flags().StringVar(&spool, "spool", "/var/lib/bulwark/watch-spool", "directory where alerts wait until --server has stored them")
 	cmd.Flags().StringVar(&format, "format", "table", "--rules-report format: table or json")
 	cmd.Flags().StringVar(&host, "host", "", "Docker Engine address (default DOCKER_HOST or unix:///var/run/docker.sock)")
 	return cmd
+}
+
+// replayEvents judges a recorded stream and says how fast.
+func replayEvents(ctx context.Context, e *env, rs *falco.Ruleset, name string) error {
+	var r io.Reader = e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("--replay: %w", err)
+		}
+		defer f.Close()
+		r = f
+		if strings.HasSuffix(name, ".gz") {
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				return fmt.Errorf("--replay %s: %w", name, err)
+			}
+			r = zr
+		}
+	}
+	bw := bufio.NewWriterSize(e.stdout, 64<<10)
+	defer bw.Flush()
+	a := &watch.Agent{Rules: rs, Out: bw, Log: e.logger}
+	start := time.Now()
+	n, alerts, err := a.Replay(ctx, r)
+	el := time.Since(start)
+	fmt.Fprintf(e.stderr, "bulwark watch: replayed %d events from %s with %d rules: %d alerts in %s (%.0f events/s)\n",
+		n, name, rs.Summary().Evaluable, alerts, el.Round(time.Millisecond), float64(n)/max(el.Seconds(), 1e-9))
+	if err != nil {
+		return fmt.Errorf("--replay %s: %w", name, err)
+	}
+	return nil
 }

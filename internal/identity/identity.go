@@ -28,6 +28,8 @@ const (
 	Pull   = "pull"
 	Push   = "push"
 	Delete = "delete"
+	// Report is a watch agent's: sending runtime alerts (scope "*:report").
+	Report = "report"
 )
 
 // Roles grant actions in a project, each including the ones before.

@@ -51,6 +51,8 @@ func (s *Server) routeAPI(mux router) {
 	mux.HandleFunc("GET /api/v1/jobs", s.api(s.listJobs))
 	mux.HandleFunc("POST /api/v1/projects/{project}/retention", s.api(s.runRetention))
 	mux.HandleFunc("POST /api/v1/gc", s.api(s.runGC))
+	mux.HandleFunc("POST /api/v1/runtime/events", s.api(s.postRuntimeEvents))
+	mux.HandleFunc("GET /api/v1/runtime/events", s.api(s.listRuntimeEvents))
 }
 
 type apiError struct {
@@ -406,8 +408,11 @@ func (s *Server) createRobot(w http.ResponseWriter, r *http.Request, p *identity
 			return apiErrorf(http.StatusBadRequest, "scope %q: want PROJECT:ACTION[,ACTION]", sc)
 		}
 		for _, a := range strings.Split(actions, ",") {
-			if a != identity.Pull && a != identity.Push && a != identity.Delete {
-				return apiErrorf(http.StatusBadRequest, "scope %q: action %q: want pull, push or delete", sc, a)
+			if a == identity.Report && project != "*" {
+				return apiErrorf(http.StatusBadRequest, "scope %q: report is for every project: \"*:report\"", sc)
+			}
+			if a != identity.Pull && a != identity.Push && a != identity.Delete && a != identity.Report {
+				return apiErrorf(http.StatusBadRequest, "scope %q: action %q: want pull, push, delete or (on \"*\") report", sc, a)
 			}
 		}
 		if project != "*" {

@@ -243,6 +243,10 @@ func (s *Server) daily(ctx context.Context, _ *store.Job) error {
 	if n > 0 {
 		s.record(ctx, "system", audit.ActionAuditPrune, "audit", audit.Success, map[string]any{"records": n, "retention": s.cfg.AuditRetention.String()})
 	}
+	// Runtime alerts are kept as long as the audit records of them.
+	if _, err := s.store.PruneRuntimeEvents(ctx, time.Now().Add(-s.cfg.AuditRetention)); err != nil {
+		return fmt.Errorf("runtime event retention: %w", err)
+	}
 	return nil
 }
 

@@ -6,8 +6,12 @@
 package watch
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,6 +60,9 @@ type Container struct {
 
 // Alert is one rule firing, in Falco's JSON output shape.
 type Alert struct {
+	// UUID names the alert once, wherever it is sent (falcosidekick's
+	// field): the server stores a resent alert once.
+	UUID         string         `json:"uuid"`
 	Hostname     string         `json:"hostname"`
 	Output       string         `json:"output"`
 	Priority     string         `json:"priority"`
@@ -79,15 +86,29 @@ type Agent struct {
 	Prevent *Preventer
 	// Files, when set, reports opens and writes in every container.
 	Files *FileWatcher
+	// Record, when set, receives every event the agent judges as one
+	// JSON object a line, which Replay (--replay) reads back.
+	Record io.Writer
 	// PerMinute caps alerts per container and rule (default 20); the
 	// rest are counted and reported once the minute is over.
 	PerMinute int
-	Now       func() time.Time
+	// Dedup is how long an alert identical to one already written (same
+	// container, rule and output) is counted instead of written
+	// (default a minute; negative: never).
+	Dedup time.Duration
+	Now   func() time.Time
 
 	mu         sync.Mutex
+	recMu      sync.Mutex
 	containers map[string]*Container
 	limits     map[string]*bucket
+	seen       map[string]*repeat
 	hostname   string
+}
+
+type repeat struct {
+	first time.Time
+	n     int
 }
 
 type bucket struct {
@@ -341,6 +362,17 @@ func tail(s []string) []string {
 
 // Judge runs the rules on an event and writes an alert for each match.
 func (a *Agent) Judge(e falco.Event) []Alert {
+	if a.Record != nil {
+		b, err := json.Marshal(e)
+		if err == nil {
+			a.recMu.Lock()
+			_, err = a.Record.Write(append(b, '\n'))
+			a.recMu.Unlock()
+		}
+		if err != nil {
+			a.log().Error("cannot record an event", "err", err)
+		}
+	}
 	var out []Alert
 	for _, r := range a.Rules.Rules {
 		if !r.Match(e) {
@@ -364,7 +396,7 @@ func (a *Agent) Judge(e falco.Event) []Alert {
 var outputField = regexp.MustCompile(`%([a-z0-9_]+(?:\.[a-z0-9_]+)+(?:\[[^\]]*\])?)`)
 
 func (a *Agent) alert(r *falco.Rule, e falco.Event) (Alert, bool) {
-	now := a.now()
+	now := a.eventTime(e)
 	cid, _ := e["container.id"].(string)
 	key := cid + "\x00" + r.Name
 	limit := a.PerMinute
@@ -419,6 +451,9 @@ func (a *Agent) alert(r *falco.Rule, e falco.Event) (Alert, bool) {
 			}
 		}
 	}
+	if a.duplicate(now, cid, r.Name, msg) {
+		return Alert{}, false
+	}
 	prio := strings.ToLower(r.Priority)
 	if prio == "info" {
 		prio = "informational"
@@ -426,8 +461,94 @@ func (a *Agent) alert(r *falco.Rule, e falco.Event) (Alert, bool) {
 	if prio != "" {
 		prio = strings.ToUpper(prio[:1]) + prio[1:]
 	}
-	return Alert{Hostname: host, Output: now.UTC().Format("15:04:05.000000000") + ": " + prio + " " + msg, Priority: prio, Rule: r.Name,
+	return Alert{UUID: newUUID(), Hostname: host, Output: now.UTC().Format("15:04:05.000000000") + ": " + prio + " " + msg, Priority: prio, Rule: r.Name,
 		Source: "syscall", Tags: append([]string{}, r.Tags...), Time: now.UTC(), OutputFields: fields}, true
+}
+
+// duplicate says whether the same alert (container, rule, output) was
+// written within the dedup window, counting the repeats it suppresses.
+func (a *Agent) duplicate(now time.Time, cid, rule, msg string) bool {
+	window := a.Dedup
+	if window == 0 {
+		window = time.Minute
+	}
+	if window < 0 {
+		return false
+	}
+	key := cid + "\x00" + rule + "\x00" + msg
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen == nil || len(a.seen) > 100000 {
+		a.seen = map[string]*repeat{}
+	}
+	if r := a.seen[key]; r != nil && now.Sub(r.first) < window {
+		r.n++
+		return true
+	} else if r != nil && r.n > 0 {
+		a.log().Info("identical alerts counted, not repeated", "rule", rule, "container", cid, "count", r.n, "window", window)
+	}
+	a.seen[key] = &repeat{first: now}
+	return false
+}
+
+// newUUID is a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// eventTime is when the event happened (evt.time, which a replayed
+// event carries from its recording), else now: rate limits and alert
+// times follow the events, live or replayed.
+func (a *Agent) eventTime(e falco.Event) time.Time {
+	if s, ok := e["evt.time"].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t
+		}
+	}
+	return a.now()
+}
+
+// Replay judges a recorded event stream (one JSON event a line, as
+// Record wrote it) as the live agent would have. A line that cannot be
+// read is logged and skipped, the rest is judged, and the error at the
+// end counts them.
+func (a *Agent) Replay(ctx context.Context, r io.Reader) (events, alerts int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var bad int
+	var first error
+	for line := 1; sc.Scan(); line++ {
+		if line%4096 == 0 && ctx.Err() != nil {
+			return events, alerts, ctx.Err()
+		}
+		b := sc.Bytes()
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		e, err := falco.DecodeEvent(b)
+		if err != nil {
+			bad++
+			a.log().Warn("skipped a line of the event stream", "line", line, "err", err)
+			if first == nil {
+				first = fmt.Errorf("line %d: %w", line, err)
+			}
+			continue
+		}
+		events++
+		alerts += len(a.Judge(e))
+	}
+	if err := sc.Err(); err != nil {
+		return events, alerts, fmt.Errorf("event stream: after %d events: %w", events, err)
+	}
+	if bad > 0 {
+		return events, alerts, fmt.Errorf("event stream: %d lines could not be read (the first: %w)", bad, first)
+	}
+	return events, alerts, nil
 }
 
 // markRunning protects or watches the containers already running
