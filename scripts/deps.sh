@@ -34,8 +34,8 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "deps: missing ${need[*]}; run as root (or: sudo apt-get install -y ${need[*]})" >&2
     exit 1
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}" >/dev/null
 fi
 
 # Start PostgreSQL (whatever version Debian ships) and create the test

@@ -1,6 +1,7 @@
 package falco
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -63,7 +64,26 @@ func TestDecodeEventErrors(t *testing.T) {
 func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"evt.type":"execve","proc.pid":12,"proc.aname":["sh"],"proc.aname[1]":"sh","evt.is_open_read":true}`))
 	f.Add([]byte(`{"evt.arg[flags]":"O_RDONLY","k8s.pod.label[app]":"x"}`))
+	f.Add([]byte(`{"proc.pid":-0,"proc.name":"a\u003cb","proc.aname":[],"x":{"y":1}}`))
+	f.Add([]byte(`{"proc.pid":01}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The fast path reads what encoding/json reads, the same way.
+		sc := &objScanner{b: b}
+		if fast, ok := sc.object(); ok {
+			var m map[string]any
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.UseNumber()
+			if err := dec.Decode(&m); err != nil || m == nil {
+				t.Fatalf("the fast path read %q, encoding/json says %v", b, err)
+			}
+			got := map[string]any{}
+			for _, kv := range fast { // the last of a repeated key wins
+				got[kv.key] = kv.val
+			}
+			if d := cmp.Diff(m, got); d != "" {
+				t.Fatalf("fast path differs from encoding/json on %q:\n%s", b, d)
+			}
+		}
 		e, err := DecodeEvent(b)
 		if err != nil {
 			return

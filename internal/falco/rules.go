@@ -92,6 +92,9 @@ type Ruleset struct {
 	lists  map[string]*item
 	rules  map[string]*item
 	order  []string
+
+	byType  map[string][]*Rule
+	anyType []*Rule
 }
 
 // NewRuleset is an empty ruleset.
@@ -310,6 +313,7 @@ func (rs *Ruleset) Compile() {
 		}
 		r.cond = cc
 	}
+	rs.index()
 }
 
 // unsupported is a rule bulwark can read but not run: a field or an

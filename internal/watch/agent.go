@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"bulwark.dev/bulwark/internal/falco"
 )
 
@@ -103,6 +105,7 @@ type Agent struct {
 	containers map[string]*Container
 	limits     map[string]*bucket
 	seen       map[string]*repeat
+	execs      execCache
 	hostname   string
 }
 
@@ -258,7 +261,8 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 	e["user.uid"] = int64(p.UID)
 	e["user.name"] = a.Proc.userName(pid, p.UID)
 	// Ancestors: proc.pname, proc.aname[N], proc.aname (any).
-	var anames, aexes []string
+	// Never nil: a recorded event says "no ancestors" as [], not null.
+	anames, aexes := []string{}, []string{}
 	for i, pp := range sn.ancestors {
 		if i == 0 {
 			e["proc.pname"] = pp.Name
@@ -305,6 +309,25 @@ func containerFields(e falco.Event, c *Container) {
 	}
 }
 
+// execEvent is the event of an exec; for a process that exited before
+// it was read, the file source's record of the exec (when it runs) says
+// what ran and where.
+func (a *Agent) execEvent(ctx context.Context, sn snap) falco.Event {
+	e := a.event(ctx, sn)
+	if a.Files == nil {
+		return e
+	}
+	if !sn.p.Gone {
+		a.execs.drop(sn.p.PID)
+		return e
+	}
+	if info, ok := a.execs.take(sn.p.PID, 100*time.Millisecond); ok {
+		containerFields(e, info.c)
+		goneExec(e, info)
+	}
+	return e
+}
+
 // fileOpen is what the file source knows of one open.
 type fileOpen struct {
 	c           *Container
@@ -340,10 +363,16 @@ func (a *Agent) openEvent(ctx context.Context, sn snap, o fileOpen) falco.Event 
 }
 
 // runtimeProcess is the container runtime's own process inside a new
-// container (runc init, re-executed from a memfd, so its exe reads "/"):
-// it runs as root before the workload's user is set and is no workload.
+// container: runc init, first as "/proc/self/exe init" (the host's runc
+// binary, named exe), then re-executed from a memfd (its exe reads "/")
+// and named runc:[N:INIT]. It runs as root before the workload's user
+// is set and is no workload.
 func runtimeProcess(p Proc) bool {
-	return !p.Gone && p.ContainerID != "" && (p.Exe == "/" || strings.HasPrefix(p.Name, "runc:["))
+	if p.Gone || p.ContainerID == "" {
+		return false
+	}
+	selfInit := len(p.Args) >= 2 && p.Args[0] == "/proc/self/exe" && p.Args[1] == "init"
+	return selfInit || p.Exe == "/" || strings.HasPrefix(p.Name, "runc:[") || strings.HasPrefix(p.Exe, "/memfd:runc")
 }
 
 func firstOr(s []string, def string) string {
@@ -374,7 +403,8 @@ func (a *Agent) Judge(e falco.Event) []Alert {
 		}
 	}
 	var out []Alert
-	for _, r := range a.Rules.Rules {
+	typ, _ := e["evt.type"].(string)
+	for _, r := range a.Rules.For(typ) {
 		if !r.Match(e) {
 			continue
 		}
@@ -644,6 +674,9 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 			defer readers.Done()
 			o := &opens{a: a}
 			err := a.Files.Run(ctx, func(ev FileEvent) {
+				if ev.Mask&unix.FAN_OPEN_EXEC != 0 {
+					a.execs.put(ev, a.now())
+				}
 				o.handle(ev, &procs, func(sn snap, op fileOpen) {
 					select {
 					case jobs <- job{sn: sn, open: &op}:
@@ -665,7 +698,7 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 				if j.open != nil {
 					a.Judge(a.openEvent(ctx, j.sn, *j.open))
 				} else {
-					a.Judge(a.event(ctx, j.sn))
+					a.Judge(a.execEvent(ctx, j.sn))
 				}
 			}
 		}()

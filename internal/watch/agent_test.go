@@ -128,7 +128,7 @@ func TestAgentOnRealContainers(t *testing.T) {
 	}
 	tmp := filepath.Join(t.TempDir(), "falco_rules.yaml")
 	os.WriteFile(tmp, stable, 0o644)
-	out := startAgent(t, []string{tmp}, 0)
+	out := startAgent(t, []string{tmp}, withFiles)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	shell, plain, drift := "bw-shell-"+suffix, "bw-plain-"+suffix, "bw-drift-"+suffix
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", shell, plain, drift).Run() })

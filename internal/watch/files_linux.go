@@ -12,9 +12,10 @@ import (
 )
 
 // fileMask is what the file source asks the kernel for: opens, writes
-// and closes (the close says whether the file was open for writing).
-// Exec opens come from the process connector and are not asked for.
-const fileMask = unix.FAN_OPEN | unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE | unix.FAN_CLOSE_NOWRITE
+// and closes (the close says whether the file was open for writing),
+// and opens for exec, which are not opens of the program but tell the
+// exec events of processes that exit at once what they ran.
+const fileMask = unix.FAN_OPEN | unix.FAN_OPEN_EXEC | unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE | unix.FAN_CLOSE_NOWRITE
 
 // FileWatcher reports opens and writes of files in the containers it
 // watches: a fanotify notification group (CAP_SYS_ADMIN) with one

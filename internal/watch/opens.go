@@ -83,6 +83,15 @@ func (o *opens) handle(ev FileEvent, procs *procCache, judge func(snap, fileOpen
 		}
 		return
 	}
+	if ev.Mask&unix.FAN_OPEN_EXEC != 0 {
+		// The kernel opening a program (or its loader) to run it: an
+		// execve, which the exec source reports, not an openat.
+		if !closed {
+			o.reported[k] = true
+		}
+		delete(o.pending, k)
+		return
+	}
 	sn, waiting := o.pending[k]
 	if !waiting || ev.Mask&unix.FAN_OPEN != 0 {
 		sn = procs.get(o.a, ev.PID)
