@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -75,6 +76,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newAuditCommand(e),
 		newVersionCommand(e),
 	)
+	if f := e.getenv("BULWARK_CPUPROFILE"); f != "" {
+		// For measuring bulwark itself (bench/): a pprof CPU profile of
+		// the whole command.
+		if pf, err := os.Create(f); err == nil {
+			pprof.StartCPUProfile(pf)
+			defer func() { pprof.StopCPUProfile(); pf.Close() }()
+		}
+	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK

@@ -21,6 +21,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,7 +107,12 @@ type Agent struct {
 	limits     map[string]*bucket
 	seen       map[string]*repeat
 	execs      execCache
-	hostname   string
+	// users and parents cache /proc reads that every event would
+	// otherwise repeat: user names by container and uid, ancestors.
+	lookups  sync.Mutex
+	users    map[string]cachedName
+	parents  map[int]Proc
+	hostname string
 }
 
 type repeat struct {
@@ -207,6 +213,61 @@ func splitImage(img string) (repo, tag string) {
 	return img, "latest"
 }
 
+type cachedName struct {
+	name string
+	at   time.Time
+}
+
+// userName is the process's user as its container's /etc/passwd names
+// it, read at most every 30 seconds per container and uid.
+func (a *Agent) userName(p Proc) string {
+	key := p.ContainerID + ":" + strconv.Itoa(p.UID)
+	now := time.Now()
+	a.lookups.Lock()
+	c, ok := a.users[key]
+	a.lookups.Unlock()
+	if ok && now.Sub(c.at) < 30*time.Second {
+		return c.name
+	}
+	name := a.Proc.userName(p.PID, p.UID)
+	a.lookups.Lock()
+	if a.users == nil || len(a.users) > 4096 {
+		a.users = map[string]cachedName{}
+	}
+	a.users[key] = cachedName{name, now}
+	a.lookups.Unlock()
+	return name
+}
+
+// ancestor reads a parent process, from the cache when an earlier event
+// read it: parents outlive their children's events, and one that execs
+// or exits is forgotten (forgetProc).
+func (a *Agent) ancestor(pid int) Proc {
+	a.lookups.Lock()
+	p, ok := a.parents[pid]
+	a.lookups.Unlock()
+	if ok {
+		return p
+	}
+	p = a.Proc.Read(pid)
+	if !p.Gone {
+		a.lookups.Lock()
+		if a.parents == nil || len(a.parents) > 4096 {
+			a.parents = map[int]Proc{}
+		}
+		a.parents[pid] = p
+		a.lookups.Unlock()
+	}
+	return p
+}
+
+// forgetProc drops what is cached of a process that exec'd or exited.
+func (a *Agent) forgetProc(pid int) {
+	a.lookups.Lock()
+	delete(a.parents, pid)
+	a.lookups.Unlock()
+}
+
 // Event builds the Falco event of an exec.
 func (a *Agent) Event(ctx context.Context, pid int) falco.Event {
 	return a.event(ctx, a.snapshot(pid))
@@ -229,7 +290,7 @@ func (a *Agent) snapshot(pid int) snap {
 	}
 	ppid := sn.p.PPID
 	for i := 1; i <= 8 && ppid > 1; i++ {
-		pp := a.Proc.Read(ppid)
+		pp := a.ancestor(ppid)
 		if pp.Gone {
 			break
 		}
@@ -259,7 +320,7 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 	e["proc.ppid"] = int64(p.PPID)
 	e["proc.tty"] = int64(p.TTY)
 	e["user.uid"] = int64(p.UID)
-	e["user.name"] = a.Proc.userName(pid, p.UID)
+	e["user.name"] = a.userName(p)
 	// Ancestors: proc.pname, proc.aname[N], proc.aname (any).
 	// Never nil: a recorded event says "no ancestors" as [], not null.
 	anames, aexes := []string{}, []string{}
@@ -706,11 +767,13 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 	err = pc.Run(ctx, func(ev ProcEvent) {
 		if ev.Kind == "exit" {
 			procs.forget(ev.PID)
+			a.forgetProc(ev.PID)
 		}
 		if ev.Kind != "exec" {
 			return
 		}
 		procs.forget(ev.PID)
+		a.forgetProc(ev.PID)
 		sn := a.snapshot(ev.PID)
 		if runtimeProcess(sn.p) {
 			// runc init in a new container, before the workload starts:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,11 +24,7 @@ func recorded(t testing.TB) []falco.Event {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(zr)
+	sc := bufio.NewScanner(gunzip(t, f))
 	sc.Buffer(nil, 1<<20)
 	var out []falco.Event
 	for sc.Scan() {
@@ -88,4 +85,13 @@ func BenchmarkReplay(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+func gunzip(t testing.TB, r io.Reader) io.Reader {
+	t.Helper()
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zr
 }

@@ -9,16 +9,13 @@ import (
 
 // opens turns the file source's events into one judged open each. The
 // kernel merges the events of one file and process that are still
-// queued, so an event may say open, write and close at once. An open
-// is reported once, when its mode is known: a write (modify or a close
-// after writing) makes it a write, a close without writing a read; for
-// a file still open, the process's descriptor table says. Only the
+// queued, so an event may say write and close at once. A write is
+// judged at its first modify (the process still holds the file, so its
+// descriptor and open flags are read) or at its close after writing; a
+// read at its close. An open is judged once, until its close. Only the
 // file source's goroutine uses it.
 type opens struct {
 	a *Agent
-	// pending are opens whose mode is not known yet, with the process
-	// as the open found it.
-	pending map[openKey]snap
 	// reported are opens already judged, until their close.
 	reported map[openKey]bool
 	lost     int
@@ -69,9 +66,6 @@ func (o *opens) handle(ev FileEvent, procs *procCache, judge func(snap, fileOpen
 		o.a.log().Warn("the kernel dropped file events (fanotify queue full)", "overflows", o.lost)
 		return
 	}
-	if o.pending == nil || len(o.pending) > 8192 {
-		o.pending = map[openKey]snap{}
-	}
 	if o.reported == nil || len(o.reported) > 8192 {
 		o.reported = map[openKey]bool{}
 	}
@@ -89,12 +83,7 @@ func (o *opens) handle(ev FileEvent, procs *procCache, judge func(snap, fileOpen
 		if !closed {
 			o.reported[k] = true
 		}
-		delete(o.pending, k)
 		return
-	}
-	sn, waiting := o.pending[k]
-	if !waiting || ev.Mask&unix.FAN_OPEN != 0 {
-		sn = procs.get(o.a, ev.PID)
 	}
 	op := fileOpen{c: ev.Container, path: ev.Path, fd: -1, flags: -1}
 	switch {
@@ -106,18 +95,10 @@ func (o *opens) handle(ev FileEvent, procs *procCache, judge func(snap, fileOpen
 	case ev.Mask&unix.FAN_CLOSE_NOWRITE != 0:
 		op.read = true
 	default:
-		fd, fl, ok := openFlags(o.a.Proc.root(), ev.PID, ev.Path)
-		if !ok {
-			// Closed or gone already: the close event will say how.
-			o.pending[k] = sn
-			return
-		}
-		mode := fl & unix.O_ACCMODE
-		op.fd, op.flags, op.read, op.write = fd, fl, mode != unix.O_WRONLY, mode != unix.O_RDONLY
+		return
 	}
-	delete(o.pending, k)
 	if !closed {
 		o.reported[k] = true
 	}
-	judge(sn, op)
+	judge(procs.get(o.a, ev.PID), op)
 }
