@@ -107,11 +107,12 @@ type Agent struct {
 	limits     map[string]*bucket
 	seen       map[string]*repeat
 	execs      execCache
-	// users and parents cache /proc reads that every event would
-	// otherwise repeat: user names by container and uid, ancestors.
-	lookups  sync.Mutex
-	users    map[string]cachedName
-	parents  map[int]Proc
+	// /proc reads every event would otherwise repeat: user names by
+	// container and uid, parents, and each process's snapshot for the
+	// opens after its exec.
+	users    cache[string, string]
+	parents  cache[int, Proc]
+	procs    cache[int, snap]
 	hostname string
 }
 
@@ -213,59 +214,24 @@ func splitImage(img string) (repo, tag string) {
 	return img, "latest"
 }
 
-type cachedName struct {
-	name string
-	at   time.Time
-}
-
 // userName is the process's user as its container's /etc/passwd names
 // it, read at most every 30 seconds per container and uid.
 func (a *Agent) userName(p Proc) string {
-	key := p.ContainerID + ":" + strconv.Itoa(p.UID)
-	now := time.Now()
-	a.lookups.Lock()
-	c, ok := a.users[key]
-	a.lookups.Unlock()
-	if ok && now.Sub(c.at) < 30*time.Second {
-		return c.name
-	}
-	name := a.Proc.userName(p.PID, p.UID)
-	a.lookups.Lock()
-	if a.users == nil || len(a.users) > 4096 {
-		a.users = map[string]cachedName{}
-	}
-	a.users[key] = cachedName{name, now}
-	a.lookups.Unlock()
-	return name
+	return a.users.get(p.ContainerID+":"+strconv.Itoa(p.UID), 30*time.Second, func() string { return a.Proc.userName(p.PID, p.UID) }, nil)
 }
 
 // ancestor reads a parent process, from the cache when an earlier event
 // read it: parents outlive their children's events, and one that execs
-// or exits is forgotten (forgetProc).
+// or exits is forgotten.
 func (a *Agent) ancestor(pid int) Proc {
-	a.lookups.Lock()
-	p, ok := a.parents[pid]
-	a.lookups.Unlock()
-	if ok {
-		return p
-	}
-	p = a.Proc.Read(pid)
-	if !p.Gone {
-		a.lookups.Lock()
-		if a.parents == nil || len(a.parents) > 4096 {
-			a.parents = map[int]Proc{}
-		}
-		a.parents[pid] = p
-		a.lookups.Unlock()
-	}
-	return p
+	return a.parents.get(pid, 0, func() Proc { return a.Proc.Read(pid) }, func(p Proc) bool { return !p.Gone })
 }
 
-// forgetProc drops what is cached of a process that exec'd or exited.
-func (a *Agent) forgetProc(pid int) {
-	a.lookups.Lock()
-	delete(a.parents, pid)
-	a.lookups.Unlock()
+// procSnapshot is the process as the opens after its exec see it, read
+// at most every 2 seconds: reading /proc for each open would cost more
+// than the rules.
+func (a *Agent) procSnapshot(pid int) snap {
+	return a.procs.get(pid, 2*time.Second, func() snap { return a.snapshot(pid) }, func(sn snap) bool { return !sn.p.Gone })
 }
 
 // Event builds the Falco event of an exec.
@@ -727,7 +693,6 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 			}
 		}()
 	}
-	var procs procCache
 	var readers sync.WaitGroup
 	if a.Files != nil {
 		readers.Add(1)
@@ -738,7 +703,7 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 				if ev.Mask&unix.FAN_OPEN_EXEC != 0 {
 					a.execs.put(ev, a.now())
 				}
-				o.handle(ev, &procs, func(sn snap, op fileOpen) {
+				o.handle(ev, func(sn snap, op fileOpen) {
 					select {
 					case jobs <- job{sn: sn, open: &op}:
 					default:
@@ -766,14 +731,14 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 	}
 	err = pc.Run(ctx, func(ev ProcEvent) {
 		if ev.Kind == "exit" {
-			procs.forget(ev.PID)
-			a.forgetProc(ev.PID)
+			a.procs.forget(ev.PID)
+			a.parents.forget(ev.PID)
 		}
 		if ev.Kind != "exec" {
 			return
 		}
-		procs.forget(ev.PID)
-		a.forgetProc(ev.PID)
+		a.procs.forget(ev.PID)
+		a.parents.forget(ev.PID)
 		sn := a.snapshot(ev.PID)
 		if runtimeProcess(sn.p) {
 			// runc init in a new container, before the workload starts:

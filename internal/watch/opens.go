@@ -1,9 +1,6 @@
 package watch
 
 import (
-	"sync"
-	"time"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -26,41 +23,7 @@ type openKey struct {
 	dev, ino uint64
 }
 
-// procCache keeps a process's snapshot for the opens that follow its
-// exec: reading /proc for each open would cost more than the rules.
-type procCache struct {
-	mu sync.Mutex
-	m  map[int]snap
-}
-
-func (pc *procCache) get(a *Agent, pid int) snap {
-	now := a.now()
-	pc.mu.Lock()
-	sn, ok := pc.m[pid]
-	pc.mu.Unlock()
-	if ok && now.Sub(sn.at) < 2*time.Second {
-		return sn
-	}
-	sn = a.snapshot(pid)
-	if !sn.p.Gone {
-		pc.mu.Lock()
-		if pc.m == nil || len(pc.m) > 4096 {
-			pc.m = map[int]snap{}
-		}
-		pc.m[pid] = sn
-		pc.mu.Unlock()
-	}
-	return sn
-}
-
-// forget drops a process that exec'd a new program or exited.
-func (pc *procCache) forget(pid int) {
-	pc.mu.Lock()
-	delete(pc.m, pid)
-	pc.mu.Unlock()
-}
-
-func (o *opens) handle(ev FileEvent, procs *procCache, judge func(snap, fileOpen)) {
+func (o *opens) handle(ev FileEvent, judge func(snap, fileOpen)) {
 	if ev.Lost {
 		o.lost++
 		o.a.log().Warn("the kernel dropped file events (fanotify queue full)", "overflows", o.lost)
@@ -100,5 +63,5 @@ func (o *opens) handle(ev FileEvent, procs *procCache, judge func(snap, fileOpen
 	if !closed {
 		o.reported[k] = true
 	}
-	judge(procs.get(o.a, ev.PID), op)
+	judge(o.a.procSnapshot(ev.PID), op)
 }

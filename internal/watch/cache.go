@@ -1,0 +1,48 @@
+package watch
+
+import (
+	"sync"
+	"time"
+)
+
+// cache keeps values the agent would otherwise read from /proc on every
+// event (a process's snapshot, its parents, user names). It is bounded:
+// past 4096 entries it starts afresh.
+type cache[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]cached[V]
+}
+
+type cached[V any] struct {
+	v  V
+	at time.Time
+}
+
+// get returns the value cached less than ttl ago (0: until forgotten),
+// or loads it and keeps it when keep says it is worth keeping (a
+// process already gone is not).
+func (c *cache[K, V]) get(k K, ttl time.Duration, load func() V, keep func(V) bool) V {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && (ttl == 0 || now.Sub(e.at) < ttl) {
+		return e.v
+	}
+	v := load()
+	if keep == nil || keep(v) {
+		c.mu.Lock()
+		if c.m == nil || len(c.m) > 4096 {
+			c.m = map[K]cached[V]{}
+		}
+		c.m[k] = cached[V]{v, now}
+		c.mu.Unlock()
+	}
+	return v
+}
+
+func (c *cache[K, V]) forget(k K) {
+	c.mu.Lock()
+	delete(c.m, k)
+	c.mu.Unlock()
+}
