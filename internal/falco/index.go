@@ -16,11 +16,7 @@ func eventTypes(c compiled) (set map[string]bool, all bool) {
 		case "=":
 			return map[string]bool{c.vals[0]: true}, false
 		case "in":
-			s := make(map[string]bool, len(c.vals))
-			for _, v := range c.vals {
-				s[v] = true
-			}
-			return s, false
+			return c.set, false // built by the compiler; never written here
 		}
 		return nil, true
 	case cAnd:

@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -313,13 +314,26 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 	}
 	containerFields(e, c)
 	if c.UpperDir != "" && p.Exe != "" && p.Exe != "/" {
-		// Drift: the executable is a file in the container's writable
-		// layer, so the image did not hold it (or it changed since).
-		// Lstat never follows a link out of the layer.
-		fi, err := os.Lstat(filepath.Join(c.UpperDir, filepath.Clean("/"+p.Exe)))
-		e["proc.is_exe_upper_layer"] = err == nil && fi.Mode().IsRegular()
+		e["proc.is_exe_upper_layer"], _ = c.inUpperLayer(p.Exe)
 	}
 	return e
+}
+
+// inUpperLayer says whether path (inside the container) is a regular
+// file in the container's writable layer: drift, a file the image did
+// not hold or that changed since the container started. Lstat never
+// follows a link out of the layer. The error is for a file that could
+// not be looked at (not for one that is absent), which prevention
+// treats as drift.
+func (c *Container) inUpperLayer(path string) (bool, error) {
+	fi, err := os.Lstat(filepath.Join(c.UpperDir, filepath.Clean("/"+path)))
+	switch {
+	case err == nil:
+		return fi.Mode().IsRegular(), nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	}
+	return false, err
 }
 
 func containerFields(e falco.Event, c *Container) {
@@ -440,12 +454,7 @@ func (a *Agent) Judge(e falco.Event) []Alert {
 			continue
 		}
 		out = append(out, al)
-		if a.Out != nil {
-			b, _ := json.Marshal(al)
-			a.mu.Lock()
-			a.Out.Write(append(b, '\n'))
-			a.mu.Unlock()
-		}
+		a.emit(al)
 	}
 	return out
 }
@@ -636,13 +645,20 @@ func (a *Agent) blocked(b Blocked) {
 	}
 	r := &falco.Rule{Name: "Drifted binary blocked (bulwark)", Priority: "CRITICAL", Tags: []string{"container", "drift", "bulwark", "prevention"},
 		Output: "exec of a drifted binary denied in an immutable container (exe=%proc.exepath container=%container.name image=%container.image.repository:%container.image.tag pid=%proc.pid)"}
-	al, ok := a.alert(r, e)
-	if ok && a.Out != nil {
-		b, _ := json.Marshal(al)
-		a.mu.Lock()
-		a.Out.Write(append(b, '\n'))
-		a.mu.Unlock()
+	if al, ok := a.alert(r, e); ok {
+		a.emit(al)
 	}
+}
+
+// emit writes an alert as one JSON line on Out.
+func (a *Agent) emit(al Alert) {
+	if a.Out == nil {
+		return
+	}
+	b, _ := json.Marshal(al)
+	a.mu.Lock()
+	a.Out.Write(append(b, '\n'))
+	a.mu.Unlock()
 }
 
 func shortID(id string) string {
@@ -730,15 +746,14 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 		}()
 	}
 	err = pc.Run(ctx, func(ev ProcEvent) {
-		if ev.Kind == "exit" {
+		if ev.Kind == "exit" || ev.Kind == "exec" {
+			// What was cached of the process is no longer true.
 			a.procs.forget(ev.PID)
 			a.parents.forget(ev.PID)
 		}
 		if ev.Kind != "exec" {
 			return
 		}
-		a.procs.forget(ev.PID)
-		a.parents.forget(ev.PID)
 		sn := a.snapshot(ev.PID)
 		if runtimeProcess(sn.p) {
 			// runc init in a new container, before the workload starts:

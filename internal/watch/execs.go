@@ -1,9 +1,7 @@
 package watch
 
 import (
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -34,8 +32,7 @@ func (ec *execCache) put(ev FileEvent, now time.Time) {
 	}
 	info := execInfo{c: ev.Container, path: ev.Path, at: now}
 	if ev.Container.UpperDir != "" {
-		fi, err := os.Lstat(filepath.Join(ev.Container.UpperDir, filepath.Clean("/"+ev.Path)))
-		info.upper = err == nil && fi.Mode().IsRegular()
+		info.upper, _ = ev.Container.inUpperLayer(ev.Path)
 	}
 	ec.mu.Lock()
 	defer ec.mu.Unlock()

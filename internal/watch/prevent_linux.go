@@ -2,10 +2,7 @@ package watch
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -70,12 +67,6 @@ func (p *Preventer) judge(efd int) (*Container, string, bool) {
 	if err != nil {
 		return c, path, true
 	}
-	fi, err := os.Lstat(filepath.Join(c.UpperDir, filepath.Clean("/"+path)))
-	switch {
-	case err == nil:
-		return c, path, fi.Mode().IsRegular()
-	case errors.Is(err, os.ErrNotExist):
-		return c, path, false
-	}
-	return c, path, true
+	drift, err := c.inUpperLayer(path)
+	return c, path, drift || err != nil // fail closed
 }

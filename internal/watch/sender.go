@@ -88,11 +88,11 @@ func (s *Sender) log() *slog.Logger {
 func (s *Sender) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	max := s.MaxBytes
-	if max == 0 {
-		max = 256 << 20
+	limit := s.MaxBytes
+	if limit == 0 {
+		limit = 256 << 20
 	}
-	if s.spooled+s.curN+int64(len(p)) > max {
+	if s.spooled+s.curN+int64(len(p)) > limit {
 		s.dropped += bytes.Count(p, []byte{'\n'})
 		return len(p), nil
 	}
