@@ -404,15 +404,17 @@ func (a *Agent) openEvent(ctx context.Context, sn snap, o fileOpen) falco.Event 
 }
 
 // runtimeProcess is the container runtime's own process inside a new
-// container: runc init, first as "/proc/self/exe init" (the host's runc
-// binary, named exe), then re-executed from a memfd (its exe reads "/")
+// container: runc init, first as "runc init" (the host's runc binary run
+// as /proc/self/exe, so named exe), then re-executed from a memfd (its exe reads "/")
 // and named runc:[N:INIT]. It runs as root before the workload's user
 // is set and is no workload.
 func runtimeProcess(p Proc) bool {
 	if p.Gone || p.ContainerID == "" {
 		return false
 	}
-	selfInit := len(p.Args) >= 2 && p.Args[0] == "/proc/self/exe" && p.Args[1] == "init"
+	// runc starts it as /proc/self/exe with argv[0] its own name.
+	selfInit := len(p.Args) >= 2 && p.Args[1] == "init" &&
+		(p.Args[0] == "/proc/self/exe" || path.Base(p.Args[0]) == "runc" || strings.HasPrefix(path.Base(p.Exe), "runc"))
 	return selfInit || p.Exe == "/" || strings.HasPrefix(p.Name, "runc:[") || strings.HasPrefix(p.Exe, "/memfd:runc")
 }
 

@@ -17,6 +17,7 @@ func TestRuntimeProcess(t *testing.T) {
 		p    Proc
 		want bool
 	}{
+		{"runc init as runc names it", Proc{ContainerID: "c", Name: "exe", Exe: "/usr/bin/runc", Args: []string{"runc", "init"}}, true},
 		{"runc init before re-exec", Proc{ContainerID: "c", Name: "exe", Exe: "/usr/bin/runc", Args: []string{"/proc/self/exe", "init"}}, true},
 		{"runc init from a memfd", Proc{ContainerID: "c", Name: "runc:[2:INIT]", Exe: "/"}, true},
 		{"memfd exe", Proc{ContainerID: "c", Name: "runc", Exe: "/memfd:runc_cloned:/proc/self/exe (deleted)"}, true},
