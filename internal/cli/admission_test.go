@@ -208,7 +208,7 @@ func TestWatchRulesReport(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-	for _, want := range []string{"Terminal shell in container", "Drifted binary executed (bulwark)", "not evaluable  field fd.ip", "broken items"} {
+	for _, want := range []string{"Terminal shell in container", "Drifted binary executed (bulwark)", "not evaluable  field fd.sip.name", "broken items"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -23,7 +23,7 @@ import (
 
 func newWatchCommand(e *env) *cobra.Command {
 	var rules []string
-	var noBuiltin, report, prevent, noFiles bool
+	var noBuiltin, report, prevent, noFiles, noEBPF bool
 	var host, format, record, replay string
 	var serverURL, user, tokenEnv, spool string
 	cmd := &cobra.Command{
@@ -32,7 +32,10 @@ func newWatchCommand(e *env) *cobra.Command {
 		Long: `Read the kernel's process events (the netlink process connector: needs
 root or CAP_NET_ADMIN) and each container's file opens and writes
 (fanotify, one mark per container root filesystem: needs CAP_SYS_ADMIN;
---no-files leaves them out), attribute each to its container through
+--no-files leaves them out) and the network, ptrace, link and kernel
+module syscalls (eBPF raw tracepoints on sys_enter and sys_exit: needs
+root or CAP_BPF and CAP_PERFMON; --no-ebpf leaves them out), attribute
+each to its container through
 the Docker Engine API, and run bulwark's built-in rules and any Falco
 rules files given with --rules. Every alert is one JSON line on stdout in
 Falco's output shape (falcosidekick and SIEM parsers read it). Alerts are
@@ -140,6 +143,14 @@ without privileges, to test rules or measure them. See docs/watch.md.`,
 					sources = append(sources, "fanotify (open, write) in every container")
 				}
 			}
+			if !noEBPF {
+				if a.Syscalls, err = watch.OpenSyscallWatcher(); err != nil {
+					fmt.Fprintf(e.stderr, "bulwark watch: no syscall events: %v; run as root or give the binary CAP_BPF and CAP_PERFMON (or pass --no-ebpf)\n", err)
+				} else {
+					defer a.Syscalls.Close()
+					sources = append(sources, "eBPF raw tracepoints (connect, accept, socket, ptrace, link, symlink, dup, kernel modules)")
+				}
+			}
 			if sender != nil {
 				sources = append(sources, "alerts sent to "+serverURL+" (spool "+spool+")")
 			}
@@ -151,7 +162,7 @@ without privileges, to test rules or measure them. See docs/watch.md.`,
 					fmt.Fprintf(e.stderr, "bulwark watch: %v: run as root or give the binary CAP_NET_ADMIN\n", s.ProcConnector)
 					return
 				}
-				fmt.Fprintf(e.stderr, "bulwark watch: %d of %d rules loaded (see --rules-report); sources: %s; eBPF tracepoints are not built yet\n", sum.Evaluable, sum.Rules, strings.Join(sources, ", "))
+				fmt.Fprintf(e.stderr, "bulwark watch: %d of %d rules loaded (see --rules-report); sources: %s\n", sum.Evaluable, sum.Rules, strings.Join(sources, ", "))
 			})
 		},
 	}
@@ -160,6 +171,7 @@ without privileges, to test rules or measure them. See docs/watch.md.`,
 	cmd.Flags().BoolVar(&report, "rules-report", false, "report which rules load and why the others cannot be evaluated, then exit")
 	cmd.Flags().BoolVar(&prevent, "prevent", false, "deny the exec of drifted binaries (not in the image) in containers labelled bulwark.dev/immutable=true (fanotify; needs CAP_SYS_ADMIN)")
 	cmd.Flags().BoolVar(&noFiles, "no-files", false, "do not watch file opens and writes in containers (fanotify)")
+	cmd.Flags().BoolVar(&noEBPF, "no-ebpf", false, "do not load the eBPF programs (network, ptrace, link and kernel module syscalls)")
 	cmd.Flags().StringVar(&record, "record", "", "append every event judged to `FILE` (JSON lines, mode 0600) for --replay")
 	cmd.Flags().StringVar(&replay, "replay", "", "judge a recorded event stream (`FILE`, - for stdin, .gz read as gzip) instead of the kernel's events; needs no privileges")
 	cmd.Flags().StringVar(&serverURL, "server", "", "also send every alert to this bulwark server (https://host:port), spooled to disk while it is unreachable")

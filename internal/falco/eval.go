@@ -1,6 +1,7 @@
 package falco
 
 import (
+	"net/netip"
 	"path"
 	"regexp"
 	"strconv"
@@ -63,6 +64,7 @@ type cCmp struct {
 	op    string
 	vals  []string
 	ints  []int64
+	nets  []netip.Prefix
 	set   map[string]bool
 	re    *regexp.Regexp
 	rhs   *Field
@@ -127,9 +129,13 @@ func (c *cCmp) match(e Event) bool {
 }
 
 func (c *cCmp) matchOne(s string) bool {
-	if c.typ == Int {
+	switch c.typ {
+	case Int:
 		n, err := strconv.ParseInt(s, 10, 64)
 		return err == nil && compareInt(c.op, n, c.ints)
+	case Net:
+		ip, err := netip.ParseAddr(s)
+		return err == nil && compareNet(c.op, ip.Unmap(), c.nets)
 	}
 	return compareScalar(c.op, s, c.vals, c.set, c.re)
 }
@@ -168,6 +174,41 @@ func compareInt(op string, n int64, vals []int64) bool {
 	case "in", "intersects":
 		for _, v := range vals {
 			if n == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseNet reads a network ("10.0.0.0/8") or an address (one address's
+// network).
+func parseNet(s string) (netip.Prefix, error) {
+	s = strings.Trim(s, `"'`) // list items keep their quotes
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	ip = ip.Unmap()
+	return netip.PrefixFrom(ip, ip.BitLen()), nil
+}
+
+func compareNet(op string, ip netip.Addr, nets []netip.Prefix) bool {
+	if len(nets) == 0 {
+		return false
+	}
+	switch op {
+	case "=":
+		return nets[0].Contains(ip)
+	case "!=":
+		return !nets[0].Contains(ip)
+	case "in", "intersects":
+		for _, n := range nets {
+			if n.Contains(ip) {
 				return true
 			}
 		}

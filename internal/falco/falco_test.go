@@ -62,8 +62,8 @@ func TestCorpusRules(t *testing.T) {
 		}
 	}
 	t.Logf("stable: %d of %d rules evaluate", stableOK, stable)
-	if stable != 25 || stableOK*10 < stable*8 {
-		t.Errorf("stable rules: %d of %d evaluate; want most (at least 80%%)", stableOK, stable)
+	if stable != 25 || stableOK < 24 { // all but the one that needs fd.sip.name (DNS)
+		t.Errorf("stable rules: %d of %d evaluate; want 24 (all but Contact K8S API Server, which needs DNS names)", stableOK, stable)
 	}
 }
 
@@ -199,11 +199,14 @@ func TestBadRulesFile(t *testing.T) {
 
 func TestConditions(t *testing.T) {
 	rs := NewRuleset()
-	rs.Add("l.yaml", []byte("- list: bins\n  items: [/usr/bin, /bin]\n- list: more\n  items: [bins, /sbin]\n"))
+	rs.Add("l.yaml", []byte("- list: bins\n  items: [/usr/bin, /bin]\n- list: more\n  items: [bins, /sbin]\n- list: rfc1918\n  items: [\"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\"]\n"))
 	rs.Compile()
 	c := &compiler{rs: rs, macros: map[string]node{}, state: map[string]int{}}
 	e := Event{"fd.name": "/usr/bin/ls", "fd.directory": "/usr/bin", "proc.aname": []string{"bash", "sshd"}, "proc.aname[2]": "sshd",
-		"proc.tty": int64(0), "evt.arg[flags]": "O_RDWR|O_CREAT", "proc.cmdline": "curl -s http://x", "proc.name": "Curl"}
+		"proc.tty": int64(0), "evt.arg[flags]": "O_RDWR|O_CREAT", "proc.cmdline": "curl -s http://x", "proc.name": "Curl",
+		"fd.sip": "203.0.113.5", "fd.snet": "203.0.113.5", "fd.cip": "172.17.0.2", "fd.cnet": "172.17.0.2",
+		"fd.net": []string{"172.17.0.2", "203.0.113.5"}, "fd.ip": []string{"172.17.0.2", "203.0.113.5"},
+		"fd.port": []string{"40000", "4444"}, "fd.sport": int64(4444), "fd.rip": "::ffff:203.0.113.5"}
 	for cond, want := range map[string]bool{
 		`fd.directory in (more)`:           true,
 		`fd.name pmatch (bins)`:            true,
@@ -223,6 +226,24 @@ func TestConditions(t *testing.T) {
 		`proc.cmdline regex "curl .*http"`: true,
 		`(fd.name endswith ls or proc.tty > 5) and not proc.name=x`: true,
 		`proc.name startswith Cu and fd.name bcontains bin`:         true,
+		// Networks: a Net field compares with a network or an address;
+		// the both-ends fields (fd.net, fd.ip) match either end with =,
+		// neither with !=.
+		`fd.snet = "203.0.113.0/24"`: true,
+		`fd.snet in (rfc1918)`:       false,
+		`fd.cnet in (rfc1918)`:       true,
+		`fd.net != "127.0.0.0/8"`:    true,
+		`fd.net = "172.16.0.0/12"`:   true,
+		`fd.net != "172.16.0.0/12"`:  false,
+		`fd.ip != "0.0.0.0"`:         true,
+		`fd.ip = 203.0.113.5`:        true,
+		`fd.sip = 203.0.113.6`:       false,
+		`fd.rip = 203.0.113.5`:       true, // v4-mapped is the v4 address
+		`fd.sport in (80, 4444)`:     true,
+		`fd.port = 40000`:            true,
+		`fd.port != 4444`:            false,
+		`fd.sip = "2001:db8::/32"`:   false,
+		`not fd.snet in (rfc1918)`:   true,
 	} {
 		n, err := parseCondition(cond)
 		if err != nil {
@@ -250,6 +271,10 @@ func TestConditions(t *testing.T) {
 		if _, err := parseCondition(cond); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%.40s: %v, want %q", cond, err, want)
 		}
+	}
+	n, _ := parseCondition(`fd.snet in ("300.0.0.0/8")`)
+	if _, err := c.compile(n); err == nil || !strings.Contains(err.Error(), "is not an IP address or network") {
+		t.Errorf("a bad network compiled: %v", err)
 	}
 }
 

@@ -10,6 +10,9 @@ const (
 	Bool
 	// StringList fields hold several values (proc.args split, fd.types).
 	StringList
+	// Net fields hold an IP address and compare with networks:
+	// fd.net = "127.0.0.0/8" is true for 127.0.0.1.
+	Net
 )
 
 // fieldInfo describes a field the event sources provide.
@@ -53,6 +56,14 @@ var Fields = map[string]fieldInfo{
 	"fd.name": {Type: String}, "fd.nameraw": {Type: String}, "fd.directory": {Type: String},
 	"fd.filename": {Type: String}, "fd.typechar": {Type: String}, "fd.type": {Type: String},
 	"fd.num": {Type: Int},
+	// Sockets (the eBPF source). fd.ip, fd.port and fd.net hold both
+	// ends: = matches either, != neither, as in Falco.
+	"fd.sockfamily": {Type: String}, "fd.l4proto": {Type: String},
+	"fd.ip": {Type: Net}, "fd.sip": {Type: Net}, "fd.cip": {Type: Net}, "fd.lip": {Type: Net}, "fd.rip": {Type: Net},
+	"fd.net": {Type: Net}, "fd.snet": {Type: Net}, "fd.cnet": {Type: Net}, "fd.lnet": {Type: Net}, "fd.rnet": {Type: Net},
+	"fd.port": {Type: Int}, "fd.sport": {Type: Int}, "fd.cport": {Type: Int}, "fd.lport": {Type: Int}, "fd.rport": {Type: Int},
+	"fd.connected": {Type: Bool}, "fd.name_changed": {Type: Bool},
+	"thread.cap_effective": {Type: String}, "thread.cap_permitted": {Type: String}, "proc.duration": {Type: Int},
 
 	"container.id": {Type: String}, "container.name": {Type: String}, "container.image": {Type: String},
 	"container.image.repository": {Type: String}, "container.image.tag": {Type: String},

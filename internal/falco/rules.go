@@ -565,6 +565,14 @@ func (c *compiler) cmp(x cmpNode) (compiled, error) {
 			}
 			cc.ints = append(cc.ints, n)
 		}
+	case info.Type == Net:
+		for _, v := range vals {
+			n, err := parseNet(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s %s: %q is not an IP address or network", f, x.op, strings.Join(vals, ","), v)
+			}
+			cc.nets = append(cc.nets, n)
+		}
 	case info.Type == Bool:
 		if len(vals) != 1 || (vals[0] != "true" && vals[0] != "false") {
 			return nil, fmt.Errorf("%s %s: want true or false", f, x.op)

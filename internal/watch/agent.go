@@ -90,6 +90,9 @@ type Agent struct {
 	Prevent *Preventer
 	// Files, when set, reports opens and writes in every container.
 	Files *FileWatcher
+	// Syscalls, when set, reports the network, ptrace, link and module
+	// syscalls (eBPF raw tracepoints).
+	Syscalls *SyscallWatcher
 	// Record, when set, receives every event the agent judges as one
 	// JSON object a line, which Replay (--replay) reads back.
 	Record io.Writer
@@ -235,6 +238,23 @@ func (a *Agent) procSnapshot(pid int) snap {
 	return a.procs.get(pid, 2*time.Second, func() snap { return a.snapshot(pid) }, func(sn snap) bool { return !sn.p.Gone })
 }
 
+// lateSnapshot is, for a process that had exited when its syscall was
+// read, the snapshot its exec took, which the process connector's
+// reader may store a little after the syscall arrives.
+func (a *Agent) lateSnapshot(sn snap) snap {
+	if !sn.p.Gone {
+		return sn
+	}
+	for deadline := time.Now().Add(100 * time.Millisecond); ; time.Sleep(5 * time.Millisecond) {
+		if c, ok := a.procs.peek(sn.p.PID, 2*time.Second); ok {
+			return c
+		}
+		if time.Now().After(deadline) {
+			return sn
+		}
+	}
+}
+
 // Event builds the Falco event of an exec.
 func (a *Agent) Event(ctx context.Context, pid int) falco.Event {
 	return a.event(ctx, a.snapshot(pid))
@@ -287,6 +307,10 @@ func (a *Agent) event(ctx context.Context, sn snap) falco.Event {
 	e["proc.ppid"] = int64(p.PPID)
 	e["proc.tty"] = int64(p.TTY)
 	e["user.uid"] = int64(p.UID)
+	e["thread.cap_effective"] = capString(p.CapEff)
+	if !p.Start.IsZero() {
+		e["proc.duration"] = max(int64(sn.at.Sub(p.Start)), 0)
+	}
 	e["user.name"] = a.userName(p)
 	// Ancestors: proc.pname, proc.aname[N], proc.aname (any).
 	// Never nil: a recorded event says "no ancestors" as [], not null.
@@ -675,11 +699,12 @@ type Sources struct {
 	ProcConnector error
 }
 
-// job is one event for the workers: an exec, or an open when open is
-// set.
+// job is one event for the workers: an exec, an open when open is set,
+// a syscall when sys is.
 type job struct {
 	sn   snap
 	open *fileOpen
+	sys  *SyscallEvent
 }
 
 // Run reads the process connector (and the file source, when set)
@@ -734,12 +759,48 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 			}
 		}()
 	}
+	if a.Syscalls != nil {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			self := os.Getpid()
+			err := a.Syscalls.Run(ctx, func(ev SyscallEvent) {
+				if ev.PID == self {
+					return // the agent's own connections to Docker and --server
+				}
+				ev.At = a.now()
+				sn := a.procSnapshot(ev.PID)
+				if runtimeProcess(sn.p) {
+					return
+				}
+				switch ev.Syscall {
+				case "connect":
+					// Now, while the process holds the socket: its local end.
+					ev.Sock = a.Proc.socketInfo(ev.PID, int(ev.Args[0]))
+				case "accept", "accept4", "dup", "dup2", "dup3":
+					if ev.Res >= 0 {
+						ev.Sock = a.Proc.socketInfo(ev.PID, int(ev.Res))
+					}
+				}
+				select {
+				case jobs <- job{sn: sn, sys: &ev}:
+				default:
+					a.log().Warn("event queue full: a syscall was not judged", "pid", ev.PID, "syscall", ev.Syscall)
+				}
+			})
+			if err != nil {
+				a.log().Error("eBPF events stopped", "err", err)
+			}
+		}()
+	}
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if j.open != nil {
+				if j.sys != nil {
+					a.Judge(a.syscallEvent(ctx, a.lateSnapshot(j.sn), *j.sys))
+				} else if j.open != nil {
 					a.Judge(a.openEvent(ctx, j.sn, *j.open))
 				} else {
 					a.Judge(a.execEvent(ctx, j.sn))
@@ -749,14 +810,19 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 	}
 	err = pc.Run(ctx, func(ev ProcEvent) {
 		if ev.Kind == "exit" || ev.Kind == "exec" {
-			// What was cached of the process is no longer true.
-			a.procs.forget(ev.PID)
+			// What was cached of the process is no longer true. Its
+			// snapshot stays after its exit: its last syscalls are read
+			// after it.
 			a.parents.forget(ev.PID)
 		}
 		if ev.Kind != "exec" {
 			return
 		}
+		a.procs.forget(ev.PID)
 		sn := a.snapshot(ev.PID)
+		if !sn.p.Gone {
+			a.procs.put(ev.PID, sn)
+		}
 		if runtimeProcess(sn.p) {
 			// runc init in a new container, before the workload starts:
 			// mark its root filesystem now, not at the workload's first

@@ -71,6 +71,7 @@ func debianImage(t *testing.T) string {
 const (
 	withPrevent = 1 << iota
 	withFiles
+	withSyscalls
 )
 
 // startAgent runs an agent until the test ends and returns its output.
@@ -97,6 +98,12 @@ func startAgent(t *testing.T, rulesFiles []string, sources int) *syncBuffer {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Files.Close() })
+	}
+	if sources&withSyscalls != 0 {
+		if a.Syscalls, err = OpenSyscallWatcher(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Syscalls.Close() })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Sources, 1)

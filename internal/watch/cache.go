@@ -31,12 +31,7 @@ func (c *cache[K, V]) get(k K, ttl time.Duration, load func() V, keep func(V) bo
 	}
 	v := load()
 	if keep == nil || keep(v) {
-		c.mu.Lock()
-		if c.m == nil || len(c.m) > 4096 {
-			c.m = map[K]cached[V]{}
-		}
-		c.m[k] = cached[V]{v, now}
-		c.mu.Unlock()
+		c.put(k, v)
 	}
 	return v
 }
@@ -44,5 +39,27 @@ func (c *cache[K, V]) get(k K, ttl time.Duration, load func() V, keep func(V) bo
 func (c *cache[K, V]) forget(k K) {
 	c.mu.Lock()
 	delete(c.m, k)
+	c.mu.Unlock()
+}
+
+// peek returns the value cached less than ttl ago, without loading.
+func (c *cache[K, V]) peek(k K, ttl time.Duration) (V, bool) {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if !ok || time.Since(e.at) >= ttl {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// put caches v now.
+func (c *cache[K, V]) put(k K, v V) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 4096 {
+		c.m = map[K]cached[V]{}
+	}
+	c.m[k] = cached[V]{v, time.Now()}
 	c.mu.Unlock()
 }

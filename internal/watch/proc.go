@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Proc is what /proc tells about a process. A process that exited
@@ -24,6 +26,10 @@ type Proc struct {
 	// host).
 	ContainerID string
 	Gone        bool
+	// Start is when the process started (0 when unknown); CapEff its
+	// effective capabilities.
+	Start  time.Time
+	CapEff uint64
 }
 
 // ProcFS reads processes under Root ("/proc" by default).
@@ -58,6 +64,12 @@ func (p ProcFS) Read(pid int) Proc {
 			pr.PPID, _ = strconv.Atoi(f[1])
 			pr.TTY, _ = strconv.Atoi(f[4])
 		}
+		if len(f) > 19 {
+			// starttime, in clock ticks (USER_HZ, 100 on Linux) since boot.
+			if ticks, err := strconv.ParseInt(f[19], 10, 64); err == nil && bootTime() > 0 {
+				pr.Start = time.Unix(0, bootTime()+ticks*int64(10*time.Millisecond))
+			}
+		}
 	}
 	pr.Exe, _ = os.Readlink(filepath.Join(dir, "exe"))
 	pr.Exe = strings.TrimSuffix(pr.Exe, " (deleted)")
@@ -70,11 +82,14 @@ func (p ProcFS) Read(pid int) Proc {
 	if f, err := os.Open(filepath.Join(dir, "status")); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "Uid:"); ok {
+			line := sc.Text()
+			if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
 				if fs := strings.Fields(rest); len(fs) > 1 {
 					pr.UID, _ = strconv.Atoi(fs[1]) // effective
 				}
-				break
+			} else if rest, ok := strings.CutPrefix(line, "CapEff:"); ok {
+				pr.CapEff, _ = strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+				break // after Uid
 			}
 		}
 		f.Close()
@@ -83,6 +98,45 @@ func (p ProcFS) Read(pid int) Proc {
 		pr.ContainerID = containerIDRE.FindString(string(b))
 	}
 	return pr
+}
+
+// bootTime is when the machine booted, in Unix nanoseconds (0 when
+// /proc/stat cannot say).
+var bootTime = sync.OnceValue(func() int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "btime "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			return n * int64(time.Second)
+		}
+	}
+	return 0
+})
+
+// capNames are the capabilities in bit order (linux/capability.h).
+var capNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// capString is Falco's thread.cap_effective: the names, space-separated.
+func capString(set uint64) string {
+	var names []string
+	for i, n := range capNames {
+		if set&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // userName looks uid up in the passwd file of the process's root (the
