@@ -62,6 +62,7 @@ enum cgroup_subsys_id {
 #define REG_DX 96
 #define REG_SI 104
 #define REG_DI 112
+#define REG_ORIG_AX 120
 
 #define PATH_LEN 256
 #define ADDR_LEN 28 // sizeof(struct sockaddr_in6)
@@ -135,18 +136,23 @@ static __always_inline void socktype_of(struct event *e, __s32 fd)
 	e->socktype = t ? *t : 0;
 }
 
-SEC("raw_tracepoint/sys_enter")
-int sys_enter(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int reported(__u64 nr)
 {
-	__u64 nr = ctx->args[1];
 	switch (nr) {
 	case NR_DUP: case NR_DUP2: case NR_DUP3: case NR_SOCKET: case NR_CONNECT:
 	case NR_ACCEPT: case NR_ACCEPT4: case NR_PTRACE: case NR_LINK: case NR_SYMLINK:
 	case NR_LINKAT: case NR_SYMLINKAT: case NR_INIT_MODULE: case NR_FINIT_MODULE:
-		break;
-	default:
-		return 0;
+		return 1;
 	}
+	return 0;
+}
+
+SEC("raw_tracepoint/sys_enter")
+int sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 nr = ctx->args[1];
+	if (!reported(nr))
+		return 0;
 	void *regs = (void *)ctx->args[0];
 	__u32 zero = 0;
 	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
@@ -208,6 +214,10 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sys_exit")
 int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+	// The syscall number first: cheaper than the map lookup that every
+	// other syscall would otherwise pay.
+	if (!reported(reg((void *)ctx->args[0], REG_ORIG_AX)))
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct event *e = bpf_map_lookup_elem(&pending, &id);
 	if (!e)
