@@ -379,7 +379,7 @@ func containerFields(e falco.Event, c *Container) {
 // what ran and where.
 func (a *Agent) execEvent(ctx context.Context, sn snap) falco.Event {
 	e := a.event(ctx, sn)
-	if a.Files == nil {
+	if a.Files == nil && a.Syscalls == nil {
 		return e
 	}
 	if !sn.p.Gone {
@@ -767,6 +767,17 @@ func (a *Agent) Run(ctx context.Context, ready func(Sources)) error {
 			err := a.Syscalls.Run(ctx, func(ev SyscallEvent) {
 				if ev.PID == self {
 					return // the agent's own connections to Docker and --server
+				}
+				if ev.Syscall == "execve" {
+					// Judged from the process connector; this says what ran
+					// should the process be gone when /proc is read (the
+					// file source says it better when it runs).
+					if a.Files == nil && ev.ContainerID != "" {
+						if c := a.container(ctx, ev.ContainerID); c != nil {
+							a.execs.add(ev.PID, c, ev.Path1, a.now())
+						}
+					}
+					return
 				}
 				ev.At = a.now()
 				sn := a.procSnapshot(ev.PID)

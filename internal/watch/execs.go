@@ -9,7 +9,8 @@ import (
 
 // execCache keeps what the file source saw of each exec (fanotify's
 // open-for-exec: the file, the container, whether the file is in the
-// container's writable layer) for the exec events of processes that
+// container's writable layer), or without it what the eBPF source's
+// sched_process_exec said, for the exec events of processes that
 // exit before /proc can be read: a short-lived dropped binary is still
 // reported as drift, with its container.
 type execCache struct {
@@ -30,20 +31,25 @@ func (ec *execCache) put(ev FileEvent, now time.Time) {
 	if ev.Container == nil || loader(ev.Path) {
 		return
 	}
-	info := execInfo{c: ev.Container, path: ev.Path, at: now}
-	if ev.Container.UpperDir != "" {
-		info.upper, _ = ev.Container.inUpperLayer(ev.Path)
+	ec.add(ev.PID, ev.Container, ev.Path, now)
+}
+
+// add records that pid ran path in container c.
+func (ec *execCache) add(pid int, c *Container, file string, now time.Time) {
+	info := execInfo{c: c, path: file, at: now}
+	if c.UpperDir != "" && path.IsAbs(file) {
+		info.upper, _ = c.inUpperLayer(file)
 	}
 	ec.mu.Lock()
 	defer ec.mu.Unlock()
 	if ec.m == nil || len(ec.m) > 4096 {
 		ec.m = map[int][]execInfo{}
 	}
-	l := ec.m[ev.PID]
+	l := ec.m[pid]
 	for len(l) > 0 && (now.Sub(l[0].at) > 5*time.Second || len(l) >= 8) {
 		l = l[1:]
 	}
-	ec.m[ev.PID] = append(l, info)
+	ec.m[pid] = append(l, info)
 }
 
 // take returns the oldest exec recorded for pid, waiting up to wait

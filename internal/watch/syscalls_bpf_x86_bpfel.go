@@ -39,12 +39,13 @@ type syscallsSockkey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	syscallsMapEvents    = "events"
-	syscallsMapPending   = "pending"
-	syscallsMapScratch   = "scratch"
-	syscallsMapSocktypes = "socktypes"
-	syscallsProgSysEnter = "sys_enter"
-	syscallsProgSysExit  = "sys_exit"
+	syscallsMapEvents     = "events"
+	syscallsMapPending    = "pending"
+	syscallsMapScratch    = "scratch"
+	syscallsMapSocktypes  = "socktypes"
+	syscallsProgSchedExec = "sched_exec"
+	syscallsProgSysEnter  = "sys_enter"
+	syscallsProgSysExit   = "sys_exit"
 )
 
 // loadSyscalls returns the embedded CollectionSpec for syscalls.
@@ -89,8 +90,9 @@ type syscallsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type syscallsProgramSpecs struct {
-	SysEnter *ebpf.ProgramSpec `ebpf:"sys_enter"`
-	SysExit  *ebpf.ProgramSpec `ebpf:"sys_exit"`
+	SchedExec *ebpf.ProgramSpec `ebpf:"sched_exec"`
+	SysEnter  *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysExit   *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
 
 // syscallsMapSpecs contains maps before they are loaded into the kernel.
@@ -154,12 +156,14 @@ type syscallsVariables struct {
 //
 // It can be passed to loadSyscallsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type syscallsPrograms struct {
-	SysEnter *ebpf.Program `ebpf:"sys_enter"`
-	SysExit  *ebpf.Program `ebpf:"sys_exit"`
+	SchedExec *ebpf.Program `ebpf:"sched_exec"`
+	SysEnter  *ebpf.Program `ebpf:"sys_enter"`
+	SysExit   *ebpf.Program `ebpf:"sys_exit"`
 }
 
 func (p *syscallsPrograms) Close() error {
 	return _SyscallsClose(
+		p.SchedExec,
 		p.SysEnter,
 		p.SysExit,
 	)

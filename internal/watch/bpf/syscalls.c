@@ -37,6 +37,9 @@ struct css_set {
 struct task_struct {
 	struct css_set *cgroups;
 } __attribute__((preserve_access_index));
+struct linux_binprm {
+	const char *filename;
+} __attribute__((preserve_access_index));
 enum cgroup_subsys_id {
 	memory_cgrp_id = 4, // the running kernel's value replaces this one
 };
@@ -56,6 +59,7 @@ enum cgroup_subsys_id {
 #define NR_FINIT_MODULE 313
 #define NR_LINKAT 265
 #define NR_SYMLINKAT 266
+#define NR_EXECVE 59 // reported from sched_process_exec, with the program's path
 
 // struct pt_regs offsets (arch/x86/include/uapi/asm/ptrace.h).
 #define REG_R10 56
@@ -136,6 +140,32 @@ static __always_inline void socktype_of(struct event *e, __s32 fd)
 	e->socktype = t ? *t : 0;
 }
 
+// identify starts an event: who, which syscall, and nothing else yet.
+static __always_inline void identify(struct event *e, __u64 id, __u64 nr)
+{
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->nr = nr;
+	e->res = 0;
+	e->socktype = 0;
+	e->addr_ok = 0;
+	e->path1[0] = 0;
+	e->path2[0] = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->cgroup[0] = 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
+	struct cgroup_subsys_state *css = 0;
+	__u32 sub = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	if (cgroups && sub < 16)
+		bpf_core_read(&css, sizeof(css), &cgroups->subsys[sub]);
+	if (css) {
+		const char *name = BPF_CORE_READ(css, cgroup, kn, name);
+		if (name)
+			bpf_probe_read_kernel_str(e->cgroup, CGROUP_LEN, name);
+	}
+}
+
 static __always_inline int reported(__u64 nr)
 {
 	switch (nr) {
@@ -159,27 +189,7 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!e)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->nr = nr;
-	e->res = 0;
-	e->socktype = 0;
-	e->addr_ok = 0;
-	e->path1[0] = 0;
-	e->path2[0] = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->cgroup[0] = 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
-	struct cgroup_subsys_state *css = 0;
-	__u32 sub = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-	if (cgroups && sub < 16)
-		bpf_core_read(&css, sizeof(css), &cgroups->subsys[sub]);
-	if (css) {
-		const char *name = BPF_CORE_READ(css, cgroup, kn, name);
-		if (name)
-			bpf_probe_read_kernel_str(e->cgroup, CGROUP_LEN, name);
-	}
+	identify(e, id, nr);
 	e->args[0] = reg(regs, REG_DI);
 	e->args[1] = reg(regs, REG_SI);
 	e->args[2] = reg(regs, REG_DX);
@@ -262,6 +272,25 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (send)
 		bpf_ringbuf_output(&events, e, sizeof(*e), 0);
 	bpf_map_delete_elem(&pending, &id);
+	return 0;
+}
+
+// sched_process_exec runs in the new program once exec has succeeded:
+// its path, container and name, for a process that exits before user
+// space reads /proc (a dropped binary that runs for a millisecond).
+SEC("raw_tracepoint/sched_process_exec")
+int sched_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 zero = 0;
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 0;
+	identify(e, bpf_get_current_pid_tgid(), NR_EXECVE);
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	if (filename)
+		bpf_probe_read_kernel_str(e->path1, PATH_LEN, filename);
+	bpf_ringbuf_output(&events, e, sizeof(*e), 0);
 	return 0;
 }
 
