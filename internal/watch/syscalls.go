@@ -24,7 +24,7 @@ var syscallNames = map[uint32]string{
 	32: "dup", 33: "dup2", 41: "socket", 42: "connect", 43: "accept", 86: "link", 88: "symlink",
 	101: "ptrace", 175: "init_module", 265: "linkat", 266: "symlinkat", 288: "accept4", 292: "dup3",
 	313: "finit_module",
-	59: "execve", // from sched_process_exec: Path1 is the program
+	59:  "execve", // from sched_process_exec: Path1 is the program
 }
 
 // SyscallEvent is one syscall the eBPF source reported at its exit.
