@@ -74,6 +74,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newAdmissionCommand(e),
 		newWatchCommand(e),
 		newAuditCommand(e),
+		newReportCommand(e),
 		newVersionCommand(e),
 	)
 	if f := e.getenv("BULWARK_CPUPROFILE"); f != "" {

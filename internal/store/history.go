@@ -21,6 +21,8 @@ type FindingRecord struct {
 	FirstSeen, LastSeen time.Time
 	// ResolvedAt is when a rescan no longer found it (zero: open).
 	ResolvedAt time.Time
+	// FixSeen is when a scan first reported a fix (zero: none yet).
+	FixSeen time.Time
 }
 
 // RecordFindings compares a digest's new scan with what is on record, in
@@ -49,10 +51,17 @@ func (s *Store) RecordFindings(ctx context.Context, digest string, current []Fin
 		}
 		for _, f := range current {
 			delete(open, [2]string{f.Advisory, f.Package})
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO finding_history (digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (digest, advisory, package) DO UPDATE SET
-				severity = excluded.severity, fixed = excluded.fixed, last_seen = excluded.last_seen, resolved_at = 0`),
-				digest, f.Advisory, f.Package, f.Severity, f.Fixed, at, at); err != nil {
+			// fix_seen: when a fix was first reported (the patch clock's
+			// start), kept once set.
+			fixSeen := int64(0)
+			if f.Fixed != "" {
+				fixSeen = at
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO finding_history (digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (digest, advisory, package) DO UPDATE SET
+				severity = excluded.severity, fixed = excluded.fixed, last_seen = excluded.last_seen, resolved_at = 0,
+				fix_seen = CASE WHEN finding_history.fix_seen = 0 THEN excluded.fix_seen ELSE finding_history.fix_seen END`),
+				digest, f.Advisory, f.Package, f.Severity, f.Fixed, at, at, fixSeen); err != nil {
 				return fmt.Errorf("finding history of %s: %w", digest, err)
 			}
 		}
@@ -68,22 +77,36 @@ func (s *Store) RecordFindings(ctx context.Context, digest string, current []Fin
 // FindingHistory lists a digest's findings, open and resolved, by
 // advisory and package.
 func (s *Store) FindingHistory(ctx context.Context, digest string) ([]FindingRecord, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT advisory, package, severity, fixed, first_seen, last_seen, resolved_at
-		FROM finding_history WHERE digest = ? ORDER BY advisory, package`), digest)
+	return s.findings(ctx, `SELECT digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen
+		FROM finding_history WHERE digest = ? ORDER BY advisory, package`, digest)
+}
+
+// Findings lists every digest's findings, open and resolved, for the
+// patch clock.
+func (s *Store) Findings(ctx context.Context) ([]FindingRecord, error) {
+	return s.findings(ctx, `SELECT digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen
+		FROM finding_history ORDER BY digest, advisory, package`)
+}
+
+func (s *Store) findings(ctx context.Context, query string, args ...any) ([]FindingRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []FindingRecord
 	for rows.Next() {
-		r := FindingRecord{Digest: digest}
-		var first, last, resolved int64
-		if err := rows.Scan(&r.Advisory, &r.Package, &r.Severity, &r.Fixed, &first, &last, &resolved); err != nil {
+		var r FindingRecord
+		var first, last, resolved, fixSeen int64
+		if err := rows.Scan(&r.Digest, &r.Advisory, &r.Package, &r.Severity, &r.Fixed, &first, &last, &resolved, &fixSeen); err != nil {
 			return nil, err
 		}
 		r.FirstSeen, r.LastSeen = time.UnixMilli(first), time.UnixMilli(last)
 		if resolved > 0 {
 			r.ResolvedAt = time.UnixMilli(resolved)
+		}
+		if fixSeen > 0 {
+			r.FixSeen = time.UnixMilli(fixSeen)
 		}
 		out = append(out, r)
 	}
@@ -92,7 +115,9 @@ func (s *Store) FindingHistory(ctx context.Context, digest string) ([]FindingRec
 
 // TagPeriod is a span during which a tag named a digest.
 type TagPeriod struct {
-	Digest string
+	// Repo and Tag are set by TagPeriods (TagHistory is of one tag).
+	Repo, Tag string
+	Digest    string
 	Since  time.Time
 	// Until is when the tag moved or was deleted (zero: it still does).
 	Until time.Time
@@ -100,7 +125,28 @@ type TagPeriod struct {
 
 // TagHistory lists which digest a tag named over time, oldest first.
 func (s *Store) TagHistory(ctx context.Context, repo, tag string) ([]TagPeriod, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest, since, until_at FROM tag_history WHERE repo = ? AND tag = ? ORDER BY since, id`), repo, tag)
+	return s.tagPeriods(ctx, `SELECT repo, tag, digest, since, until_at FROM tag_history WHERE repo = ? AND tag = ? ORDER BY since, id`, repo, tag)
+}
+
+// TagPeriods lists every tag's history, by repository and tag.
+func (s *Store) TagPeriods(ctx context.Context) ([]TagPeriod, error) {
+	return s.tagPeriods(ctx, `SELECT repo, tag, digest, since, until_at FROM tag_history ORDER BY repo, tag, since, id`)
+}
+
+// Notice records that a notice (an SLA warning or breach) was given for
+// a clock, once: true when this call recorded it, false when it had been
+// already, by this replica or another.
+func (s *Store) Notice(ctx context.Context, clock, kind string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sla_notices (clock, kind, at) VALUES (?, ?, ?) ON CONFLICT (clock, kind) DO NOTHING`), clock, kind, millis(at))
+	if err != nil {
+		return false, fmt.Errorf("notice %s for %s: %w", kind, clock, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (s *Store) tagPeriods(ctx context.Context, query string, args ...any) ([]TagPeriod, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +155,7 @@ func (s *Store) TagHistory(ctx context.Context, repo, tag string) ([]TagPeriod, 
 	for rows.Next() {
 		var p TagPeriod
 		var since, until int64
-		if err := rows.Scan(&p.Digest, &since, &until); err != nil {
+		if err := rows.Scan(&p.Repo, &p.Tag, &p.Digest, &since, &until); err != nil {
 			return nil, err
 		}
 		p.Since = time.UnixMilli(since)

@@ -104,11 +104,58 @@ func TestTagHistoryAndImmutablePushes(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []store.TagPeriod{
-			{Digest: "sha256:1", Since: t0, Until: t0.Add(time.Hour)},
-			{Digest: "sha256:2", Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)},
+			{Repo: "shop/app", Tag: "latest", Digest: "sha256:1", Since: t0, Until: t0.Add(time.Hour)},
+			{Repo: "shop/app", Tag: "latest", Digest: "sha256:2", Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)},
 		}
 		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 			t.Errorf("tag history (-want +got):\n%s", diff)
+		}
+		all, err := s.TagPeriods(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1 := store.TagPeriod{Repo: "shop/app", Tag: "v1", Digest: "sha256:1", Since: t0}
+		if diff := cmp.Diff(append(want, v1), all, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+			t.Errorf("every tag's history (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestFixSeenAndNotices: a finding recorded without a fix starts its
+// patch clock when a rescan first reports one, and keeps that time; a
+// notice is recorded once, however often it is given.
+func TestFixSeenAndNotices(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+		now := t0
+		s.Now = func() time.Time { return now }
+		rec := func(at time.Duration, fixed string) {
+			now = t0.Add(at)
+			f := store.FindingKey{Advisory: "CVE-A", Package: "openssl@3.0.1", Severity: "HIGH", Fixed: fixed}
+			if err := s.RecordFindings(ctx, "sha256:d", []store.FindingKey{f}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec(0, "")
+		rec(24*time.Hour, "")
+		rec(48*time.Hour, "3.0.2")
+		rec(96*time.Hour, "3.0.2")
+		got, err := s.Findings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !got[0].FirstSeen.Equal(t0) || !got[0].FixSeen.Equal(t0.Add(48*time.Hour)) || got[0].Fixed != "3.0.2" {
+			t.Errorf("got %+v; want first seen at 0, its fix at 48h", got)
+		}
+		for i, want := range []bool{true, false} {
+			first, err := s.Notice(ctx, "shop/app CVE-A openssl@3.0.1", "breach", now)
+			if err != nil || first != want {
+				t.Errorf("notice %d: %v, %v; want %v", i, first, err, want)
+			}
+		}
+		if first, err := s.Notice(ctx, "shop/app CVE-A openssl@3.0.1", "warning", now); err != nil || !first {
+			t.Errorf("another kind of notice: %v, %v", first, err)
 		}
 	})
 }

@@ -1,0 +1,377 @@
+// Package sla is the patch clock (DESIGN M13): for each repository and
+// vulnerability, how long its images have carried a finding that has a
+// fix, against the deadline policy sets for its severity (critical and
+// high within 72 hours by default).
+//
+// It reads the findings history the scan pipeline keeps (each digest's
+// findings with when they were first seen, when their fix became known
+// and when a rescan no longer found them) and the tag history (which
+// digest each tag named when). It is a pure function of those and the
+// time, so a clock's whole life can be replayed in a test.
+package sla
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"bulwark.dev/bulwark/internal/severity"
+)
+
+// Finding is one finding of one digest, as the findings history holds it.
+type Finding struct {
+	Digest, Advisory, Package string
+	Severity                  severity.Level
+	// Fixed is the version that fixes it ("" while none is known).
+	Fixed string
+	// FirstSeen is its first sighting; FixSeen when a fix was first known
+	// (zero: none yet); ResolvedAt when a rescan stopped finding it (an
+	// advisory withdrawn or corrected; zero: open).
+	FirstSeen, FixSeen, ResolvedAt time.Time
+}
+
+// TagPeriod is a span during which a repository's tag named a digest.
+type TagPeriod struct {
+	Repo, Tag, Digest string
+	Since             time.Time
+	// Until is when the tag moved or was deleted (zero: it still does).
+	Until time.Time
+}
+
+// Policy says how long a fix may wait, per severity, and per project
+// where a project's own policy says otherwise.
+type Policy struct {
+	// Due is the window per severity; a severity without one is tracked
+	// (its time to remediate counts) but never breached.
+	Due map[severity.Level]time.Duration
+	// Projects override Due per project (the repository's first path
+	// segment), severity by severity.
+	Projects map[string]map[severity.Level]time.Duration
+	// Warn is the fraction of the window after which an open clock is a
+	// warning (default 0.75: 54 hours into 72).
+	Warn float64
+}
+
+// DefaultPolicy fixes critical and high findings within 72 hours.
+func DefaultPolicy() Policy {
+	return Policy{Due: map[severity.Level]time.Duration{severity.Critical: 72 * time.Hour, severity.High: 72 * time.Hour}, Warn: 0.75}
+}
+
+func (p Policy) window(project string, sev severity.Level) (time.Duration, bool) {
+	if o, ok := p.Projects[project][sev]; ok {
+		return o, o > 0
+	}
+	d, ok := p.Due[sev]
+	return d, ok && d > 0
+}
+
+// State is where a clock stands.
+type State string
+
+// States, in the order a report lists them.
+const (
+	// Breached: open past its deadline.
+	Breached State = "breached"
+	// Warning: open, past Policy.Warn of its window.
+	Warning State = "warning"
+	// Open: running, within its window.
+	Open State = "open"
+	// NoFix: the repository carries the finding but no fix is known; the
+	// clock starts when one is.
+	NoFix State = "no-fix"
+	// Late: stopped, after its deadline.
+	Late State = "late"
+	// Met: stopped within its deadline (or without one).
+	Met State = "met"
+)
+
+var stateOrder = map[State]int{Breached: 0, Warning: 1, Open: 2, NoFix: 3, Late: 4, Met: 5}
+
+// Clock is one repository's exposure to one vulnerability in one
+// package.
+type Clock struct {
+	Repo     string         `json:"repository"`
+	Project  string         `json:"project"`
+	Advisory string         `json:"vulnerability"`
+	Package  string         `json:"package"`
+	Severity severity.Level `json:"severity"`
+	Fixed    string         `json:"fixedVersion,omitempty"`
+	State    State          `json:"state"`
+	// Start is when the repository first carried the finding with a fix
+	// known; Due the deadline (zero without one); Stopped when no tag of
+	// the repository named a digest with the finding any more.
+	Start   time.Time `json:"start,omitzero"`
+	Due     time.Time `json:"due,omitzero"`
+	Stopped time.Time `json:"stopped,omitzero"`
+	// Digests are the repository's digests that carried it while tagged:
+	// the evidence.
+	Digests []string `json:"digests"`
+	// Tags name those digests now (empty once stopped).
+	Tags []string `json:"tags,omitempty"`
+}
+
+// Key names a clock in notices and audit records.
+func (c Clock) Key() string { return c.Repo + " " + c.Advisory + " " + c.Package }
+
+// Elapsed is how long the clock has run by now (to its stop when
+// stopped).
+func (c Clock) Elapsed(now time.Time) time.Duration {
+	if c.Start.IsZero() {
+		return 0
+	}
+	end := now
+	if !c.Stopped.IsZero() {
+		end = c.Stopped
+	}
+	return max(end.Sub(c.Start), 0)
+}
+
+// Project is a repository's project: its first path segment.
+func Project(repo string) string {
+	p, _, _ := strings.Cut(repo, "/")
+	return p
+}
+
+type vuln struct{ advisory, pkg string }
+
+// exposure is one interval during which a tag of the repository named a
+// digest carrying the finding.
+type exposure struct {
+	from, to time.Time // to zero: still
+	fixAt    time.Time // when, within the interval, a fix was known (zero: not)
+	f        *Finding
+	tag      string
+}
+
+// Compute returns every clock at now, breached first, then by deadline,
+// repository and vulnerability: the same inputs give the same order.
+func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []Clock {
+	if pol.Warn <= 0 || pol.Warn >= 1 {
+		pol.Warn = 0.75
+	}
+	byDigest := map[string][]*Finding{}
+	for i := range findings {
+		f := &findings[i]
+		byDigest[f.Digest] = append(byDigest[f.Digest], f)
+	}
+	type ck struct {
+		repo string
+		v    vuln
+	}
+	exp := map[ck][]exposure{}
+	for _, tp := range tags {
+		for _, f := range byDigest[tp.Digest] {
+			// The interval the tag named the digest and the finding was
+			// on record for it.
+			from := later(tp.Since, f.FirstSeen)
+			to := earliest(tp.Until, f.ResolvedAt)
+			if !to.IsZero() && !to.After(from) {
+				continue
+			}
+			if from.After(now) {
+				continue
+			}
+			e := exposure{from: from, to: to, f: f, tag: tp.Tag}
+			if !f.FixSeen.IsZero() {
+				fa := later(from, f.FixSeen)
+				if to.IsZero() || fa.Before(to) {
+					e.fixAt = fa
+				}
+			}
+			k := ck{tp.Repo, vuln{f.Advisory, f.Package}}
+			exp[k] = append(exp[k], e)
+		}
+	}
+	out := make([]Clock, 0, len(exp))
+	for k, es := range exp {
+		c := Clock{Repo: k.repo, Project: Project(k.repo), Advisory: k.v.advisory, Package: k.v.pkg}
+		digests, tagsNow := map[string]bool{}, map[string]bool{}
+		var lastEnd time.Time
+		still := false
+		for _, e := range es {
+			digests[e.f.Digest] = true
+			c.Severity = max(c.Severity, e.f.Severity)
+			if e.f.Fixed != "" {
+				c.Fixed = e.f.Fixed
+			}
+			if !e.fixAt.IsZero() && (c.Start.IsZero() || e.fixAt.Before(c.Start)) {
+				c.Start = e.fixAt
+			}
+			if e.to.IsZero() || e.to.After(now) {
+				still = true
+				tagsNow[e.tag] = true
+			} else if e.to.After(lastEnd) {
+				lastEnd = e.to
+			}
+		}
+		c.Digests, c.Tags = sortedKeys(digests), sortedKeys(tagsNow)
+		if !still {
+			c.Stopped = lastEnd
+		}
+		win, hasDue := pol.window(c.Project, c.Severity)
+		if !c.Start.IsZero() && hasDue {
+			c.Due = c.Start.Add(win)
+		}
+		switch {
+		case c.Start.IsZero() && still:
+			c.State = NoFix
+		case c.Start.IsZero():
+			c.State = Met // gone before any fix was known: nothing was late
+		case !still && hasDue && c.Stopped.After(c.Due):
+			c.State = Late
+		case !still:
+			c.State = Met
+		case hasDue && now.After(c.Due):
+			c.State = Breached
+		case hasDue && now.Sub(c.Start) > time.Duration(float64(win)*pol.Warn):
+			c.State = Warning
+		default:
+			c.State = Open
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Clock) int {
+		if d := stateOrder[a.State] - stateOrder[b.State]; d != 0 {
+			return d
+		}
+		// By deadline, the clocks without one last.
+		if a.Due.IsZero() != b.Due.IsZero() {
+			if a.Due.IsZero() {
+				return 1
+			}
+			return -1
+		}
+		if d := a.Due.Compare(b.Due); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Key(), b.Key())
+	})
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// earliest of two ends, zero meaning "not yet".
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero():
+		return a
+	case a.Before(b):
+		return a
+	}
+	return b
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// MTTR is the mean time to remediate of one project and severity, over
+// the clocks that stopped.
+type MTTR struct {
+	Project  string         `json:"project"`
+	Severity severity.Level `json:"severity"`
+	Stopped  int            `json:"stopped"`
+	Mean     time.Duration  `json:"meanNanoseconds"`
+	// Late is how many of them stopped past their deadline.
+	Late int `json:"late"`
+}
+
+// Summary is a report's totals: clocks per state, and the mean time to
+// remediate per project and severity.
+type Summary struct {
+	States map[State]int `json:"states"`
+	MTTR   []MTTR        `json:"mttr"`
+}
+
+// Summarize totals clocks.
+func Summarize(clocks []Clock) Summary {
+	s := Summary{States: map[State]int{}}
+	type key struct {
+		p   string
+		sev severity.Level
+	}
+	acc := map[key]*MTTR{}
+	var sum = map[key]time.Duration{}
+	for _, c := range clocks {
+		s.States[c.State]++
+		if c.Stopped.IsZero() || c.Start.IsZero() {
+			continue
+		}
+		k := key{c.Project, c.Severity}
+		m := acc[k]
+		if m == nil {
+			m = &MTTR{Project: c.Project, Severity: c.Severity}
+			acc[k] = m
+		}
+		m.Stopped++
+		sum[k] += c.Stopped.Sub(c.Start)
+		if c.State == Late {
+			m.Late++
+		}
+	}
+	for k, m := range acc {
+		m.Mean = sum[k] / time.Duration(m.Stopped)
+		s.MTTR = append(s.MTTR, *m)
+	}
+	slices.SortFunc(s.MTTR, func(a, b MTTR) int {
+		if d := strings.Compare(a.Project, b.Project); d != 0 {
+			return d
+		}
+		return int(b.Severity - a.Severity)
+	})
+	return s
+}
+
+// ParsePolicy reads "CRITICAL=72h,HIGH=72h,MEDIUM=720h" (durations in
+// Go's syntax, or days as "30d"); a severity set to 0 has no deadline.
+func ParsePolicy(s string) (map[severity.Level]time.Duration, error) {
+	out := map[severity.Level]time.Duration{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("sla policy %q: want SEVERITY=DURATION (CRITICAL=72h)", part)
+		}
+		lvl, err := severity.Parse(strings.TrimSpace(name))
+		if err != nil {
+			return nil, fmt.Errorf("sla policy %q: %w", part, err)
+		}
+		d, err := parseDuration(strings.TrimSpace(val))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("sla policy %q: %q is not a duration (72h, 30d)", part, val)
+		}
+		if _, dup := out[lvl]; dup {
+			return nil, fmt.Errorf("sla policy: %s given twice", lvl)
+		}
+		out[lvl] = d
+	}
+	return out, nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days int
+		if _, err := fmt.Sscanf(n, "%d", &days); err != nil || fmt.Sprint(days) != n {
+			return 0, fmt.Errorf("bad days %q", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
