@@ -79,7 +79,11 @@ func (r Report) WriteTable(w io.Writer, all bool) error {
 		if fixed == "" {
 			fixed = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.State, c.Repo, c.Advisory, c.Package, c.Severity, fixed, due, hours(c.Elapsed(r.At)))
+		elapsed := "-"
+		if !c.Start.IsZero() {
+			elapsed = hours(c.Elapsed(r.At))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.State, c.Repo, c.Advisory, c.Package, c.Severity, fixed, due, elapsed)
 	}
 	tw.Flush()
 	s := r.Summary.States
