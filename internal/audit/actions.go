@@ -32,6 +32,8 @@ var (
 	ActionScanRescan      = Action{"scan.rescan"}
 	ActionAdmission       = Action{"admission.review"}
 	ActionRuntimeAlert    = Action{"runtime.alert"}
+	ActionSLAWarning      = Action{"sla.warning"}
+	ActionSLABreach       = Action{"sla.breach"}
 )
 
 // Actions lists every action.
@@ -40,7 +42,7 @@ var Actions = []Action{
 	ActionRegistryPush, ActionRegistryPull, ActionRegistryDelete, ActionRegistryMount,
 	ActionPolicyDeny, ActionPolicyChange, ActionMemberSet, ActionRobotCreate, ActionRobotDelete,
 	ActionRetentionRemove, ActionGCRun, ActionAuditPrune, ActionScanResult, ActionScanRescan,
-	ActionAdmission, ActionRuntimeAlert,
+	ActionAdmission, ActionRuntimeAlert, ActionSLAWarning, ActionSLABreach,
 }
 
 // Outcome is how an action ended.

@@ -42,7 +42,7 @@ func (f *slaFlags) policy() (sla.Policy, error) {
 	for _, p := range f.projectDue {
 		name, rest, ok := strings.Cut(p, ":")
 		if !ok || name == "" {
-			return pol, fmt.Errorf("--sla-project %q: want PROJECT:SEV=DURATION,...", p)
+			return pol, fmt.Errorf("--sla-project %q: want PROJECT:SEV=DURATION[,SEV=DURATION]", p)
 		}
 		d, err := sla.ParsePolicy(rest)
 		if err != nil {

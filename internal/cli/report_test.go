@@ -26,26 +26,20 @@ func TestReportSLA(t *testing.T) {
 		now := t0
 		st := storetest.Open(t, dsn)
 		st.Now = func() time.Time { return now }
-		put := func(repo, digest, tag string) {
-			m := &store.Manifest{Repo: repo, Digest: digest, MediaType: "application/vnd.oci.image.manifest.v1+json", Content: []byte(`{"schemaVersion":2}`)}
-			if err := st.PutManifest(ctx, m, tag); err != nil {
-				t.Fatal(err)
-			}
-		}
 		record := func(digest string, fs ...store.FindingKey) {
 			if err := st.RecordFindings(ctx, digest, fs); err != nil {
 				t.Fatal(err)
 			}
 		}
-		put("shop/app", "sha256:a1", "v1")
+		storetest.Tag(t, st, "shop/app", "sha256:a1", "v1")
 		record("sha256:a1",
 			store.FindingKey{Advisory: "CVE-2026-1000", Package: "openssl@3.0.1", Severity: "HIGH", Fixed: "3.0.2"},
 			store.FindingKey{Advisory: "CVE-2026-1001", Package: "zlib@1.2", Severity: "HIGH"},
 			store.FindingKey{Advisory: "CVE-2026-1002", Package: "curl@8.0", Severity: "MEDIUM", Fixed: "8.1"})
-		put("shop/web", "sha256:w1", "v1")
+		storetest.Tag(t, st, "shop/web", "sha256:w1", "v1")
 		record("sha256:w1", store.FindingKey{Advisory: "CVE-2026-2000", Package: "glibc@2.36", Severity: "CRITICAL", Fixed: "2.37"})
 		now = t0.Add(10 * time.Hour)
-		put("shop/web", "sha256:w2", "v1") // rebuilt on the fix
+		storetest.Tag(t, st, "shop/web", "sha256:w2", "v1") // rebuilt on the fix
 		record("sha256:w2")
 
 		args := []string{"report", "sla", "--database", dsn}

@@ -21,6 +21,7 @@ import (
 
 func newServeCommand(e *env) *cobra.Command {
 	var addr, data, database, blobs, configFile, tlsCert, tlsKey string
+	var slaf slaFlags
 	var tlsGenerate bool
 	var workers int
 	var lease, scanTimeout time.Duration
@@ -43,6 +44,10 @@ Registry clients log in with docker login (bearer tokens from
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			dbPath, err := db.resolve(e)
+			if err != nil {
+				return err
+			}
+			slaPolicy, err := slaf.policy()
 			if err != nil {
 				return err
 			}
@@ -74,6 +79,7 @@ Registry clients log in with docker login (bearer tokens from
 			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
 				VulnDB: dbPath, Workers: workers, ScanTimeout: scanTimeout, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
+				SLA:       slaPolicy,
 				Admission: admissionCfg, RegistryHosts: registryHosts,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
@@ -136,6 +142,7 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	cmd.Flags().BoolVar(&tlsGenerate, "tls-generate", false, "serve HTTPS with a certificate from a CA bulwark generates in --data/tls (clients trust tls/ca.crt)")
+	slaf.register(cmd)
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	cmd.MarkFlagsMutuallyExclusive("tls-cert", "tls-generate")
 	db.register(cmd)

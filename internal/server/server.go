@@ -32,6 +32,7 @@ import (
 	"bulwark.dev/bulwark/internal/policy"
 	"bulwark.dev/bulwark/internal/registry"
 	"bulwark.dev/bulwark/internal/scanner"
+	"bulwark.dev/bulwark/internal/sla"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/verdict"
 )
@@ -70,6 +71,10 @@ type Config struct {
 	// AuditRetention is how long audit records are kept (at least, and
 	// by default, audit.MinRetention).
 	AuditRetention time.Duration
+	// SLA is the patch clock's policy (zero: critical and high within 72
+	// hours); warnings and breaches are announced hourly in the audit
+	// trail, once each.
+	SLA sla.Policy
 	// Admission configures the webhook at /admission/validate and
 	// /admission/mutate (nil: enforce the defaults everywhere).
 	Admission *admission.Config
@@ -320,6 +325,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		scanner.JobKind: s.scanner.Kind(),
 		kindHourly:      {Handle: s.hourly, MaxAttempts: 1, Timeout: time.Hour},
 		kindDaily:       {Handle: s.daily, MaxAttempts: 1, Timeout: 6 * time.Hour},
+		kindSLA:         {Handle: s.slaJob, MaxAttempts: 1, Timeout: time.Hour},
 	}}
 	s.scanner.Queue = s.jobs
 	if err := s.jobs.Schedule(ctx, "maintenance-hourly", "@hourly", kindHourly, ""); err != nil {
@@ -327,6 +333,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.jobs.Schedule(ctx, "maintenance-daily", "@daily", kindDaily, ""); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.jobs.Schedule(ctx, "sla-hourly", "@hourly", kindSLA, ""); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -118,7 +118,7 @@ type TagPeriod struct {
 	// Repo and Tag are set by TagPeriods (TagHistory is of one tag).
 	Repo, Tag string
 	Digest    string
-	Since  time.Time
+	Since     time.Time
 	// Until is when the tag moved or was deleted (zero: it still does).
 	Until time.Time
 }

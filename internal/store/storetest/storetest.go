@@ -103,3 +103,13 @@ func Exec(t testing.TB, dsn, query string, args ...any) {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
+
+// Tag stores a minimal manifest under digest and points repo:tag at it,
+// as a push would: for tests of the tag history.
+func Tag(t testing.TB, s *store.Store, repo, digest, tag string) {
+	t.Helper()
+	m := &store.Manifest{Repo: repo, Digest: digest, MediaType: "application/vnd.oci.image.manifest.v1+json", Content: []byte(`{"schemaVersion":2}`)}
+	if err := s.PutManifest(context.Background(), m, tag); err != nil {
+		t.Fatal(err)
+	}
+}
