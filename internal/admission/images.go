@@ -180,11 +180,12 @@ func notFound(err error) bool {
 }
 
 // APIScans reads scan results from a bulwark server's API
-// (GET /api/v1/scans/{digest}) with a bearer token.
+// (GET /api/v1/scans/{digest}) as a robot (Basic credentials: robot$NAME
+// and its token), or anonymously (public projects only) without one.
 type APIScans struct {
-	URL    string
-	Token  string
-	Client *http.Client
+	URL         string
+	User, Token string
+	Client      *http.Client
 }
 
 // Scan implements Scans.
@@ -193,8 +194,8 @@ func (a *APIScans) Scan(ctx context.Context, digest string, s *verdict.Subject) 
 	if err != nil {
 		return err
 	}
-	if a.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.Token)
+	if a.User != "" {
+		req.SetBasicAuth(a.User, a.Token)
 	}
 	c := a.Client
 	if c == nil {
@@ -238,7 +239,7 @@ func (a *APIScans) Scan(ctx context.Context, digest string, s *verdict.Subject) 
 	case http.StatusNotFound:
 		return nil
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Errorf("%s refused to give the scan of %s (HTTP %d): check --token", a.URL, digest, resp.StatusCode)
+		return fmt.Errorf("%s refused to give the scan of %s (HTTP %d): check --user and the robot's token", a.URL, digest, resp.StatusCode)
 	}
 	return fmt.Errorf("%s answered HTTP %d for the scan of %s", a.URL, resp.StatusCode, digest)
 }

@@ -41,14 +41,15 @@ it alone, for clusters whose images live in other registries.`,
 
 // admissionFlags load the policy and build the webhook.
 type admissionFlags struct {
-	policy, server, tokenEnv string
+	policy, server, user, tokenEnv string
 	reg                      registryFlags
 }
 
 func (f *admissionFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.policy, "policy", "", "policy file: image rules and the admission section (docs/admission.md)")
 	cmd.Flags().StringVar(&f.server, "server", "", "a bulwark server whose scans judge vulnerabilities (https://host:port); without it images count as unscanned")
-	cmd.Flags().StringVar(&f.tokenEnv, "token-env", "BULWARK_TOKEN", "environment variable holding the bearer token for --server")
+	cmd.Flags().StringVar(&f.user, "user", "", "the robot account that reads scans from --server (robot$NAME, with pull on the projects judged; its token in --token-env); without it only public projects' scans are read")
+	cmd.Flags().StringVar(&f.tokenEnv, "token-env", "BULWARK_TOKEN", "environment variable holding the robot's token for --server")
 	f.reg.register(cmd)
 	cmd.MarkFlagRequired("policy")
 }
@@ -66,7 +67,11 @@ func (f *admissionFlags) webhook(ctx context.Context, e *env) (*admission.Webhoo
 	ev.Remote = opts
 	images := &admission.RegistryImages{Doc: doc, Eval: ev, Remote: opts, TTL: 10 * time.Second, WaitForScan: cfg.WaitForScan}
 	if f.server != "" {
-		images.Scans = &admission.APIScans{URL: f.server, Token: e.getenv(f.tokenEnv)}
+		token := e.getenv(f.tokenEnv)
+		if (f.user == "") != (token == "") {
+			return nil, fmt.Errorf("--server: give the robot's name with --user and its token in $%s, or neither (public projects only)", f.tokenEnv)
+		}
+		images.Scans = &admission.APIScans{URL: f.server, User: f.user, Token: token}
 	} else {
 		for _, r := range doc.Rules {
 			if r.BlockSeverity != "none" && r.Unscanned == "allow" {

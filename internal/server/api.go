@@ -70,6 +70,16 @@ func apiErrorf(status int, format string, args ...any) error {
 func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, p *identity.Principal) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var p *identity.Principal
+		if r.Header.Get("Authorization") != "" {
+			if _, _, ok := r.BasicAuth(); !ok {
+				// Credentials the API cannot read are refused, not taken
+				// for an anonymous caller: a client sending a bearer token
+				// would otherwise see private images as unknown.
+				w.Header().Set("WWW-Authenticate", `Basic realm="bulwark"`)
+				writeAPIError(w, http.StatusUnauthorized, "the API reads Basic credentials only (a user and password, or robot$NAME and its token)")
+				return
+			}
+		}
 		if _, _, ok := r.BasicAuth(); ok {
 			var err error
 			if p, err = s.auth.Login(r.Context(), basicUser(r), basicPass(r)); err != nil {

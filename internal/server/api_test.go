@@ -17,8 +17,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"bulwark.dev/bulwark/internal/admission"
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/testenv"
+	"bulwark.dev/bulwark/internal/verdict"
 	"context"
 )
 
@@ -109,6 +111,29 @@ func TestAPI(t *testing.T) {
 	d, _ := img.Digest()
 	if code, body := ts.call(t, "dana", devPW, "GET", "/api/v1/scans/"+d.String(), ""); code != 202 || body["state"] != "queued" {
 		t.Errorf("scan of a pushed image: %d %v", code, body)
+	}
+	// The admission webhook (admission serve --server --user) reads that
+	// scan as the robot; anonymously it is not there; and a bearer token
+	// is refused, never taken for an anonymous caller.
+	sub := &verdict.Subject{}
+	if err := (&admission.APIScans{URL: ts.url, User: "robot$ci", Token: robotToken}).Scan(context.Background(), d.String(), sub); err != nil || sub.ScanState != "queued" {
+		t.Errorf("the robot's scan read: %v, state %q", err, sub.ScanState)
+	}
+	if sub := (&verdict.Subject{}); (&admission.APIScans{URL: ts.url}).Scan(context.Background(), d.String(), sub) != nil || sub.ScanState != "" {
+		t.Errorf("an anonymous read of a private scan: state %q", sub.ScanState)
+	}
+	breq, _ := http.NewRequest("GET", ts.url+"/api/v1/scans/"+d.String(), nil)
+	breq.Header.Set("Authorization", "Bearer "+robotToken)
+	if resp, err := http.DefaultClient.Do(breq); err != nil {
+		t.Fatal(err)
+	} else if resp.StatusCode != 401 {
+		t.Errorf("a bearer token on the API: %d, want 401", resp.StatusCode)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "Basic credentials only") {
+			t.Errorf("the refusal does not say what to send: %s", b)
+		}
 	}
 	// To whoever may not pull shop, that scan and one that does not
 	// exist look the same.
