@@ -42,7 +42,7 @@ it alone, for clusters whose images live in other registries.`,
 // admissionFlags load the policy and build the webhook.
 type admissionFlags struct {
 	policy, server, user, tokenEnv string
-	reg                      registryFlags
+	reg                            registryFlags
 }
 
 func (f *admissionFlags) register(cmd *cobra.Command) {
