@@ -133,15 +133,14 @@ func Project(repo string) string {
 	return p
 }
 
-type vuln struct{ advisory, pkg string }
+type clockKey struct{ repo, advisory, pkg string }
 
-// exposure is one interval during which a tag of the repository named a
-// digest carrying the finding.
-type exposure struct {
-	from, to time.Time // to zero: still
-	fixAt    time.Time // when, within the interval, a fix was known (zero: not)
-	f        *Finding
-	tag      string
+// acc gathers one clock's exposures: the intervals during which a tag
+// of the repository named a digest carrying the finding.
+type acc struct {
+	c       Clock
+	still   bool
+	lastEnd time.Time
 }
 
 // Compute returns every clock at now, breached first, then by deadline,
@@ -155,83 +154,54 @@ func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []
 		f := &findings[i]
 		byDigest[f.Digest] = append(byDigest[f.Digest], f)
 	}
-	type ck struct {
-		repo string
-		v    vuln
-	}
-	exp := map[ck][]exposure{}
+	// Accumulators live in one slice, found by index: a million clocks
+	// are a million small structs, not a million allocations.
+	idx := make(map[clockKey]int32, len(tags))
+	var accs []acc
 	for _, tp := range tags {
 		for _, f := range byDigest[tp.Digest] {
 			// The interval the tag named the digest and the finding was
 			// on record for it.
 			from := later(tp.Since, f.FirstSeen)
 			to := earliest(tp.Until, f.ResolvedAt)
-			if !to.IsZero() && !to.After(from) {
+			if (!to.IsZero() && !to.After(from)) || from.After(now) {
 				continue
 			}
-			if from.After(now) {
-				continue
+			k := clockKey{tp.Repo, f.Advisory, f.Package}
+			i, ok := idx[k]
+			if !ok {
+				i = int32(len(accs))
+				idx[k] = i
+				accs = append(accs, acc{c: Clock{Repo: tp.Repo, Project: Project(tp.Repo), Advisory: f.Advisory, Package: f.Package}})
 			}
-			e := exposure{from: from, to: to, f: f, tag: tp.Tag}
+			a := &accs[i]
+			c := &a.c
+			c.Digests = addUnique(c.Digests, f.Digest)
+			c.Severity = max(c.Severity, f.Severity)
+			if f.Fixed != "" {
+				c.Fixed = f.Fixed
+			}
 			if !f.FixSeen.IsZero() {
-				fa := later(from, f.FixSeen)
-				if to.IsZero() || fa.Before(to) {
-					e.fixAt = fa
+				// When, within the interval, a fix was known.
+				if fa := later(from, f.FixSeen); (to.IsZero() || fa.Before(to)) && (c.Start.IsZero() || fa.Before(c.Start)) {
+					c.Start = fa
 				}
 			}
-			k := ck{tp.Repo, vuln{f.Advisory, f.Package}}
-			exp[k] = append(exp[k], e)
+			if to.IsZero() || to.After(now) {
+				a.still = true
+				c.Tags = addUnique(c.Tags, tp.Tag)
+			} else if to.After(a.lastEnd) {
+				a.lastEnd = to
+			}
 		}
 	}
-	out := make([]Clock, 0, len(exp))
-	for k, es := range exp {
-		c := Clock{Repo: k.repo, Project: Project(k.repo), Advisory: k.v.advisory, Package: k.v.pkg}
-		digests, tagsNow := map[string]bool{}, map[string]bool{}
-		var lastEnd time.Time
-		still := false
-		for _, e := range es {
-			digests[e.f.Digest] = true
-			c.Severity = max(c.Severity, e.f.Severity)
-			if e.f.Fixed != "" {
-				c.Fixed = e.f.Fixed
-			}
-			if !e.fixAt.IsZero() && (c.Start.IsZero() || e.fixAt.Before(c.Start)) {
-				c.Start = e.fixAt
-			}
-			if e.to.IsZero() || e.to.After(now) {
-				still = true
-				tagsNow[e.tag] = true
-			} else if e.to.After(lastEnd) {
-				lastEnd = e.to
-			}
-		}
-		c.Digests, c.Tags = sortedKeys(digests), sortedKeys(tagsNow)
-		if !still {
-			c.Stopped = lastEnd
-		}
-		win, hasDue := pol.window(c.Project, c.Severity)
-		if !c.Start.IsZero() && hasDue {
-			c.Due = c.Start.Add(win)
-		}
-		switch {
-		case c.Start.IsZero() && still:
-			c.State = NoFix
-		case c.Start.IsZero():
-			c.State = Met // gone before any fix was known: nothing was late
-		case !still && hasDue && c.Stopped.After(c.Due):
-			c.State = Late
-		case !still:
-			c.State = Met
-		case hasDue && now.After(c.Due):
-			c.State = Breached
-		case hasDue && now.Sub(c.Start) > time.Duration(float64(win)*pol.Warn):
-			c.State = Warning
-		default:
-			c.State = Open
-		}
-		out = append(out, c)
+	order := make([]int32, len(accs))
+	for i := range accs {
+		accs[i].finish(now, pol)
+		order[i] = int32(i)
 	}
-	slices.SortFunc(out, func(a, b Clock) int {
+	slices.SortFunc(order, func(x, y int32) int {
+		a, b := &accs[x].c, &accs[y].c
 		if d := stateOrder[a.State] - stateOrder[b.State]; d != 0 {
 			return d
 		}
@@ -245,9 +215,60 @@ func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []
 		if d := a.Due.Compare(b.Due); d != 0 {
 			return d
 		}
-		return strings.Compare(a.Key(), b.Key())
+		if d := strings.Compare(a.Repo, b.Repo); d != 0 {
+			return d
+		}
+		if d := strings.Compare(a.Advisory, b.Advisory); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Package, b.Package)
 	})
+	out := make([]Clock, len(order))
+	for i, j := range order {
+		out[i] = accs[j].c
+	}
 	return out
+}
+
+// finish sets the clock's stop, deadline and state at now.
+func (a *acc) finish(now time.Time, pol Policy) {
+	c := &a.c
+	slices.Sort(c.Digests)
+	slices.Sort(c.Tags)
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	if !a.still {
+		c.Stopped = a.lastEnd
+	}
+	win, hasDue := pol.window(c.Project, c.Severity)
+	if !c.Start.IsZero() && hasDue {
+		c.Due = c.Start.Add(win)
+	}
+	switch {
+	case c.Start.IsZero() && a.still:
+		c.State = NoFix
+	case c.Start.IsZero():
+		c.State = Met // gone before any fix was known: nothing was late
+	case !a.still && hasDue && c.Stopped.After(c.Due):
+		c.State = Late
+	case !a.still:
+		c.State = Met
+	case hasDue && now.After(c.Due):
+		c.State = Breached
+	case hasDue && now.Sub(c.Start) > time.Duration(float64(win)*pol.Warn):
+		c.State = Warning
+	default:
+		c.State = Open
+	}
+}
+
+// addUnique appends s unless present: a clock has a few digests and tags.
+func addUnique(l []string, s string) []string {
+	if slices.Contains(l, s) {
+		return l
+	}
+	return append(l, s)
 }
 
 func later(a, b time.Time) time.Time {
@@ -268,15 +289,6 @@ func earliest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // MTTR is the mean time to remediate of one project and severity, over

@@ -81,25 +81,35 @@ func (s *Store) FindingHistory(ctx context.Context, digest string) ([]FindingRec
 		FROM finding_history WHERE digest = ? ORDER BY advisory, package`, digest)
 }
 
-// Findings lists every digest's findings, open and resolved, for the
-// patch clock.
-func (s *Store) Findings(ctx context.Context) ([]FindingRecord, error) {
-	return s.findings(ctx, `SELECT digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen
-		FROM finding_history ORDER BY digest, advisory, package`)
+// EachFinding calls fn with every digest's findings, open and resolved,
+// by digest: the patch clock reads a million without holding two copies.
+// n is how many there are, so the caller can size what it keeps.
+func (s *Store) EachFinding(ctx context.Context, fn func(n int, r *FindingRecord) error) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM finding_history`).Scan(&n); err != nil {
+		return err
+	}
+	return s.eachFinding(ctx, func(r *FindingRecord) error { return fn(n, r) }, `SELECT digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen
+		FROM finding_history ORDER BY digest`)
 }
 
 func (s *Store) findings(ctx context.Context, query string, args ...any) ([]FindingRecord, error) {
+	var out []FindingRecord
+	err := s.eachFinding(ctx, func(r *FindingRecord) error { out = append(out, *r); return nil }, query, args...)
+	return out, err
+}
+
+func (s *Store) eachFinding(ctx context.Context, fn func(*FindingRecord) error, query string, args ...any) error {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []FindingRecord
 	for rows.Next() {
 		var r FindingRecord
 		var first, last, resolved, fixSeen int64
 		if err := rows.Scan(&r.Digest, &r.Advisory, &r.Package, &r.Severity, &r.Fixed, &first, &last, &resolved, &fixSeen); err != nil {
-			return nil, err
+			return err
 		}
 		r.FirstSeen, r.LastSeen = time.UnixMilli(first), time.UnixMilli(last)
 		if resolved > 0 {
@@ -108,9 +118,11 @@ func (s *Store) findings(ctx context.Context, query string, args ...any) ([]Find
 		if fixSeen > 0 {
 			r.FixSeen = time.UnixMilli(fixSeen)
 		}
-		out = append(out, r)
+		if err := fn(&r); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // TagPeriod is a span during which a tag named a digest.

@@ -141,8 +141,14 @@ func TestFixSeenAndNotices(t *testing.T) {
 		rec(24*time.Hour, "")
 		rec(48*time.Hour, "3.0.2")
 		rec(96*time.Hour, "3.0.2")
-		got, err := s.Findings(ctx)
-		if err != nil {
+		var got []store.FindingRecord
+		if err := s.EachFinding(ctx, func(n int, r *store.FindingRecord) error {
+			if n != 1 {
+				t.Errorf("EachFinding says %d findings, want 1", n)
+			}
+			got = append(got, *r)
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || !got[0].FirstSeen.Equal(t0) || !got[0].FixSeen.Equal(t0.Add(48*time.Hour)) || got[0].Fixed != "3.0.2" {

@@ -1,0 +1,122 @@
+package sla
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"bulwark.dev/bulwark/internal/store/storetest"
+
+	"bulwark.dev/bulwark/internal/severity"
+)
+
+// benchHistory is a registry of 10,000 images in 1,000 repositories with
+// 100 findings each (1,000,000 findings), a third of them without a fix,
+// and a tenth of the tags moved to a newer digest. shared is how many of
+// an image's findings its repository's other images share (as versions
+// of one application built on one base do); the rest are its own.
+func benchHistory(shared int) ([]Finding, []TagPeriod) {
+	var fs []Finding
+	var tags []TagPeriod
+	for img := 0; img < 10_000; img++ {
+		d := fmt.Sprintf("sha256:%064d", img)
+		repo := fmt.Sprintf("p%d/app%d", img%20, img%1000)
+		tp := TagPeriod{Repo: repo, Tag: fmt.Sprintf("v%d", img/1000), Digest: d, Since: t0}
+		if img%10 == 0 {
+			tp.Until = h(40)
+		}
+		tags = append(tags, tp)
+		for i := 0; i < 100; i++ {
+			adv := fmt.Sprintf("CVE-2026-%05d", (img%1000*13+i)%5000)
+			if i >= shared {
+				adv = fmt.Sprintf("CVE-2025-%05d-%d", (img*7+i)%5000, img)
+			}
+			f := Finding{Digest: d, Advisory: adv, Package: fmt.Sprintf("pkg%d@1.0", i%50),
+				Severity: severity.Level(1 + i%4), FirstSeen: h(i % 48)}
+			if i%3 != 0 {
+				f.Fixed, f.FixSeen = "1.1", h(i%48)
+			}
+			fs = append(fs, f)
+		}
+	}
+	return fs, tags
+}
+
+// BenchmarkCompute: the clocks of 1,000,000 findings, when images of a
+// repository share 90% of their findings (realistic) and none (the
+// worst case: a million clocks).
+func BenchmarkCompute(b *testing.B) {
+	for _, shared := range []int{90, 0} {
+		b.Run(fmt.Sprintf("shared=%d%%", shared), func(b *testing.B) {
+			fs, tags := benchHistory(shared)
+			var clocks int
+			for b.Loop() {
+				clocks = len(Compute(h(100), DefaultPolicy(), fs, tags))
+			}
+			b.ReportMetric(float64(len(fs)), "findings")
+			b.ReportMetric(float64(clocks), "clocks")
+		})
+	}
+}
+
+// BenchmarkReport is the whole report on a SQLite store holding the
+// realistic history above (10,000 images, 1,000,000 findings), read
+// through the store as the command reads it. The rows are written in one
+// transaction, around the store (a million scans' worth of upserts
+// would take the benchmark's whole budget); the loop is the report.
+func BenchmarkReport(b *testing.B) {
+	fs, tags := benchHistory(90)
+	dsn := filepath.Join(b.TempDir(), "bulwark.db")
+	st := storetest.Open(b, dsn)
+	db, err := sql.Open("sqlite", "file:"+dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ins, err := tx.Prepare(`INSERT INTO finding_history (digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ms := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMilli()
+	}
+	for _, f := range fs {
+		if _, err := ins.Exec(f.Digest, f.Advisory, f.Package, f.Severity.String(), f.Fixed, ms(f.FirstSeen), ms(f.FirstSeen), ms(f.FixSeen)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tp := range tags {
+		if _, err := tx.Exec(`INSERT INTO tag_history (repo, tag, digest, since, until_at) VALUES (?, ?, ?, ?, ?)`, tp.Repo, tp.Tag, tp.Digest, ms(tp.Since), ms(tp.Until)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		f, t, err := Load(ctx, st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(f) != len(fs) {
+			b.Fatalf("loaded %d findings, want %d", len(f), len(fs))
+		}
+		rep := NewReport(h(100), DefaultPolicy(), f, t)
+		if err := rep.WriteJSON(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
