@@ -154,10 +154,11 @@ func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []
 		f := &findings[i]
 		byDigest[f.Digest] = append(byDigest[f.Digest], f)
 	}
-	// Accumulators live in one slice, found by index: a million clocks
-	// are a million small structs, not a million allocations.
-	idx := make(map[clockKey]int32, len(tags))
-	var accs []acc
+	// Accumulators are allocated in chunks: a million clocks are neither a
+	// million allocations nor one slice copied as it grows.
+	idx := make(map[clockKey]*acc, len(tags))
+	var order []*acc
+	var chunk []acc
 	for _, tp := range tags {
 		for _, f := range byDigest[tp.Digest] {
 			// The interval the tag named the digest and the finding was
@@ -168,13 +169,16 @@ func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []
 				continue
 			}
 			k := clockKey{tp.Repo, f.Advisory, f.Package}
-			i, ok := idx[k]
-			if !ok {
-				i = int32(len(accs))
-				idx[k] = i
-				accs = append(accs, acc{c: Clock{Repo: tp.Repo, Project: Project(tp.Repo), Advisory: f.Advisory, Package: f.Package}})
+			a := idx[k]
+			if a == nil {
+				if len(chunk) == 0 {
+					chunk = make([]acc, 4096)
+				}
+				a, chunk = &chunk[0], chunk[1:]
+				a.c = Clock{Repo: tp.Repo, Project: Project(tp.Repo), Advisory: f.Advisory, Package: f.Package}
+				idx[k] = a
+				order = append(order, a)
 			}
-			a := &accs[i]
 			c := &a.c
 			c.Digests = addUnique(c.Digests, f.Digest)
 			c.Severity = max(c.Severity, f.Severity)
@@ -195,13 +199,11 @@ func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []
 			}
 		}
 	}
-	order := make([]int32, len(accs))
-	for i := range accs {
-		accs[i].finish(now, pol)
-		order[i] = int32(i)
+	for _, a := range order {
+		a.finish(now, pol)
 	}
-	slices.SortFunc(order, func(x, y int32) int {
-		a, b := &accs[x].c, &accs[y].c
+	slices.SortFunc(order, func(x, y *acc) int {
+		a, b := &x.c, &y.c
 		if d := stateOrder[a.State] - stateOrder[b.State]; d != 0 {
 			return d
 		}
@@ -224,8 +226,8 @@ func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []
 		return strings.Compare(a.Package, b.Package)
 	})
 	out := make([]Clock, len(order))
-	for i, j := range order {
-		out[i] = accs[j].c
+	for i, a := range order {
+		out[i] = a.c
 	}
 	return out
 }
