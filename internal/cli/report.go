@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -100,6 +101,11 @@ breached clocks, 2 on error.`,
 			dsn := database
 			if dsn == "" {
 				dsn = filepath.Join(data, "bulwark.db")
+				// A report must not create an empty store where there was
+				// none.
+				if _, err := os.Stat(dsn); err != nil {
+					return fmt.Errorf("--data %s: no store there (%v): give the directory bulwark serve --data uses, or --database for PostgreSQL", data, err)
+				}
 			}
 			st, err := store.Open(cmd.Context(), dsn)
 			if err != nil {

@@ -86,6 +86,9 @@ func TestReportSLA(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "open,shop/app,CVE-2026-1000,openssl@3.0.1,HIGH,3.0.2,"+at(0)+","+at(168)+",,80.0,sha256:a1,v1") {
 			t.Errorf("a project's own deadline: exit %d\n%s", code, out)
 		}
+		if code, _, errOut := run(t, nil, "report", "sla", "--data", t.TempDir()); code != ExitError || !strings.Contains(errOut, "no store there") {
+			t.Errorf("a directory without a store: exit %d: %s", code, errOut)
+		}
 		for _, bad := range [][]string{{"--sla", "HIGH=soon"}, {"--at", "yesterday"}, {"--sla-project", "HIGH=1h"}, {"--format", "pdf"}} {
 			if code, _, errOut := run(t, nil, append(args, bad...)...); code != ExitError || !strings.Contains(errOut, bad[0]) {
 				t.Errorf("%v: exit %d, want %d naming the flag: %s", bad, code, ExitError, errOut)
