@@ -313,7 +313,7 @@ type Summary struct {
 
 // Summarize totals clocks.
 func Summarize(clocks []Clock) Summary {
-	s := Summary{States: map[State]int{}}
+	s := Summary{States: map[State]int{}, MTTR: []MTTR{}}
 	type key struct {
 		p   string
 		sev severity.Level
