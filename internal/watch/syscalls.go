@@ -223,6 +223,9 @@ func named(m map[int]string, v int) string {
 // syscallEvent builds the Falco event of a syscall: the process (and its
 // container) as for an exec, then the syscall's own fields.
 func (a *Agent) syscallEvent(ctx context.Context, sn snap, ev SyscallEvent) falco.Event {
+	if !ev.At.IsZero() {
+		sn.at = ev.At // the kernel's time of the call, not the reader's
+	}
 	e := a.event(ctx, sn)
 	delete(e, "proc.is_exe_upper_layer")
 	if sn.p.Gone {
@@ -237,12 +240,6 @@ func (a *Agent) syscallEvent(ctx context.Context, sn snap, ev SyscallEvent) falc
 		}
 	}
 	e["evt.type"], e["evt.dir"] = ev.Syscall, "<"
-	if !ev.At.IsZero() {
-		e["evt.time"] = ev.At.UTC().Format(time.RFC3339Nano)
-		if !sn.p.Start.IsZero() {
-			e["proc.duration"] = max(int64(ev.At.Sub(sn.p.Start)), 0)
-		}
-	}
 	e["evt.rawres"], e["evt.res"] = ev.Res, resString(ev.Res)
 	arg := func(name string, v any) { e[falco.Key("evt.arg", name)] = v }
 	switch ev.Syscall {
