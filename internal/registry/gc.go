@@ -20,10 +20,13 @@ type GCResult struct {
 // blobs. A blob is moved aside, checked again and only then deleted, so a
 // concurrent upload of the same content is never lost.
 func (h *Handler) CollectGarbage(ctx context.Context, grace, uploadTTL time.Duration) (*GCResult, error) {
-	now := time.Now()
+	// Rows carry the store's clock, blob files the filesystem's: each is
+	// compared with its own, so an injected store clock cannot make a
+	// just-written link look older or younger than it is.
+	now, rowsNow := time.Now(), h.Store.Clock()
 	res := &GCResult{}
 	var err error
-	if res.Links, err = h.Store.UnreferencedLinks(ctx, now.Add(-grace)); err != nil {
+	if res.Links, err = h.Store.UnreferencedLinks(ctx, rowsNow.Add(-grace)); err != nil {
 		return res, err
 	}
 	err = h.Blobs.Walk(ctx, func(dg Digest, size int64, modified time.Time) error {
@@ -51,7 +54,7 @@ func (h *Handler) CollectGarbage(ctx context.Context, grace, uploadTTL time.Dura
 	if err != nil {
 		return res, err
 	}
-	ids, err := h.Store.StaleUploads(ctx, now.Add(-uploadTTL))
+	ids, err := h.Store.StaleUploads(ctx, rowsNow.Add(-uploadTTL))
 	if err != nil {
 		return res, err
 	}

@@ -44,6 +44,10 @@ type Store struct {
 	Now func() time.Time
 }
 
+// Clock is the store's time: what its rows' times are compared with
+// (the injected Now in tests).
+func (s *Store) Clock() time.Time { return s.now() }
+
 func (s *Store) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
