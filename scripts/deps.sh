@@ -23,6 +23,10 @@ ls /usr/share/java/*.jar >/dev/null 2>&1 || need+=(libcommons-io-java libcommons
 # The store tests and the registry conformance run: PostgreSQL, curl.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null || need+=(curl)
+# docker-bench-security, run beside bulwark cis docker, reads daemon.json
+# with jq when it is installed (its verdicts depend on it) and needs ss.
+command -v jq >/dev/null || need+=(jq)
+command -v ss >/dev/null || need+=(iproute2)
 # The admission tests run a real kube-apiserver (scripts/kube-apiserver.sh
 # builds it) on Debian's etcd; kubectl drives it.
 command -v etcd >/dev/null || need+=(etcd-server)

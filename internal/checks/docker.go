@@ -45,14 +45,21 @@ type DockerFile struct {
 	Dir   bool   `json:"dir,omitempty"`
 }
 
-// DockerContainer is the part of GET /containers/{id}/json the checks use.
+// DockerContainer is the part of GET /containers/{id}/json the checks
+// (and the CIS Docker Benchmark, internal/dockerbench) read.
 type DockerContainer struct {
-	ID     string `json:"Id"`
-	Name   string `json:"Name"`
-	Config struct {
-		User  string `json:"User"`
-		Image string `json:"Image"`
+	ID              string `json:"Id"`
+	Name            string `json:"Name"`
+	Image           string `json:"Image,omitempty"`
+	AppArmorProfile string `json:"AppArmorProfile,omitempty"`
+	Config          struct {
+		User   string            `json:"User"`
+		Image  string            `json:"Image"`
+		Labels map[string]string `json:"Labels,omitempty"`
 	} `json:"Config"`
+	State struct {
+		Health *DockerHealth `json:"Health,omitempty"`
+	} `json:"State,omitzero"`
 	HostConfig struct {
 		Privileged     bool     `json:"Privileged"`
 		ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
@@ -68,22 +75,44 @@ type DockerContainer struct {
 		PidMode        string   `json:"PidMode"`
 		IpcMode        string   `json:"IpcMode"`
 		UTSMode        string   `json:"UTSMode"`
+		UsernsMode     string   `json:"UsernsMode,omitempty"`
+		CgroupParent   string   `json:"CgroupParent,omitempty"`
+		Devices        []any    `json:"Devices,omitempty"`
+		Ulimits        []any    `json:"Ulimits,omitempty"`
 		Binds          []string `json:"Binds"`
 		RestartPolicy  struct {
 			Name              string `json:"Name"`
 			MaximumRetryCount int    `json:"MaximumRetryCount"`
 		} `json:"RestartPolicy"`
-		PortBindings map[string][]struct {
-			HostIP   string `json:"HostIp"`
-			HostPort string `json:"HostPort"`
-		} `json:"PortBindings"`
+		PortBindings map[string][]DockerPort `json:"PortBindings"`
 	} `json:"HostConfig"`
-	Mounts []struct {
-		Type        string `json:"Type"`
-		Source      string `json:"Source"`
-		Destination string `json:"Destination"`
-		RW          bool   `json:"RW"`
-	} `json:"Mounts"`
+	Mounts          []DockerMount `json:"Mounts"`
+	NetworkSettings struct {
+		// Ports are the published ports as they are (docker port), where
+		// HostConfig.PortBindings is what was asked for.
+		Ports map[string][]DockerPort `json:"Ports,omitempty"`
+	} `json:"NetworkSettings,omitzero"`
+}
+
+// DockerHealth is a container's health check state.
+type DockerHealth struct {
+	Status string `json:"Status"`
+}
+
+// DockerPort is one host binding of a container port.
+type DockerPort struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// DockerMount is one of a container's mounts.
+type DockerMount struct {
+	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation,omitempty"`
 }
 
 // ParseDockerState reads a saved snapshot and returns its objects: the

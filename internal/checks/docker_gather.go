@@ -55,7 +55,7 @@ func GatherDocker(ctx context.Context, api DockerAPI, host string, local bool, r
 			return nil, fmt.Errorf("/etc/docker/daemon.json: %w", err)
 		}
 	}
-	st.DaemonArgs = dockerdArgs(filepath.Join(root, "proc"))
+	st.DaemonArgs = DockerdArgs(filepath.Join(root, "proc"))
 	paths := make([]string, 0, len(dockerFileRules))
 	for p := range dockerFileRules {
 		paths = append(paths, p)
@@ -79,8 +79,9 @@ func GatherDocker(ctx context.Context, api DockerAPI, host string, local bool, r
 	return st, nil
 }
 
-// dockerdArgs finds the dockerd process and returns its command line.
-func dockerdArgs(proc string) []string {
+// DockerdArgs finds the dockerd process under a proc directory and
+// returns its command line.
+func DockerdArgs(proc string) []string {
 	entries, err := os.ReadDir(proc)
 	if err != nil {
 		return nil

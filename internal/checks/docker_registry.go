@@ -30,10 +30,7 @@ func hardenedDocker() *DockerState {
 	h.PidsLimit, h.Memory, h.NanoCpus = &pids, 256<<20, 500_000_000
 	h.NetworkMode, h.PidMode, h.IpcMode = "bridge", "", "private"
 	h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = "on-failure", 5
-	h.PortBindings = map[string][]struct {
-		HostIP   string `json:"HostIp"`
-		HostPort string `json:"HostPort"`
-	}{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: "8080"}}}
+	h.PortBindings = map[string][]DockerPort{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: "8080"}}}
 	st.Containers = []DockerContainer{c}
 	return st
 }
@@ -159,12 +156,7 @@ func dockerChecks() []*Check {
 			Description: "Mounting the Docker socket, /, /etc, /proc or the runtime's directories gives control of the host.",
 			Remediation: "Recreate without the bind mount.",
 			Good:        good, Bad: ctr(func(c *DockerContainer) {
-				c.Mounts = append(c.Mounts, struct {
-					Type        string `json:"Type"`
-					Source      string `json:"Source"`
-					Destination string `json:"Destination"`
-					RW          bool   `json:"RW"`
-				}{"bind", "/var/run/docker.sock", "/var/run/docker.sock", true})
+				c.Mounts = append(c.Mounts, DockerMount{Type: "bind", Source: "/var/run/docker.sock", Destination: "/var/run/docker.sock", RW: true})
 			}),
 			applies: isDockerContainer, check: checkCtrMounts},
 		{ID: "BW-DKR-020", Title: "Restart policies should bound retries", Severity: severity.Low, Target: TargetDocker,

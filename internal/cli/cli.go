@@ -75,6 +75,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newWatchCommand(e),
 		newAuditCommand(e),
 		newReportCommand(e),
+		newCISCommand(e),
 		newVersionCommand(e),
 	)
 	if f := e.getenv("BULWARK_CPUPROFILE"); f != "" {
