@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,7 +85,11 @@ WARNs), 2 when it could not run.`,
 					gopt.AuditRules = dockerbench.AuditctlRules
 				}
 				if h, err = dockerbench.Gather(cmd.Context(), dc, gopt); err != nil {
-					return fmt.Errorf("%w (is the engine running and its socket readable? --host sets its address)", err)
+					var ee *dockerbench.EngineError
+					if errors.As(err, &ee) {
+						return fmt.Errorf("%w (is the engine running and its socket readable? --host sets its address)", err)
+					}
+					return err
 				}
 			}
 			if save != "" {

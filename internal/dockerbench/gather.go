@@ -29,6 +29,15 @@ type API interface {
 	GetJSON(ctx context.Context, path string, v any) error
 }
 
+// EngineError is a failure to read the engine's API: the engine is not
+// running, its socket is not readable, or it answered with an error.
+type EngineError struct{ Err error }
+
+func (e *EngineError) Error() string { return e.Err.Error() }
+func (e *EngineError) Unwrap() error { return e.Err }
+
+func engineErr(format string, args ...any) error { return &EngineError{fmt.Errorf(format, args...)} }
+
 // GatherOptions say where the host is.
 type GatherOptions struct {
 	// Root is the host's filesystem: "/" on the host itself, or where it
@@ -58,10 +67,10 @@ var hostFiles = []string{
 func Gather(ctx context.Context, api API, o GatherOptions) (*Host, error) {
 	h := &Host{Files: map[string]File{}, Units: map[string]string{}}
 	if err := api.GetJSON(ctx, "/info", &h.Info); err != nil {
-		return nil, fmt.Errorf("reading the engine's /info: %w", err)
+		return nil, engineErr("reading the engine's /info: %w", err)
 	}
 	if err := api.GetJSON(ctx, "/version", &h.Version); err != nil {
-		return nil, fmt.Errorf("reading the engine's /version: %w", err)
+		return nil, engineErr("reading the engine's /version: %w", err)
 	}
 	if o.Getenv != nil {
 		h.ContentTrust = o.Getenv("DOCKER_CONTENT_TRUST")
@@ -120,7 +129,7 @@ func gatherContainers(ctx context.Context, api API, h *Host) error {
 		ID string `json:"Id"`
 	}
 	if err := api.GetJSON(ctx, "/containers/json", &list); err != nil {
-		return fmt.Errorf("listing containers: %w", err)
+		return engineErr("listing containers: %w", err)
 	}
 	h.Containers = make([]Container, len(list))
 	gone := make([]bool, len(list))
@@ -163,7 +172,7 @@ func gatherContainers(ctx context.Context, api API, h *Host) error {
 		ImageID string `json:"ImageID"`
 	}
 	if err := api.GetJSON(ctx, "/containers/json?all=1", &all); err != nil {
-		return fmt.Errorf("listing all containers: %w", err)
+		return engineErr("listing all containers: %w", err)
 	}
 	for _, c := range all {
 		h.ContainerImages = append(h.ContainerImages, c.ImageID)
@@ -176,20 +185,20 @@ func gatherImages(ctx context.Context, api API, h *Host) error {
 		ID string `json:"Id"`
 	}
 	if err := api.GetJSON(ctx, "/images/json", &list); err != nil {
-		return fmt.Errorf("listing images: %w", err)
+		return engineErr("listing images: %w", err)
 	}
 	h.Images = make([]Image, len(list))
 	err := each(ctx, len(list), func(i int) error {
 		id := url.PathEscape(list[i].ID)
 		im := &h.Images[i]
 		if err := api.GetJSON(ctx, "/images/"+id+"/json", im); err != nil {
-			return fmt.Errorf("inspecting image %s: %w", list[i].ID, err)
+			return engineErr("inspecting image %s: %w", list[i].ID, err)
 		}
 		var hist []struct {
 			CreatedBy string `json:"CreatedBy"`
 		}
 		if err := api.GetJSON(ctx, "/images/"+id+"/history", &hist); err != nil {
-			return fmt.Errorf("reading the history of image %s: %w", list[i].ID, err)
+			return engineErr("reading the history of image %s: %w", list[i].ID, err)
 		}
 		for _, l := range hist {
 			im.History = append(im.History, l.CreatedBy)
@@ -202,7 +211,7 @@ func gatherImages(ctx context.Context, api API, h *Host) error {
 func gatherNetworks(ctx context.Context, api API, h *Host) error {
 	var list []Network
 	if err := api.GetJSON(ctx, "/networks", &list); err != nil {
-		return fmt.Errorf("listing networks: %w", err)
+		return engineErr("listing networks: %w", err)
 	}
 	for _, n := range list {
 		if n.Options["com.docker.network.bridge.name"] != "docker0" && n.Driver != "overlay" {
@@ -210,7 +219,7 @@ func gatherNetworks(ctx context.Context, api API, h *Host) error {
 		}
 		var full Network
 		if err := api.GetJSON(ctx, "/networks/"+url.PathEscape(n.ID), &full); err != nil {
-			return fmt.Errorf("inspecting network %s: %w", n.Name, err)
+			return engineErr("inspecting network %s: %w", n.Name, err)
 		}
 		h.Networks = append(h.Networks, full)
 	}
@@ -334,7 +343,7 @@ func gatherHost(ctx context.Context, h *Host, o GatherOptions) error {
 // that name under /run; "" when there is none.
 func unitFile(root, name string) string {
 	for _, d := range []string{"/etc/systemd/system/", "/lib/systemd/system/"} {
-		if fi, err := os.Stat(filepath.Join(root, d+name)); err == nil && fi.Mode().IsRegular() {
+		if f, ok := statIn(root, d+name, nil, nil); ok && f.Type == "file" {
 			return d + name
 		}
 	}
@@ -417,13 +426,22 @@ func statIn(root, p string, users, groups map[int]string) (File, bool) {
 	default:
 		f.Type = "other"
 	}
+	// Without a name in the host's passwd and group files, ID 0 is still
+	// root, as on every Linux system.
 	if f.User == "" {
-		f.User = strconv.Itoa(f.UID)
+		f.User = idName(f.UID)
 	}
 	if f.Group == "" {
-		f.Group = strconv.Itoa(f.GID)
+		f.Group = idName(f.GID)
 	}
 	return f, true
+}
+
+func idName(id int) string {
+	if id == 0 {
+		return "root"
+	}
+	return strconv.Itoa(id)
 }
 
 // idNames maps IDs to names from a passwd or group file.

@@ -69,13 +69,7 @@ func WriteText(w io.Writer, rep *Report, o TextOptions) error {
 			}
 			if s := sectionOf(r.ID); s != section {
 				section = s
-				desc := ""
-				for _, h := range rep.Results {
-					if h.Heading && h.ID == s {
-						desc = h.Desc
-					}
-				}
-				fmt.Fprintf(bw, "\n%s %s - %s\n", tag(Info), s, desc)
+				fmt.Fprintf(bw, "\n%s %s - %s\n", tag(Info), s, rep.Sections[s])
 			}
 			line := r.ID + " - " + r.Remediation
 			if r.Impact != "" {
@@ -136,7 +130,7 @@ func WriteJSON(w io.Writer, rep *Report, remediation bool) error {
 		if !ok {
 			idx[s] = len(out.Tests)
 			i = idx[s]
-			out.Tests = append(out.Tests, jsonSection{ID: s, Results: []jsonResult{}})
+			out.Tests = append(out.Tests, jsonSection{ID: s, Desc: rep.Sections[s], Results: []jsonResult{}})
 		}
 		jr := jsonResult{ID: r.ID, Desc: r.Desc, Result: r.Status, Details: r.Details, Manual: r.Manual}
 		if r.Items != nil {

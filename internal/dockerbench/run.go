@@ -119,7 +119,10 @@ func (c *Catalog) resolve(tok string) ([]string, error) {
 
 // Report is one run's results in the benchmark's order.
 type Report struct {
-	Source     string
+	Source string
+	// Sections are the headings' descriptions by ID, for results whose
+	// heading was not selected.
+	Sections   map[string]string
 	Start, End time.Time
 	Results    []Result
 	// Checks counts the judged entries and Score is scored PASSes less
@@ -178,7 +181,12 @@ func Run(cat *Catalog, h *Host, opt Options) (*Report, error) {
 			r.images = append(r.images, im)
 		}
 	}
-	rep := &Report{Source: cat.Source, Start: opt.Now, End: opt.Now}
+	rep := &Report{Source: cat.Source, Start: opt.Now, End: opt.Now, Sections: map[string]string{}}
+	for _, e := range cat.Entries {
+		if !strings.Contains(e.ID, ".") {
+			rep.Sections[e.ID] = e.Desc
+		}
+	}
 	for _, e := range cat.Entries {
 		if !want[e.ID] {
 			continue
