@@ -20,7 +20,7 @@ func newCISCommand(e *env) *cobra.Command {
 		Use:   "cis",
 		Short: "Run a CIS benchmark on this host",
 	}
-	cmd.AddCommand(newCISDockerCommand(e))
+	cmd.AddCommand(newCISDockerCommand(e), newCISKubernetesCommand(e))
 	return cmd
 }
 
@@ -113,20 +113,17 @@ WARNs), 2 when it could not run.`,
 					return err
 				}
 			}
-			out := e.stdout
-			color := !noColor && isTerminal(out)
-			if output != "" {
-				f, err := os.Create(output)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				out, color = f, false
+			out, color, done, err := benchOutput(e, output, noColor)
+			if err != nil {
+				return err
 			}
 			if format == "json" {
 				err = dockerbench.WriteJSON(out, rep, remediation)
 			} else {
 				err = dockerbench.WriteText(out, rep, dockerbench.TextOptions{Color: color, Remediation: remediation})
+			}
+			if cerr := done(); err == nil {
+				err = cerr
 			}
 			if err != nil {
 				return err
@@ -155,6 +152,20 @@ WARNs), 2 when it could not run.`,
 	fl.IntVar(&exitCode, "exit-code", 0, "exit with this code when any check WARNs")
 	fl.BoolVar(&lst, "list", false, "list every check, automated or manual, and exit")
 	return cmd
+}
+
+// benchOutput is where a benchmark report goes: stdout, coloured on a
+// terminal unless noColor, or the file output names.
+// The returned func closes the file: its error is the write's.
+func benchOutput(e *env, output string, noColor bool) (io.Writer, bool, func() error, error) {
+	if output == "" {
+		return e.stdout, !noColor && isTerminal(e.stdout), func() error { return nil }, nil
+	}
+	f, err := os.Create(output)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return f, false, f.Close, nil
 }
 
 func writeFileWith(name string, f func(io.Writer) error) error {

@@ -120,3 +120,44 @@ func TestCISDockerLive(t *testing.T) {
 		t.Errorf("the live run did not judge the engine's socket:\n%s", live)
 	}
 }
+
+func TestCISKubernetes(t *testing.T) {
+	cfg := testenv.CorpusPath(t, "cis/kube-bench/cfg")
+	code, out, errOut := run(t, nil, "cis", "kubernetes", "--config-dir", cfg, "--benchmark", "cis-1.12", "--targets", "policies", "--exit-code", "4")
+	if code != 0 {
+		t.Fatalf("exit %d (policies are all manual: WARN, no FAIL): %s", code, errOut)
+	}
+	for _, want := range []string{"[INFO] 5 Kubernetes Policies\n", "[WARN] 5.1.1 Ensure that the cluster-admin role is only used where required (Manual)\n", "== Summary policies ==\n", "== Summary total ==\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = run(t, nil, "cis", "kubernetes", "--config-dir", cfg, "--version", "1.28", "--targets", "controlplane", "--format", "json")
+	var j struct {
+		Controls []struct {
+			Version string `json:"version"`
+			Type    string `json:"node_type"`
+		}
+		Totals struct {
+			Warn int `json:"total_warn"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil || code != 0 || len(j.Controls) != 1 || j.Controls[0].Version != "cis-1.10" || j.Totals.Warn == 0 {
+		t.Errorf("exit %d, %v, %+v", code, err, j)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config-dir", t.TempDir()}, "config.yaml"},
+		{[]string{"--config-dir", cfg, "--benchmark", "k3s-cis-1.9", "--targets", "node"}, `unknown compare op "noteqx"`},
+		{[]string{"--config-dir", cfg, "--benchmark", "cis-1.12", "--targets", "workers"}, `target "workers"`},
+		{[]string{"--config-dir", cfg, "--version", "1.1"}, "no benchmark for Kubernetes 1.1"},
+		{[]string{"--config-dir", cfg, "--benchmark", "cis-1.12", "--format", "xml"}, `--format "xml"`},
+	} {
+		code, _, errOut := run(t, nil, append([]string{"cis", "kubernetes"}, tc.args...)...)
+		if code != ExitError || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}

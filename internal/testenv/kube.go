@@ -27,14 +27,31 @@ type Kube struct {
 	URL, Token string
 	// Kubeconfig is a kubeconfig file for kubectl and bulwark.
 	Kubeconfig string
-	Client     *http.Client
+	// Dir holds the servers' files: etcd's data (etcd/), the
+	// certificates (certs/), the logs.
+	Dir    string
+	Client *http.Client
 }
 
 // KubeAPIServer starts etcd and kube-apiserver for the test.
 // BULWARK_KUBE_APISERVER names the kube-apiserver binary
 // (scripts/kube-apiserver.sh builds it; .ci/run sets the variable); etcd
 // comes from Debian's etcd-server.
-func KubeAPIServer(t testing.TB) *Kube {
+func KubeAPIServer(t testing.TB) *Kube { return KubeAPIServerWith(t, KubeOptions{}) }
+
+// KubeOptions change how KubeAPIServerWith starts the servers.
+type KubeOptions struct {
+	// APIServerName and EtcdName run the binaries under these names (a
+	// symbolic link), so that a test reading the process table (the CIS
+	// benchmark's `ps -ef | grep NAME`) finds its own servers only. At
+	// most 15 characters: the kernel's process name is cut there.
+	APIServerName, EtcdName string
+	// APIServerArgs are added to kube-apiserver's command line.
+	APIServerArgs []string
+}
+
+// KubeAPIServerWith is KubeAPIServer with options.
+func KubeAPIServerWith(t testing.TB, o KubeOptions) *Kube {
 	t.Helper()
 	bin := os.Getenv("BULWARK_KUBE_APISERVER")
 	etcd, etcdErr := exec.LookPath("etcd")
@@ -45,6 +62,17 @@ func KubeAPIServer(t testing.TB) *Kube {
 		t.Skip("needs BULWARK_KUBE_APISERVER=$(bash scripts/kube-apiserver.sh) and etcd (apt-get install etcd-server); CI has both")
 	}
 	dir := t.TempDir()
+	rename := func(bin, name string) string {
+		if name == "" {
+			return bin
+		}
+		link := filepath.Join(dir, name)
+		if err := os.Symlink(bin, link); err != nil {
+			t.Fatal(err)
+		}
+		return link
+	}
+	bin, etcd = rename(bin, o.APIServerName), rename(etcd, o.EtcdName)
 	clientPort, peerPort, securePort := freePort(t), freePort(t), freePort(t)
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	start(t, filepath.Join(dir, "etcd.log"), etcd, "--data-dir", filepath.Join(dir, "etcd"), "--name", "test",
@@ -65,16 +93,17 @@ func KubeAPIServer(t testing.TB) *Kube {
 	token := fmt.Sprintf("%x", tokenBytes)
 	os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin-uid,system:masters\n"), 0o600)
 	certDir := filepath.Join(dir, "certs")
-	start(t, filepath.Join(dir, "apiserver.log"), bin,
-		"--etcd-servers="+etcdURL, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+	// The options' arguments come last: the last of a repeated flag wins.
+	start(t, filepath.Join(dir, "apiserver.log"), bin, append([]string{
+		"--etcd-servers=" + etcdURL, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--endpoint-reconciler-type=none", "--allow-privileged=true",
-		fmt.Sprintf("--secure-port=%d", securePort), "--cert-dir="+certDir,
-		"--token-auth-file="+filepath.Join(dir, "tokens.csv"), "--authorization-mode=RBAC",
+		fmt.Sprintf("--secure-port=%d", securePort), "--cert-dir=" + certDir,
+		"--token-auth-file=" + filepath.Join(dir, "tokens.csv"), "--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-account-key-file="+filepath.Join(dir, "sa.pub"),
-		"--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
-		"--service-cluster-ip-range=10.0.0.0/24")
-	k := &Kube{URL: fmt.Sprintf("https://127.0.0.1:%d", securePort), Token: token}
+		"--service-account-key-file=" + filepath.Join(dir, "sa.pub"),
+		"--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
+		"--service-cluster-ip-range=10.0.0.0/24"}, o.APIServerArgs...)...)
+	k := &Kube{URL: fmt.Sprintf("https://127.0.0.1:%d", securePort), Token: token, Dir: dir}
 	deadline := time.Now().Add(90 * time.Second)
 	var lastErr error
 	for {
