@@ -34,6 +34,7 @@ var (
 	ActionRuntimeAlert    = Action{"runtime.alert"}
 	ActionSLAWarning      = Action{"sla.warning"}
 	ActionSLABreach       = Action{"sla.breach"}
+	ActionBenchmarkRun    = Action{"benchmark.run"}
 )
 
 // Actions lists every action.
@@ -42,7 +43,7 @@ var Actions = []Action{
 	ActionRegistryPush, ActionRegistryPull, ActionRegistryDelete, ActionRegistryMount,
 	ActionPolicyDeny, ActionPolicyChange, ActionMemberSet, ActionRobotCreate, ActionRobotDelete,
 	ActionRetentionRemove, ActionGCRun, ActionAuditPrune, ActionScanResult, ActionScanRescan,
-	ActionAdmission, ActionRuntimeAlert, ActionSLAWarning, ActionSLABreach,
+	ActionAdmission, ActionRuntimeAlert, ActionSLAWarning, ActionSLABreach, ActionBenchmarkRun,
 }
 
 // Outcome is how an action ended.

@@ -22,6 +22,7 @@ import (
 func newServeCommand(e *env) *cobra.Command {
 	var addr, data, database, blobs, configFile, tlsCert, tlsKey string
 	var slaf slaFlags
+	var bench server.Benchmarks
 	var tlsGenerate bool
 	var workers int
 	var lease, scanTimeout time.Duration
@@ -79,7 +80,7 @@ Registry clients log in with docker login (bearer tokens from
 			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
 				VulnDB: dbPath, Workers: workers, ScanTimeout: scanTimeout, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
-				SLA:       slaPolicy,
+				SLA: slaPolicy, Benchmarks: bench,
 				Admission: admissionCfg, RegistryHosts: registryHosts,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
@@ -143,6 +144,11 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	cmd.Flags().BoolVar(&tlsGenerate, "tls-generate", false, "serve HTTPS with a certificate from a CA bulwark generates in --data/tls (clients trust tls/ca.crt)")
 	slaf.register(cmd)
+	cmd.Flags().StringVar(&bench.DockerSchedule, "cis-docker-schedule", "@weekly", "cron schedule of the CIS Docker Benchmark of this host's engine (\"\" turns it off); runs are kept with their reports: GET /api/v1/benchmarks")
+	cmd.Flags().StringVar(&bench.DockerHost, "cis-docker-host", "", "the engine the CIS Docker Benchmark judges (default DOCKER_HOST, else the local socket)")
+	cmd.Flags().StringVar(&bench.KubernetesSchedule, "cis-kubernetes-schedule", "", "cron schedule of the CIS Kubernetes Benchmark on this node (needs --cis-kubernetes-config-dir; @weekly is the usual)")
+	cmd.Flags().StringVar(&bench.KubernetesConfigDir, "cis-kubernetes-config-dir", "", "kube-bench's cfg directory for the CIS Kubernetes Benchmark")
+	cmd.Flags().StringVar(&bench.KubernetesBenchmark, "cis-kubernetes-benchmark", "", "the kube-bench benchmark to run (default: by the running API server's or kubelet's version)")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	cmd.MarkFlagsMutuallyExclusive("tls-cert", "tls-generate")
 	db.register(cmd)

@@ -247,6 +247,10 @@ func (s *Server) daily(ctx context.Context, _ *store.Job) error {
 	if _, err := s.store.PruneRuntimeEvents(ctx, time.Now().Add(-s.cfg.AuditRetention)); err != nil {
 		return fmt.Errorf("runtime event retention: %w", err)
 	}
+	// So are benchmark runs, the evidence of what was checked when.
+	if _, err := s.store.PruneBenchmarkRuns(ctx, time.Now().Add(-s.cfg.AuditRetention)); err != nil {
+		return fmt.Errorf("benchmark run retention: %w", err)
+	}
 	return nil
 }
 

@@ -75,6 +75,8 @@ type Config struct {
 	// hours); warnings and breaches are announced hourly in the audit
 	// trail, once each.
 	SLA sla.Policy
+	// Benchmarks are the CIS benchmarks run on a schedule.
+	Benchmarks Benchmarks
 	// Admission configures the webhook at /admission/validate and
 	// /admission/mutate (nil: enforce the defaults everywhere).
 	Admission *admission.Config
@@ -322,10 +324,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.scanner = &scanner.Scanner{Store: st, Registry: reg, DBPath: cfg.VulnDB, CacheDir: filepath.Join(cfg.DataDir, "cache"),
 		Logger: cfg.Logger, Version: cfg.Version, OnScanned: s.onScanned, JobTimeout: cfg.ScanTimeout}
 	s.jobs = &jobs.Runner{Store: st, Lease: cfg.ScanLease, Logger: cfg.Logger, Kinds: map[string]jobs.Kind{
-		scanner.JobKind: s.scanner.Kind(),
-		kindHourly:      {Handle: s.hourly, MaxAttempts: 1, Timeout: time.Hour},
-		kindDaily:       {Handle: s.daily, MaxAttempts: 1, Timeout: 6 * time.Hour},
-		kindSLA:         {Handle: s.slaJob, MaxAttempts: 1, Timeout: time.Hour},
+		scanner.JobKind:   s.scanner.Kind(),
+		kindHourly:        {Handle: s.hourly, MaxAttempts: 1, Timeout: time.Hour},
+		kindDaily:         {Handle: s.daily, MaxAttempts: 1, Timeout: 6 * time.Hour},
+		kindSLA:           {Handle: s.slaJob, MaxAttempts: 1, Timeout: time.Hour},
+		kindCISDocker:     {Handle: s.cisDockerJob, MaxAttempts: 1, Timeout: 30 * time.Minute},
+		kindCISKubernetes: {Handle: s.cisKubernetesJob, MaxAttempts: 1, Timeout: time.Hour},
 	}}
 	s.scanner.Queue = s.jobs
 	if err := s.jobs.Schedule(ctx, "maintenance-hourly", "@hourly", kindHourly, ""); err != nil {
@@ -337,6 +341,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.jobs.Schedule(ctx, "sla-hourly", "@hourly", kindSLA, ""); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.scheduleBenchmarks(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

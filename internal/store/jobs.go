@@ -127,6 +127,13 @@ func (s *Store) PutSchedule(ctx context.Context, sc Schedule) error {
 	return err
 }
 
+// DeleteSchedule removes a schedule (a benchmark turned off); removing
+// one that is not there is no error.
+func (s *Store) DeleteSchedule(ctx context.Context, name string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM schedules WHERE name = ?`), name)
+	return err
+}
+
 // Schedules lists the schedules.
 func (s *Store) Schedules(ctx context.Context) ([]Schedule, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, spec, kind, payload, next_run FROM schedules ORDER BY name`)
