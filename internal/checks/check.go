@@ -92,8 +92,13 @@ type Framework struct {
 	Name     string              `json:"name"`
 	Version  string              `json:"version"`
 	Controls map[string][]string `json:"controls"`
-	file     string
+	// Titles are the controls' titles, for reports (optional).
+	Titles map[string]string `json:"titles,omitempty"`
+	file   string
 }
+
+// File is the framework's file name (nist-800-53.yaml).
+func (f Framework) File() string { return f.file }
 
 // Frameworks returns the embedded framework mappings, sorted by name.
 func Frameworks() ([]Framework, error) {

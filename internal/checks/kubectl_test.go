@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestReadLikeKubectl(t *testing.T) {
 						t.Errorf("%s fails %s: %s", ref(r.Object), id, r.Message)
 					}
 				}
-				if want, ok := tt.want[ref(r.Object)]; ok && contains(want, r.CheckID) && !contains(got[ref(r.Object)], r.CheckID) {
+				if want, ok := tt.want[ref(r.Object)]; ok && slices.Contains(want, r.CheckID) && !slices.Contains(got[ref(r.Object)], r.CheckID) {
 					got[ref(r.Object)] = append(got[ref(r.Object)], r.CheckID)
 				}
 				if r.CheckID == "BW-INP-001" && (r.Line == 0 || !strings.Contains(r.Message, "refuses")) {
@@ -67,15 +68,6 @@ func TestReadLikeKubectl(t *testing.T) {
 
 func ref(o ObjectRef) string {
 	return (&Object{Kind: o.Kind, Name: o.Name, Namespace: o.Namespace}).Ref()
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // TestUnreadableInputs: every way an input can fail to load is a located

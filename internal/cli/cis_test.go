@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -156,6 +157,80 @@ func TestCISKubernetes(t *testing.T) {
 		{[]string{"--config-dir", cfg, "--benchmark", "cis-1.12", "--format", "xml"}, `--format "xml"`},
 	} {
 		code, _, errOut := run(t, nil, append([]string{"cis", "kubernetes"}, tc.args...)...)
+		if code != ExitError || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// TestReportCompliance: check results and a CIS Docker Benchmark log
+// (docker-bench-security's own) judged against NIST SP 800-53's Moderate
+// baseline and the CIS Docker Benchmark; the OSCAL report signed, and
+// verified offline by bulwark and by cosign; a changed report refused.
+func TestReportCompliance(t *testing.T) {
+	dir := t.TempDir()
+	checksFile, benchFile := "../compliance/testdata/checks.json", "../compliance/testdata/docker-bench-security.log.json"
+	env := map[string]string{"BULWARK_PASSWORD": "pw-compliance"}
+	if code, _, errOut := run(t, env, "key", "generate", "--output-prefix", filepath.Join(dir, "k")); code != 0 {
+		t.Fatal(errOut)
+	}
+	html := filepath.Join(dir, "nist.html")
+	code, _, errOut := run(t, env, "report", "compliance", "--framework", "nist-800-53", "--baseline", "moderate",
+		"--checks", checksFile, "--docker-bench", benchFile, "--format", "html", "-o", html, "--exit-code", "3")
+	if code != 3 {
+		t.Fatalf("exit %d, want 3 (AC-6 fails): %s", code, errOut)
+	}
+	page, _ := os.ReadFile(html)
+	for _, want := range []string{"NIST SP 800-53 (Moderate baseline)", `<td class="state fail">fail</td>`, "AC-6", "Least Privilege", "<script"} {
+		if got := strings.Contains(string(page), want); got != (want != "<script") {
+			t.Errorf("HTML report: %q present = %v", want, got)
+		}
+	}
+	ar := filepath.Join(dir, "ar.json")
+	args := []string{"report", "compliance", "--framework", "cis-docker", "--docker-bench", benchFile, "--checks", checksFile,
+		"--format", "oscal", "-o", ar, "--at", "2026-12-03T09:00:00Z", "--sign", filepath.Join(dir, "k.key")}
+	if code, _, errOut := run(t, env, args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	first, _ := os.ReadFile(ar)
+	run(t, env, args...)
+	if again, _ := os.ReadFile(ar); !bytes.Equal(first, again) {
+		t.Error("the same inputs gave different bytes")
+	}
+	sig := ar + ".dsse.json"
+	code, out, errOut := run(t, nil, "verify-blob-attestation", ar, "--key", filepath.Join(dir, "k.pub"), "--signature", sig)
+	if code != 0 || !strings.Contains(out, "https://bulwark.dev/attestation/compliance/v1") {
+		t.Fatalf("verify: exit %d %s %s", code, out, errOut)
+	}
+	cosignBin := cosignBinary(t, "BULWARK_COSIGN")
+	if out, err := cosign(t, cosignBin, dir, "", "verify-blob-attestation", "--key", "k.pub", "--signature", sig,
+		"--type", "https://bulwark.dev/attestation/compliance/v1", "--insecure-ignore-tlog=true", ar); err != nil {
+		t.Fatalf("cosign verify-blob-attestation: %v\n%s", err, out)
+	}
+	os.WriteFile(ar, append(first, ' '), 0o644)
+	if code, _, errOut := run(t, nil, "verify-blob-attestation", ar, "--key", filepath.Join(dir, "k.pub"), "--signature", sig); code != ExitFindings || !strings.Contains(errOut, "another file") {
+		t.Errorf("a changed report: exit %d, %s", code, errOut)
+	}
+	if out, err := cosign(t, cosignBin, dir, "", "verify-blob-attestation", "--key", "k.pub", "--signature", sig,
+		"--type", "https://bulwark.dev/attestation/compliance/v1", "--insecure-ignore-tlog=true", ar); err == nil {
+		t.Errorf("cosign accepted a changed report:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--framework", "iso-27001", "--checks", checksFile}, `no framework "iso-27001"`},
+		{[]string{"--framework", "pci-dss"}, "no evidence"},
+		{[]string{"--framework", "pci-dss", "--checks", benchFile}, "not a bulwark check report"},
+		{[]string{"--framework", "pci-dss", "--docker-bench", checksFile}, "not a docker-bench-security JSON log"},
+		{[]string{"--framework", "pci-dss", "--checks", checksFile, "--format", "pdf"}, `--format "pdf"`},
+		{[]string{"--framework", "pci-dss", "--checks", checksFile, "--baseline", "high"}, "--baseline applies to NIST"},
+		{[]string{"--framework", "pci-dss", "--checks", checksFile, "--sign", "k.key"}, "--sign needs -o"},
+		{[]string{"--framework", "pci-dss", "--checks", checksFile, "--at", "yesterday"}, `--at "yesterday"`},
+		{[]string{}, "no framework"},
+	} {
+		code, _, errOut := run(t, nil, append([]string{"report", "compliance"}, tc.args...)...)
 		if code != ExitError || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, %q; want %q", tc.args, code, errOut, tc.want)
 		}

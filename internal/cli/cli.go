@@ -69,6 +69,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newVerifyCommand(e),
 		newAttestCommand(e),
 		newVerifyAttestationCommand(e),
+		newVerifyBlobAttestationCommand(e),
 		newDBCommand(e),
 		newServeCommand(e),
 		newAdmissionCommand(e),

@@ -16,8 +16,8 @@ import (
 )
 
 func newReportCommand(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "report", Short: "Reports from the server's store: the patch clock"}
-	cmd.AddCommand(newReportSLACommand(e))
+	cmd := &cobra.Command{Use: "report", Short: "Reports: the patch clock, compliance frameworks"}
+	cmd.AddCommand(newReportSLACommand(e), newReportComplianceCommand(e))
 	return cmd
 }
 

@@ -3,7 +3,9 @@ package sign
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +76,70 @@ type Subject struct {
 	Annotations map[string]any    `json:"annotations,omitempty"`
 }
 
+// signStatement signs an in-toto statement as a DSSE envelope.
+func signStatement(s Signer, st Statement) ([]byte, error) {
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := s.SignMessage(bytes.NewReader(pae(InTotoPayloadType, payload)))
+	if err != nil {
+		return nil, err
+	}
+	env := Envelope{PayloadType: InTotoPayloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
+	env.Signatures = append(env.Signatures, struct {
+		KeyID string `json:"keyid"`
+		Sig   string `json:"sig"`
+	}{"", base64.StdEncoding.EncodeToString(sig)})
+	return json.Marshal(env)
+}
+
+// AttestBlob signs an in-toto statement about a file (its name and
+// SHA-256) with a predicate, as a DSSE envelope: what cosign
+// verify-blob-attestation and VerifyBlobAttestation check.
+func AttestBlob(s Signer, name string, blob []byte, predicateType string, predicate []byte) ([]byte, error) {
+	if !json.Valid(predicate) {
+		return nil, errors.New("attest: the predicate is not JSON")
+	}
+	sum := sha256.Sum256(blob)
+	st := Statement{Type: InTotoStatementType, PredicateType: predicateType, Predicate: predicate,
+		Subject: []Subject{{Name: name, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}}}
+	return signStatement(s, st)
+}
+
+// VerifyBlobAttestation checks a DSSE envelope: signed by one of keys,
+// of predicateType, about exactly this blob (its SHA-256). It returns
+// the statement.
+func VerifyBlobAttestation(envelope, blob []byte, keys []signature.Verifier, predicateType string) (*Statement, error) {
+	env, st, payload, err := ParseEnvelope(envelope)
+	if err != nil {
+		return nil, err
+	}
+	signed := false
+	for _, key := range keys {
+		for _, s := range env.Signatures {
+			sig, err := base64.StdEncoding.DecodeString(s.Sig)
+			if err == nil && key.VerifySignature(bytes.NewReader(sig), bytes.NewReader(pae(env.PayloadType, payload))) == nil {
+				signed = true
+			}
+		}
+	}
+	if !signed {
+		return nil, errors.New("the envelope is not signed by the given key")
+	}
+	if predicateType != "" && st.PredicateType != predicateType {
+		return nil, fmt.Errorf("predicate type %q, want %q", st.PredicateType, predicateType)
+	}
+	sum := sha256.Sum256(blob)
+	want := hex.EncodeToString(sum[:])
+	for _, sub := range st.Subject {
+		if sub.Digest["sha256"] == want {
+			return st, nil
+		}
+	}
+	return nil, fmt.Errorf("the attestation is about another file (sha256 %s is not among its subjects)", want)
+}
+
 // pae is DSSE's pre-authentication encoding: what is actually signed.
 func pae(payloadType string, payload []byte) []byte {
 	return []byte(fmt.Sprintf("DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload))
@@ -117,20 +183,7 @@ func Attest(ctx context.Context, ref name.Reference, s Signer, predicateType str
 	var st Statement
 	st.Type, st.PredicateType, st.Predicate = InTotoStatementType, predicateType, predicate
 	st.Subject = append(st.Subject, Subject{Name: d.Context().Name(), Digest: map[string]string{h.Algorithm: h.Hex}})
-	payload, err := json.Marshal(st)
-	if err != nil {
-		return name.Digest{}, err
-	}
-	sig, err := s.SignMessage(bytes.NewReader(pae(InTotoPayloadType, payload)))
-	if err != nil {
-		return name.Digest{}, err
-	}
-	env := Envelope{PayloadType: InTotoPayloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
-	env.Signatures = append(env.Signatures, struct {
-		KeyID string `json:"keyid"`
-		Sig   string `json:"sig"`
-	}{"", base64.StdEncoding.EncodeToString(sig)})
-	body, err := json.Marshal(env)
+	body, err := signStatement(s, st)
 	if err != nil {
 		return name.Digest{}, err
 	}
