@@ -3,6 +3,8 @@ package compliance
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -249,10 +251,10 @@ func TestOSCALShape(t *testing.T) {
 // FuzzInputs: any evidence or framework file is read or refused with an
 // error, never a panic, and a refused one adds nothing.
 func FuzzInputs(f *testing.F) {
-	for _, p := range []string{"testdata/checks.json", "testdata/docker-bench-security.log.json"} {
-		b, _ := os.ReadFile(p)
-		f.Add(b)
-	}
+	// Small seeds: the engine minimizes every new input, and a large one
+	// takes it the whole fuzzing time.
+	f.Add([]byte(`{"schemaVersion":"1","results":[{"checkID":"BW-K8S-001","status":"fail","object":{"kind":"Pod","name":"a","file":"x.yaml"},"line":3}]}`))
+	f.Add([]byte(`{"dockerbenchsecurity":"1.6.0","tests":[{"id":"1","results":[{"id":"1.1.1","result":"WARN","items":["a"]}]}]}`))
 	f.Add([]byte(`{"Controls":[{"node_type":"master","tests":[{"results":[{"test_number":"1.1.1","status":"PASS"}]}]}]}`))
 	f.Add([]byte("name: x\ncontrols:\n  BW-K8S-001: [A-1]\ntitles: {A-2: t}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -266,4 +268,38 @@ func FuzzInputs(f *testing.F) {
 			Assess(fw, &EvidenceSet{})
 		}
 	})
+}
+
+// BenchmarkReport: a NIST SP 800-53 High baseline report from one check
+// report of a million results (go test -bench Report -benchtime 3x).
+func BenchmarkReport(b *testing.B) {
+	fw, _ := Load("nist-800-53")
+	high, _ := fw.WithBaseline("high")
+	var rep bytes.Buffer
+	rep.WriteString(`{"schemaVersion":"1","results":[`)
+	ids := []string{"BW-K8S-001", "BW-K8S-002", "BW-K8S-004", "BW-K8S-007", "BW-NET-001", "BW-DF-001", "BW-DKR-009", "BW-K8S-018"}
+	for i := range 1_000_000 {
+		if i > 0 {
+			rep.WriteByte(',')
+		}
+		st := "pass"
+		if i%7 == 0 {
+			st = "fail"
+		}
+		fmt.Fprintf(&rep, `{"checkID":%q,"status":%q,"object":{"kind":"Deployment","namespace":"ns%d","name":"app%d","file":"m%d.yaml"},"line":%d,"message":"m"}`, ids[i%len(ids)], st, i%50, i, i%1000, i%300)
+	}
+	rep.WriteString(`]}`)
+	body := rep.Bytes()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for range b.N {
+		var ev EvidenceSet
+		if err := ev.addChecks("bench.json", Input{}, body); err != nil {
+			b.Fatal(err)
+		}
+		r := NewReport(high, &ev, at, "bench")
+		if err := WriteJSON(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 )
 
@@ -219,11 +218,22 @@ func (e *EvidenceSet) addKubeBench(path string, in Input, b []byte) error {
 	return nil
 }
 
-// ControlResult is a control's state and its evidence.
+// ControlResult is a control's state and its evidence: every piece that
+// did not pass, itemized, and the passes counted by check (every one is
+// in the CSV report).
 type ControlResult struct {
 	Control
 	State    State      `json:"state"`
 	Evidence []Evidence `json:"evidence"`
+	Passed   []Tally    `json:"passed"`
+	all      []Evidence
+}
+
+// Tally counts one check's passing results.
+type Tally struct {
+	Source string `json:"source"`
+	ID     string `json:"id"`
+	Count  int    `json:"count"`
 }
 
 // Score counts the controls by state.
@@ -241,25 +251,32 @@ func Assess(fw *Framework, ev *EvidenceSet) ([]ControlResult, Score) {
 	var out []ControlResult
 	var score Score
 	for _, c := range fw.Controls {
-		r := ControlResult{Control: c, Evidence: []Evidence{}}
+		r := ControlResult{Control: c, Evidence: []Evidence{}, Passed: []Tally{}}
 		ids := c.Checks
 		if fw.Benchmark != "" {
 			ids = append([]string{c.ID}, ids...)
 		}
+		// In the order of the control's IDs, each in input order: the
+		// same inputs give the same order without sorting a million
+		// pieces.
 		for _, id := range ids {
-			r.Evidence = append(r.Evidence, ev.byID[id]...)
+			tallies := map[string]int{}
+			for _, e := range ev.byID[id] {
+				r.all = append(r.all, e)
+				if e.Status != Pass {
+					r.Evidence = append(r.Evidence, e)
+					continue
+				}
+				i, ok := tallies[e.Source]
+				if !ok {
+					i = len(r.Passed)
+					tallies[e.Source] = i
+					r.Passed = append(r.Passed, Tally{Source: e.Source, ID: id})
+				}
+				r.Passed[i].Count++
+			}
 		}
-		sort.SliceStable(r.Evidence, func(i, j int) bool {
-			a, b := r.Evidence[i], r.Evidence[j]
-			if a.Source != b.Source {
-				return a.Source < b.Source
-			}
-			if a.ID != b.ID {
-				return controlLess(a.ID, b.ID)
-			}
-			return a.Object < b.Object
-		})
-		r.State = state(len(ids) > 0, r.Evidence)
+		r.State = state(len(ids) > 0, r.all)
 		switch r.State {
 		case Pass:
 			score.Pass++

@@ -54,20 +54,17 @@ func WriteCSV(w io.Writer, r *Report) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"control", "title", "state", "source", "evidence", "status", "object", "message", "input"})
 	for _, c := range r.Controls {
-		if len(c.Evidence) == 0 {
+		if len(c.all) == 0 {
 			cw.Write([]string{c.ID, c.Title, string(c.State), "", "", "", "", "", ""})
 			continue
 		}
-		for _, e := range c.Evidence {
+		for _, e := range c.all {
 			cw.Write([]string{c.ID, c.Title, string(c.State), e.Source, e.ID, string(e.Status), e.Object, e.Message, e.Input})
 		}
 	}
 	cw.Flush()
 	return cw.Error()
 }
-
-// htmlPasses is how many passing results a control shows in HTML.
-const htmlPasses = 25
 
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 	"count": func(ev []Evidence, st State) int {
@@ -80,29 +77,12 @@ var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 		return n
 	},
 	"time": func(t time.Time) string { return t.Format("2006-01-02 15:04 MST") },
-	// shown keeps a page printable: every failure, and the first
-	// passes of a control (all of them are in the JSON and CSV).
-	"shown": func(ev []Evidence) []Evidence {
-		var out []Evidence
-		passes := 0
-		for _, e := range ev {
-			if e.Status == Pass {
-				if passes++; passes > htmlPasses {
-					continue
-				}
-			}
-			out = append(out, e)
-		}
-		return out
-	},
-	"hidden": func(ev []Evidence) int {
+	"passes": func(t []Tally) int {
 		n := 0
-		for _, e := range ev {
-			if e.Status == Pass {
-				n++
-			}
+		for _, x := range t {
+			n += x.Count
 		}
-		return max(n-htmlPasses, 0)
+		return n
 	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -128,23 +108,25 @@ code{font-size:.9em;word-break:break-all}
 </div>
 <h2>Controls</h2>
 <table><tr><th>Control</th><th>Title</th><th>State</th><th>Evidence</th></tr>
-{{range .Controls}}<tr><td><a href="#c-{{.ID}}">{{.ID}}</a></td><td>{{.Title}}</td><td class="state {{.State}}">{{.State}}</td><td>{{if .Evidence}}{{count .Evidence "pass"}} pass, {{count .Evidence "fail"}} fail{{else if .Checks}}nothing of this kind was judged{{else}}no automated evidence: a person assesses it{{end}}</td></tr>
+{{range .Controls}}<tr><td><a href="#c-{{.ID}}">{{.ID}}</a></td><td>{{.Title}}</td><td class="state {{.State}}">{{.State}}</td><td>{{if or .Evidence .Passed}}{{passes .Passed}} pass, {{count .Evidence "fail"}} fail{{else if .Checks}}nothing of this kind was judged{{else}}no automated evidence: a person assesses it{{end}}</td></tr>
 {{end}}</table>
 <h2>Inputs</h2>
 <table><tr><th>File</th><th>Kind</th><th>SHA-256</th></tr>
 {{range .Inputs}}<tr><td>{{.File}}</td><td>{{.Kind}}</td><td><code>{{.SHA256}}</code></td></tr>
 {{end}}</table>
 <h2>Evidence</h2>
-{{range .Controls}}{{if .Evidence}}<h3 id="c-{{.ID}}">{{.ID}} {{.Title}} — <span class="state {{.State}}">{{.State}}</span></h3>
+{{range .Controls}}{{if or .Evidence .Passed}}<h3 id="c-{{.ID}}">{{.ID}} {{.Title}} — <span class="state {{.State}}">{{.State}}</span></h3>
 <table><tr><th>Source</th><th>Check</th><th>Status</th><th>Object</th><th>Message</th></tr>
-{{range shown .Evidence}}<tr><td>{{.Source}}</td><td>{{.ID}}</td><td class="state {{.Status}}">{{.Status}}</td><td>{{.Object}}</td><td>{{.Message}}</td></tr>
-{{end}}</table>{{with hidden .Evidence}}<p>… and {{.}} more passing results (every one is in the JSON and CSV reports).</p>{{end}}{{end}}{{end}}
+{{range .Evidence}}<tr><td>{{.Source}}</td><td>{{.ID}}</td><td class="state {{.Status}}">{{.Status}}</td><td>{{.Object}}</td><td>{{.Message}}</td></tr>
+{{end}}{{range .Passed}}<tr><td>{{.Source}}</td><td>{{.ID}}</td><td class="state pass">pass</td><td colspan="2">{{.Count}} results (each one is in the CSV report)</td></tr>
+{{end}}</table>{{end}}{{end}}
 </body></html>
 `))
 
 // WriteHTML writes a self-contained page (no scripts, no external
 // resources) that reads well printed: the score, the controls, the
-// inputs and an evidence appendix.
+// inputs and an evidence appendix (every result that did not pass, the
+// passes counted by check).
 func WriteHTML(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	if err := htmlReport.Execute(bw, r); err != nil {
@@ -197,6 +179,9 @@ func WriteOSCAL(w io.Writer, r *Report) error {
 			continue
 		}
 		var lines []string
+		for _, p := range c.Passed {
+			lines = append(lines, fmt.Sprintf("- %s %s: pass, %d results", p.Source, p.ID, p.Count))
+		}
 		for _, e := range c.Evidence {
 			l := fmt.Sprintf("- %s %s: %s", e.Source, e.ID, e.Status)
 			if e.Object != "" {
@@ -214,7 +199,7 @@ func WriteOSCAL(w io.Writer, r *Report) error {
 		oid := id(seed, "observation", c.ID)
 		observations = append(observations, obj{
 			"uuid": oid, "title": c.ID + " " + c.Title,
-			"description": fmt.Sprintf("%d pieces of evidence from %s for %s.", len(c.Evidence), r.Tool, c.ID),
+			"description": fmt.Sprintf("%d results from %s for %s.", len(c.all), r.Tool, c.ID),
 			"methods":     []string{"TEST"}, "types": []string{"finding"}, "collected": at,
 			"relevant-evidence": evidence, "remarks": strings.Join(lines, "\n"),
 		})
