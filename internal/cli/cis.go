@@ -69,7 +69,7 @@ WARNs), 2 when it could not run.`,
 			if state != "" {
 				f, err := os.Open(state)
 				if err != nil {
-					return err
+					return fmt.Errorf("--state: %w (a snapshot bulwark cis docker --save-state wrote)", err)
 				}
 				defer f.Close()
 				if h, err = dockerbench.ParseHost(state, f); err != nil {
