@@ -437,11 +437,11 @@ func (t *TestItem) find(s string, src source) (bool, string, error) {
 		if err := j.Parse(t.Path); err != nil {
 			return false, "", fmt.Errorf("unable to parse path expression %q: %v", t.Path, err)
 		}
-		var b strings.Builder
-		if err := j.Execute(&b, doc); err != nil {
-			return false, "", fmt.Errorf("unable to parse path expression %q: %v", t.Path, err)
+		v, err := execPath(j, doc)
+		if err != nil {
+			return false, "", fmt.Errorf("unable to evaluate path expression %q: %v", t.Path, err)
 		}
-		return b.String() != "", b.String(), nil
+		return v != "", v, nil
 	case fromEnv:
 		if s == "" || t.Env == "" {
 			return false, "", nil
@@ -477,6 +477,23 @@ func (t *TestItem) find(s string, src source) (bool, string, error) {
 		return true, "true", nil
 	}
 	return true, m[1], nil
+}
+
+// execPath evaluates a JSONPath. Kubernetes' implementation panics on
+// some expressions over some documents ({[]} over an empty one): a
+// controls file or an audit output must not crash the run, so a panic
+// is that check's error.
+func execPath(j *jsonpath.JSONPath, doc any) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the JSONPath evaluator failed: %v", r)
+		}
+	}()
+	var b strings.Builder
+	if err := j.Execute(&b, doc); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // compare applies a test's operator, as kube-bench does.
