@@ -24,9 +24,11 @@ import (
 // context: enough to list workloads, without client-go (which would cost
 // every bulwark command its start-up time).
 type Cluster struct {
-	Server string
-	Token  string
-	Client *http.Client
+	// Context is the kubeconfig context it was read from.
+	Context string
+	Server  string
+	Token   string
+	Client  *http.Client
 }
 
 type kubeconfig struct {
@@ -89,7 +91,7 @@ func LoadKubeconfig(file string) (*Cluster, error) {
 		return nil, fmt.Errorf("kubeconfig %s: current-context %q names no context", file, kc.CurrentContext)
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	c := &Cluster{}
+	c := &Cluster{Context: kc.CurrentContext}
 	found := false
 	for _, cl := range kc.Clusters {
 		if cl.Name != clusterName {
@@ -184,55 +186,66 @@ type Workload struct {
 func (c *Cluster) Workloads(ctx context.Context) ([]Workload, error) {
 	var out []Workload
 	for _, l := range workloadLists {
-		cont := ""
-		for {
-			q := url.Values{"limit": {"500"}}
-			if cont != "" {
-				q.Set("continue", cont)
-			}
-			var list struct {
+		err := c.each(ctx, l.path, func(item json.RawMessage) error {
+			var meta struct {
 				Metadata struct {
-					Continue string `json:"continue"`
+					UID             string `json:"uid"`
+					OwnerReferences []struct {
+						Controller *bool `json:"controller"`
+					} `json:"ownerReferences"`
 				} `json:"metadata"`
-				Items []json.RawMessage `json:"items"`
 			}
-			if err := c.get(ctx, l.path+"?"+q.Encode(), &list); err != nil {
-				return nil, err
+			json.Unmarshal(item, &meta)
+			for _, o := range meta.Metadata.OwnerReferences {
+				if o.Controller != nil && *o.Controller {
+					return nil
+				}
 			}
-			for _, item := range list.Items {
-				var meta struct {
-					Metadata struct {
-						UID             string `json:"uid"`
-						OwnerReferences []struct {
-							Controller *bool `json:"controller"`
-						} `json:"ownerReferences"`
-					} `json:"metadata"`
-				}
-				json.Unmarshal(item, &meta)
-				owned := false
-				for _, o := range meta.Metadata.OwnerReferences {
-					owned = owned || (o.Controller != nil && *o.Controller)
-				}
-				if owned {
-					continue
-				}
-				var m map[string]any
-				if err := json.Unmarshal(item, &m); err != nil {
-					out = append(out, Workload{UID: meta.Metadata.UID, Err: err})
-					continue
-				}
-				// List items carry no kind.
-				m["apiVersion"], m["kind"] = l.apiVersion, l.kind
-				b, _ := json.Marshal(m)
-				ko, err := k8s.FromJSON(c.Server+l.path, b)
-				out = append(out, Workload{Object: ko, UID: meta.Metadata.UID, Err: err})
+			var m map[string]any
+			if err := json.Unmarshal(item, &m); err != nil {
+				out = append(out, Workload{UID: meta.Metadata.UID, Err: err})
+				return nil
 			}
-			if cont = list.Metadata.Continue; cont == "" {
-				break
-			}
+			// List items carry no kind.
+			m["apiVersion"], m["kind"] = l.apiVersion, l.kind
+			b, _ := json.Marshal(m)
+			ko, err := k8s.FromJSON(c.Server+l.path, b)
+			out = append(out, Workload{Object: ko, UID: meta.Metadata.UID, Err: err})
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// each calls fn with every item of a list, 500 a page.
+func (c *Cluster) each(ctx context.Context, path string, fn func(json.RawMessage) error) error {
+	cont := ""
+	for {
+		q := url.Values{"limit": {"500"}}
+		if cont != "" {
+			q.Set("continue", cont)
+		}
+		var list struct {
+			Metadata struct {
+				Continue string `json:"continue"`
+			} `json:"metadata"`
+			Items []json.RawMessage `json:"items"`
+		}
+		if err := c.get(ctx, path+"?"+q.Encode(), &list); err != nil {
+			return err
+		}
+		for _, item := range list.Items {
+			if err := fn(item); err != nil {
+				return fmt.Errorf("listing %s: %w", path, err)
+			}
+		}
+		if cont = list.Metadata.Continue; cont == "" {
+			return nil
+		}
+	}
 }
 
 func (c *Cluster) get(ctx context.Context, path string, into any) error {
@@ -260,4 +273,69 @@ func (c *Cluster) get(ctx context.Context, path string, into any) error {
 		return fmt.Errorf("listing %s: %w", path, err)
 	}
 	return nil
+}
+
+// RunningContainer is one container of a pod the cluster runs (or is
+// about to: a pod pending its image pull).
+type RunningContainer struct {
+	Namespace, Pod, Container string
+	// Image is the pod spec's reference; ImageID what the kubelet
+	// reports it pulled (repo@sha256:..., empty until it has).
+	Image, ImageID string
+}
+
+// RunningContainers lists the containers of every pod that has not
+// finished (phase Succeeded or Failed): the inventory the patch clock
+// reads, so that a fix counts only once nothing runs the old digest.
+// Init containers count: they ran the image on this node.
+func (c *Cluster) RunningContainers(ctx context.Context) ([]RunningContainer, error) {
+	type status struct {
+		Name    string `json:"name"`
+		ImageID string `json:"imageID"`
+	}
+	type container struct {
+		Name  string `json:"name"`
+		Image string `json:"image"`
+	}
+	var out []RunningContainer
+	err := c.each(ctx, "/api/v1/pods", func(item json.RawMessage) error {
+		var p struct {
+			Metadata struct {
+				Namespace string `json:"namespace"`
+				Name      string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Containers          []container `json:"containers"`
+				InitContainers      []container `json:"initContainers"`
+				EphemeralContainers []container `json:"ephemeralContainers"`
+			} `json:"spec"`
+			Status struct {
+				Phase                      string   `json:"phase"`
+				ContainerStatuses          []status `json:"containerStatuses"`
+				InitContainerStatuses      []status `json:"initContainerStatuses"`
+				EphemeralContainerStatuses []status `json:"ephemeralContainerStatuses"`
+			} `json:"status"`
+		}
+		// A pod that cannot be read fails the listing: skipping it would
+		// end its period, and stop a clock on a pod still running.
+		if err := json.Unmarshal(item, &p); err != nil {
+			return fmt.Errorf("a pod: %w", err)
+		}
+		if p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
+			return nil
+		}
+		ids := map[string]string{}
+		for _, ss := range [][]status{p.Status.ContainerStatuses, p.Status.InitContainerStatuses, p.Status.EphemeralContainerStatuses} {
+			for _, s := range ss {
+				ids[s.Name] = s.ImageID
+			}
+		}
+		for _, cs := range [][]container{p.Spec.InitContainers, p.Spec.Containers, p.Spec.EphemeralContainers} {
+			for _, ct := range cs {
+				out = append(out, RunningContainer{Namespace: p.Metadata.Namespace, Pod: p.Metadata.Name, Container: ct.Name, Image: ct.Image, ImageID: ids[ct.Name]})
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -23,6 +23,7 @@ func newServeCommand(e *env) *cobra.Command {
 	var addr, data, database, blobs, configFile, tlsCert, tlsKey string
 	var slaf slaFlags
 	var bench server.Benchmarks
+	var inv server.Inventory
 	var tlsGenerate bool
 	var workers int
 	var lease, scanTimeout time.Duration
@@ -80,7 +81,7 @@ Registry clients log in with docker login (bearer tokens from
 			}
 			srv, err := server.New(ctx, server.Config{DataDir: data, Database: database, Blobs: blobs, Logger: e.logger,
 				VulnDB: dbPath, Workers: workers, ScanTimeout: scanTimeout, Version: Version(), DefaultPolicy: defaultPolicy, ScanLease: lease, SIEM: siem, AuditRetention: retention,
-				SLA: slaPolicy, Benchmarks: bench,
+				SLA: slaPolicy, Benchmarks: bench, Inventory: inv,
 				Admission: admissionCfg, RegistryHosts: registryHosts,
 				AdminPassword: e.getenv("BULWARK_ADMIN_PASSWORD"),
 				OnAdminPassword: func(pw string) {
@@ -149,6 +150,9 @@ Registry clients log in with docker login (bearer tokens from
 	cmd.Flags().StringVar(&bench.KubernetesSchedule, "cis-kubernetes-schedule", "", "cron schedule of the CIS Kubernetes Benchmark on this node (needs --cis-kubernetes-config-dir; @weekly is the usual)")
 	cmd.Flags().StringVar(&bench.KubernetesConfigDir, "cis-kubernetes-config-dir", "", "kube-bench's cfg directory for the CIS Kubernetes Benchmark")
 	cmd.Flags().StringVar(&bench.KubernetesBenchmark, "cis-kubernetes-benchmark", "", "the kube-bench benchmark to run (default: by the running API server's or kubelet's version)")
+	cmd.Flags().StringVar(&inv.Kubeconfig, "inventory-kubeconfig", "", "kubeconfig of a cluster whose running pods count in the patch clock: a clock stops only when no tag names and no pod runs a digest with the finding")
+	cmd.Flags().StringVar(&inv.Name, "inventory-cluster", "", "the cluster's name in the inventory (default: the kubeconfig's current context)")
+	cmd.Flags().StringVar(&inv.Schedule, "inventory-schedule", server.DefaultInventorySchedule, "cron schedule of listing the cluster's pods")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	cmd.MarkFlagsMutuallyExclusive("tls-cert", "tls-generate")
 	db.register(cmd)

@@ -77,6 +77,9 @@ type Config struct {
 	SLA sla.Policy
 	// Benchmarks are the CIS benchmarks run on a schedule.
 	Benchmarks Benchmarks
+	// Inventory is the cluster whose running pods count in the patch
+	// clock.
+	Inventory Inventory
 	// Admission configures the webhook at /admission/validate and
 	// /admission/mutate (nil: enforce the defaults everywhere).
 	Admission *admission.Config
@@ -330,6 +333,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		kindSLA:           {Handle: s.slaJob, MaxAttempts: 1, Timeout: time.Hour},
 		kindCISDocker:     {Handle: s.cisDockerJob, MaxAttempts: 1, Timeout: 30 * time.Minute},
 		kindCISKubernetes: {Handle: s.cisKubernetesJob, MaxAttempts: 1, Timeout: time.Hour},
+		kindInventory:     {Handle: s.inventoryJob, MaxAttempts: 1, Timeout: 5 * time.Minute},
 	}}
 	s.scanner.Queue = s.jobs
 	if err := s.jobs.Schedule(ctx, "maintenance-hourly", "@hourly", kindHourly, ""); err != nil {
@@ -345,6 +349,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.scheduleBenchmarks(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.scheduleInventory(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -12,9 +12,10 @@ import (
 type History interface {
 	EachFinding(ctx context.Context, fn func(n int, r *store.FindingRecord) error) error
 	TagPeriods(ctx context.Context) ([]store.TagPeriod, error)
+	WorkloadPeriods(ctx context.Context) ([]store.WorkloadPeriod, error)
 }
 
-// Load reads the findings and tag histories.
+// Load reads the findings, tag and workload histories.
 func Load(ctx context.Context, h History) ([]Finding, []TagPeriod, error) {
 	var findings []Finding
 	err := h.EachFinding(ctx, func(n int, r *store.FindingRecord) error {
@@ -36,6 +37,13 @@ func Load(ctx context.Context, h History) ([]Finding, []TagPeriod, error) {
 	tags := make([]TagPeriod, len(periods))
 	for i, p := range periods {
 		tags[i] = TagPeriod{Repo: p.Repo, Tag: p.Tag, Digest: p.Digest, Since: p.Since, Until: p.Until}
+	}
+	wls, err := h.WorkloadPeriods(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sla: read the workload inventory: %w", err)
+	}
+	for _, w := range wls {
+		tags = append(tags, TagPeriod{Repo: w.Repo, Workload: w.Source + " " + w.Workload, Digest: w.Digest, Since: w.Since, Until: w.Until})
 	}
 	return findings, tags, nil
 }

@@ -32,7 +32,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-var csvHeader = []string{"state", "repository", "vulnerability", "package", "severity", "fixed_version", "start", "due", "stopped", "hours", "digests", "tags"}
+var csvHeader = []string{"state", "repository", "vulnerability", "package", "severity", "fixed_version", "start", "due", "stopped", "hours", "digests", "tags", "workloads"}
 
 // WriteCSV writes one row a clock, times in RFC 3339 (UTC).
 func (r Report) WriteCSV(w io.Writer) error {
@@ -41,7 +41,7 @@ func (r Report) WriteCSV(w io.Writer) error {
 	for _, c := range r.Clocks {
 		cw.Write([]string{string(c.State), c.Repo, c.Advisory, c.Package, c.Severity.String(), c.Fixed,
 			stamp(c.Start), stamp(c.Due), stamp(c.Stopped), fmt.Sprintf("%.1f", c.Elapsed(r.At).Hours()),
-			strings.Join(c.Digests, " "), strings.Join(c.Tags, " ")})
+			strings.Join(c.Digests, " "), strings.Join(c.Tags, " "), strings.Join(c.Workloads, " ")})
 	}
 	cw.Flush()
 	return cw.Error()

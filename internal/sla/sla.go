@@ -31,10 +31,15 @@ type Finding struct {
 	FirstSeen, FixSeen, ResolvedAt time.Time
 }
 
-// TagPeriod is a span during which a repository's tag named a digest.
+// TagPeriod is a span during which a repository's tag named a digest,
+// or a running workload ran it.
 type TagPeriod struct {
 	Repo, Tag, Digest string
-	Since             time.Time
+	// Workload is set, instead of Tag, for a running container ("SOURCE
+	// NAMESPACE/POD/CONTAINER"): a tag moved to the fix does not stop the
+	// clock while a cluster still runs the old digest.
+	Workload string
+	Since    time.Time
 	// Until is when the tag moved or was deleted (zero: it still does).
 	Until time.Time
 }
@@ -100,7 +105,8 @@ type Clock struct {
 	State    State          `json:"state"`
 	// Start is when the repository first carried the finding with a fix
 	// known; Due the deadline (zero without one); Stopped when no tag of
-	// the repository named a digest with the finding any more.
+	// the repository named, and no workload ran, a digest with the
+	// finding any more.
 	Start   time.Time `json:"start,omitzero"`
 	Due     time.Time `json:"due,omitzero"`
 	Stopped time.Time `json:"stopped,omitzero"`
@@ -109,6 +115,8 @@ type Clock struct {
 	Digests []string `json:"digests"`
 	// Tags name those digests now (empty once stopped).
 	Tags []string `json:"tags,omitempty"`
+	// Workloads run them now.
+	Workloads []string `json:"workloads,omitempty"`
 }
 
 // Key names a clock in notices and audit records.
@@ -193,7 +201,11 @@ func Compute(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) []
 			}
 			if to.IsZero() || to.After(now) {
 				a.still = true
-				c.Tags = addUnique(c.Tags, tp.Tag)
+				if tp.Workload != "" {
+					c.Workloads = addUnique(c.Workloads, tp.Workload)
+				} else {
+					c.Tags = addUnique(c.Tags, tp.Tag)
+				}
 			} else if to.After(a.lastEnd) {
 				a.lastEnd = to
 			}
@@ -237,6 +249,7 @@ func (a *acc) finish(now time.Time, pol Policy) {
 	c := &a.c
 	slices.Sort(c.Digests)
 	slices.Sort(c.Tags)
+	slices.Sort(c.Workloads)
 	if c.Tags == nil {
 		c.Tags = []string{}
 	}

@@ -96,6 +96,55 @@ func TestClockLife(t *testing.T) {
 	}
 }
 
+// TestRunningWorkloads: a tag moved to the fix does not stop the clock
+// while a cluster still runs the old digest; the clock stops when the
+// last such workload does (or moves to the fix), and a workload running
+// a digest no tag names keeps the clock running alone.
+func TestRunningWorkloads(t *testing.T) {
+	high := Finding{Digest: "sha256:d1", Advisory: "CVE-2026-0001", Package: "openssl@3.0.1", Severity: severity.High, Fixed: "3.0.2", FirstSeen: h(0), FixSeen: h(0)}
+	moved := []TagPeriod{
+		{Repo: "shop/app", Tag: "v1", Digest: "sha256:d1", Since: h(0), Until: h(50)},
+		{Repo: "shop/app", Tag: "v1", Digest: "sha256:d9", Since: h(50)},
+	}
+	pod := func(name string, until int) TagPeriod {
+		p := TagPeriod{Repo: "shop/app", Workload: "prod shop/" + name + "/app", Digest: "sha256:d1", Since: h(1)}
+		if until > 0 {
+			p.Until = h(until)
+		}
+		return p
+	}
+	type got struct {
+		State           State
+		Stopped         time.Time
+		Tags, Workloads []string
+	}
+	for _, tc := range []struct {
+		name string
+		tags []TagPeriod
+		want got
+	}{
+		{"the tag moved, two pods still run the old digest", append(moved, pod("app-2", 0), pod("app-1", 0)),
+			got{Breached, time.Time{}, []string{}, []string{"prod shop/app-1/app", "prod shop/app-2/app"}}},
+		{"the pods were replaced after the deadline", append(moved, pod("app-1", 60), pod("app-2", 90)),
+			got{Late, h(90), []string{}, nil}},
+		{"the pods were replaced in time", append(moved, pod("app-1", 60), pod("app-2", 70)),
+			got{Met, h(70), []string{}, nil}},
+		{"a pod of an untagged digest", []TagPeriod{pod("app-1", 0)},
+			got{Breached, time.Time{}, []string{}, []string{"prod shop/app-1/app"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := Compute(h(100), DefaultPolicy(), []Finding{high}, tc.tags)
+			if len(cs) != 1 {
+				t.Fatalf("%d clocks: %+v", len(cs), cs)
+			}
+			c := cs[0]
+			if d := cmp.Diff(tc.want, got{c.State, c.Stopped, c.Tags, c.Workloads}); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
 // TestPolicy: per-project overrides, severities without a deadline, the
 // order of a report, and the mean time to remediate.
 func TestPolicy(t *testing.T) {

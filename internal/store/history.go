@@ -170,13 +170,19 @@ func (s *Store) tagPeriods(ctx context.Context, query string, args ...any) ([]Ta
 		if err := rows.Scan(&p.Repo, &p.Tag, &p.Digest, &since, &until); err != nil {
 			return nil, err
 		}
-		p.Since = time.UnixMilli(since)
-		if until > 0 {
-			p.Until = time.UnixMilli(until)
-		}
+		p.Since, p.Until = span(since, until)
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// span reads a period's stored times; 0 is "not yet".
+func span(since, until int64) (time.Time, time.Time) {
+	var u time.Time
+	if until > 0 {
+		u = time.UnixMilli(until)
+	}
+	return time.UnixMilli(since), u
 }
 
 type execer interface {
