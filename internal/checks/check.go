@@ -94,7 +94,11 @@ type Framework struct {
 	Controls map[string][]string `json:"controls"`
 	// Titles are the controls' titles, for reports (optional).
 	Titles map[string]string `json:"titles,omitempty"`
-	file   string
+	// Facts map the platform's own evidence (the audit trail, scans,
+	// signatures, admission, runtime detections: internal/compliance
+	// lists them) to controls, as Controls maps checks.
+	Facts map[string][]string `json:"facts,omitempty"`
+	file  string
 }
 
 // File is the framework's file name (nist-800-53.yaml).

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"bulwark.dev/bulwark/internal/audit"
 	"bulwark.dev/bulwark/internal/compliance"
 	"bulwark.dev/bulwark/internal/sign"
 )
@@ -26,18 +29,24 @@ func newReportComplianceCommand(e *env) *cobra.Command {
 		format, output, at, keyFile, signature string
 		list                                   bool
 		exitCode                               int
+		data, database                         string
+		auditKeys                              []string
+		slaf                                   slaFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "compliance --framework NAME --checks FILE... [--docker-bench FILE] [--kube-bench FILE]",
+		Use:   "compliance --framework NAME [--checks FILE...] [--docker-bench FILE] [--kube-bench FILE] [--data DIR | --database URL]",
 		Short: "A framework's controls judged from check results and CIS benchmark runs, with the evidence",
 		Long: `Judge every control of a compliance framework from bulwark's evidence: check
 reports (bulwark check / check image / check docker --format json), a CIS
 Docker Benchmark run (bulwark cis docker --format json, or docker-bench-
 security's JSON log) and a CIS Kubernetes Benchmark run (bulwark cis kubernetes
---format json, or kube-bench --json). Each control is pass (evidence passes,
-none fails), fail (some evidence fails), not-applicable (its checks judged
-nothing) or manual (no automated evidence: a person assesses it), with the
-evidence that decided it: which check, which object, which file and line.
+--format json, or kube-bench --json), and with --data or --database the
+platform facts in bulwark serve's store (audit trail retention and chain,
+scan coverage, signatures, the patch clock, admission reviews, runtime
+detections). Each control is pass (evidence passes, none fails), fail (some
+evidence fails), not-applicable (its checks judged nothing) or manual (no
+automated evidence: a person assesses it), with the evidence that decided it:
+which check, which object, which file and line.
 
 Frameworks are data: the built-in ones (--list) are bulwark's check-to-control
 mappings (CIS Docker, CIS Kubernetes, NSA/CISA Kubernetes Hardening Guide,
@@ -108,14 +117,19 @@ control fails), 2 on bad input.`,
 					return err
 				}
 			}
-			if len(ev.Inputs) == 0 {
-				return fmt.Errorf("no evidence: give --checks, --docker-bench or --kube-bench (a report with no evidence would show every control unjudged)")
-			}
 			when := time.Now()
 			if at != "" {
 				if when, err = time.Parse(time.RFC3339, at); err != nil {
 					return fmt.Errorf("--at %q: want an RFC 3339 time such as 2026-12-01T08:00:00Z", at)
 				}
+			}
+			if data != "" || database != "" {
+				if err := addPlatformFacts(cmd.Context(), &ev, data, database, auditKeys, slaf, when); err != nil {
+					return err
+				}
+			}
+			if len(ev.Inputs) == 0 {
+				return fmt.Errorf("no evidence: give --checks, --docker-bench, --kube-bench or the server's store (--data or --database) (a report with no evidence would show every control unjudged)")
 			}
 			if keyFile != "" && output == "" {
 				return fmt.Errorf("--sign needs -o: the signature is about the report file")
@@ -176,6 +190,10 @@ control fails), 2 on bad input.`,
 	fl.StringArrayVar(&checkFiles, "checks", nil, "a bulwark check report (--format json); repeatable")
 	fl.StringVar(&dockerBench, "docker-bench", "", "a CIS Docker Benchmark JSON log (bulwark cis docker --format json, or docker-bench-security's)")
 	fl.StringVar(&kubeBench, "kube-bench", "", "a CIS Kubernetes Benchmark JSON report (bulwark cis kubernetes --format json, or kube-bench --json)")
+	fl.StringVar(&data, "data", "", "bulwark serve's data directory: judge the platform facts (audit trail, scans, signatures, patch clock, admission, runtime) from its store")
+	fl.StringVar(&database, "database", "", "the PostgreSQL URL of bulwark serve's store (instead of --data)")
+	fl.StringArrayVar(&auditKeys, "audit-key", nil, "a trusted audit checkpoint key (default DIR/audit.key.pub with --data); repeatable")
+	slaf.register(cmd)
 	fl.StringVar(&format, "format", "json", "json, csv, html or oscal")
 	fl.StringVarP(&output, "output", "o", "", "write the report to this file (default stdout)")
 	fl.StringVar(&at, "at", "", "the assessment's time, RFC 3339 (default now): fix it for byte-identical reports")
@@ -236,4 +254,39 @@ report's) and names exactly FILE's SHA-256; otherwise exit 1 with the reason.`,
 	cmd.Flags().StringVar(&signature, "signature", "", "the DSSE envelope")
 	cmd.Flags().StringVar(&typ, "type", "", "the predicate type (default "+CompliancePredicate+")")
 	return cmd
+}
+
+// addPlatformFacts judges the platform facts from bulwark serve's store.
+func addPlatformFacts(ctx context.Context, ev *compliance.EvidenceSet, data, database string, keys []string, slaf slaFlags, at time.Time) error {
+	if data != "" && database != "" {
+		return fmt.Errorf("--data and --database: give one")
+	}
+	pol, err := slaf.policy()
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 && data != "" {
+		if k := filepath.Join(data, "audit.key.pub"); statOK(k) {
+			keys = []string{k}
+		}
+	}
+	var trusted []ed25519.PublicKey
+	for _, k := range keys {
+		pub, err := audit.LoadPublicKey(k)
+		if err != nil {
+			return fmt.Errorf("--audit-key: %w", err)
+		}
+		trusted = append(trusted, pub)
+	}
+	st, err := openServerStore(ctx, data, database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return ev.AddPlatform(ctx, compliance.Platform{Store: st, Where: st.Where(), Trusted: trusted, SLA: pol, At: at})
+}
+
+func statOK(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,20 @@ func newReportCommand(e *env) *cobra.Command {
 
 // slaFlags are the patch-clock policy flags the report and the server
 // share.
+// openServerStore opens bulwark serve's store for a report: PostgreSQL
+// at database, else the SQLite file in data, which must exist (a report
+// must not create an empty store where there was none).
+func openServerStore(ctx context.Context, data, database string) (*store.Store, error) {
+	dsn := database
+	if dsn == "" {
+		dsn = filepath.Join(data, "bulwark.db")
+		if _, err := os.Stat(dsn); err != nil {
+			return nil, fmt.Errorf("--data %s: no store there (%v): give the directory bulwark serve --data uses, or --database for PostgreSQL", data, err)
+		}
+	}
+	return store.Open(ctx, dsn)
+}
+
 type slaFlags struct {
 	due        string
 	projectDue []string
@@ -98,16 +113,7 @@ breached clocks, 2 on error.`,
 					return fmt.Errorf("--at %q: want a time such as 2026-12-01T09:00:00Z", at)
 				}
 			}
-			dsn := database
-			if dsn == "" {
-				dsn = filepath.Join(data, "bulwark.db")
-				// A report must not create an empty store where there was
-				// none.
-				if _, err := os.Stat(dsn); err != nil {
-					return fmt.Errorf("--data %s: no store there (%v): give the directory bulwark serve --data uses, or --database for PostgreSQL", data, err)
-				}
-			}
-			st, err := store.Open(cmd.Context(), dsn)
+			st, err := openServerStore(cmd.Context(), data, database)
 			if err != nil {
 				return err
 			}

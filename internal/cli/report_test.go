@@ -94,5 +94,42 @@ func TestReportSLA(t *testing.T) {
 				t.Errorf("%v: exit %d, want %d naming the flag: %s", bad, code, ExitError, errOut)
 			}
 		}
+
+		// The same store as compliance evidence: the breach fails SI-2,
+		// the unscanned images RA-5; without a trusted audit key the
+		// chain (AU-9) is left to a person.
+		from := args[2:4]
+		code, out, errOut = run(t, nil, append([]string{"report", "compliance", "--framework", "nist-800-53", "--at", at(80)}, from...)...)
+		if code != 0 {
+			t.Fatalf("report compliance from the store: exit %d: %s", code, errOut)
+		}
+		var cr struct {
+			Inputs   []struct{ Kind string }
+			Controls []struct {
+				ID, State string
+				Evidence  []struct{ ID, Object, Message string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &cr); err != nil {
+			t.Fatal(err)
+		}
+		states := map[string]string{}
+		for _, c := range cr.Controls {
+			states[c.ID] = c.State
+			if c.ID == "SI-2" && (len(c.Evidence) != 1 || c.Evidence[0].Object != "shop/app" || !strings.Contains(c.Evidence[0].Message, "CVE-2026-1000")) {
+				t.Errorf("SI-2 evidence: %+v", c.Evidence)
+			}
+		}
+		for id, want := range map[string]string{"SI-2": "fail", "RA-5": "fail", "AU-9": "manual", "AU-11": "manual"} {
+			if states[id] != want {
+				t.Errorf("%s: %s, want %s", id, states[id], want)
+			}
+		}
+		if len(cr.Inputs) != 1 || cr.Inputs[0].Kind != "platform" {
+			t.Errorf("inputs: %+v", cr.Inputs)
+		}
+		if code, _, errOut := run(t, nil, "report", "compliance", "--framework", "pci-dss", "--data", t.TempDir()); code != ExitError || !strings.Contains(errOut, "no store there") {
+			t.Errorf("compliance from a directory without a store: exit %d: %s", code, errOut)
+		}
 	})
 }

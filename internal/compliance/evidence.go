@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -26,7 +27,8 @@ const (
 
 // Evidence is one fact a control's state rests on.
 type Evidence struct {
-	// Source is "check", "docker-bench" or "kube-bench".
+	// Source is "check", "docker-bench", "kube-bench" or "platform" (a
+	// fact read from the server's store).
 	Source string `json:"source"`
 	// ID is the check's or benchmark recommendation's ID.
 	ID     string `json:"id"`
@@ -252,7 +254,7 @@ func Assess(fw *Framework, ev *EvidenceSet) ([]ControlResult, Score) {
 	var score Score
 	for _, c := range fw.Controls {
 		r := ControlResult{Control: c, Evidence: []Evidence{}, Passed: []Tally{}}
-		ids := c.Checks
+		ids := append(slices.Clone(c.Checks), c.Facts...)
 		if fw.Benchmark != "" {
 			ids = append([]string{c.ID}, ids...)
 		}

@@ -46,6 +46,8 @@ type Control struct {
 	ID     string   `json:"id"`
 	Title  string   `json:"title,omitempty"`
 	Checks []string `json:"checks,omitempty"`
+	// Facts are the platform facts mapped to it (Facts lists them).
+	Facts []string `json:"facts,omitempty"`
 }
 
 // file is the YAML form: the checks-to-controls mapping the check
@@ -55,6 +57,7 @@ type file struct {
 	Version  string              `yaml:"version"`
 	Controls map[string][]string `yaml:"controls"`
 	Titles   map[string]string   `yaml:"titles"`
+	Facts    map[string][]string `yaml:"facts"`
 }
 
 // Builtin lists the built-in frameworks' IDs.
@@ -82,7 +85,7 @@ func Load(id string) (*Framework, error) {
 		fid := strings.TrimSuffix(f.File(), ".yaml")
 		known = append(known, fid)
 		if fid == id {
-			return build(fid, "", file{Name: f.Name, Version: f.Version, Controls: f.Controls, Titles: f.Titles})
+			return build(fid, "", file{Name: f.Name, Version: f.Version, Controls: f.Controls, Titles: f.Titles, Facts: f.Facts})
 		}
 	}
 	sort.Strings(known)
@@ -110,7 +113,7 @@ func parseFile(path string, b []byte) (*Framework, error) {
 	if f.Name == "" {
 		return nil, fmt.Errorf("framework %s: no name", path)
 	}
-	if len(f.Controls) == 0 && len(f.Titles) == 0 {
+	if len(f.Controls) == 0 && len(f.Titles) == 0 && len(f.Facts) == 0 {
 		return nil, fmt.Errorf("framework %s: maps no check to any control", path)
 	}
 	all, err := checks.All()
@@ -124,6 +127,15 @@ func parseFile(path string, b []byte) (*Framework, error) {
 	for id := range f.Controls {
 		if !known[id] {
 			return nil, fmt.Errorf("framework %s: unknown check %q (bulwark check --list-checks lists them)", path, id)
+		}
+	}
+	for id := range f.Facts {
+		if !isFact(id) {
+			var ids []string
+			for _, f := range Facts {
+				ids = append(ids, f.ID)
+			}
+			return nil, fmt.Errorf("framework %s: unknown fact %q under facts: (the facts are %s)", path, id, strings.Join(ids, ", "))
 		}
 	}
 	return build(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), path, f)
@@ -141,18 +153,26 @@ func build(id, path string, f file) (*Framework, error) {
 		}
 		return c
 	}
-	for check, controls := range f.Controls {
-		seen := map[string]bool{}
-		for _, cid := range controls {
-			if cid == "" {
-				return nil, fmt.Errorf("framework %s: check %s maps to an empty control ID", f.Name, check)
+	for _, m := range []struct {
+		what string
+		from map[string][]string
+		to   func(*Control, string)
+	}{
+		{"check", f.Controls, func(c *Control, id string) { c.Checks = append(c.Checks, id) }},
+		{"fact", f.Facts, func(c *Control, id string) { c.Facts = append(c.Facts, id) }},
+	} {
+		for id, controls := range m.from {
+			seen := map[string]bool{}
+			for _, cid := range controls {
+				if cid == "" {
+					return nil, fmt.Errorf("framework %s: %s %s maps to an empty control ID", f.Name, m.what, id)
+				}
+				if seen[cid] {
+					return nil, fmt.Errorf("framework %s: %s %s lists control %s twice", f.Name, m.what, id, cid)
+				}
+				seen[cid] = true
+				m.to(get(cid), id)
 			}
-			if seen[cid] {
-				return nil, fmt.Errorf("framework %s: check %s lists control %s twice", f.Name, check, cid)
-			}
-			seen[cid] = true
-			c := get(cid)
-			c.Checks = append(c.Checks, check)
 		}
 	}
 	for cid := range f.Titles {
@@ -188,6 +208,7 @@ func build(id, path string, f file) (*Framework, error) {
 	}
 	for _, c := range byID {
 		slices.Sort(c.Checks)
+		slices.Sort(c.Facts)
 		fw.Controls = append(fw.Controls, *c)
 	}
 	sort.Slice(fw.Controls, func(i, j int) bool { return controlLess(fw.Controls[i].ID, fw.Controls[j].ID) })

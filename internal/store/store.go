@@ -110,6 +110,10 @@ func OpenDir(ctx context.Context, dir string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Where names the database for people: the SQLite file, or the
+// PostgreSQL URL without its password.
+func (s *Store) Where() string { return s.where }
+
 // Dialect says which database this is.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
