@@ -46,6 +46,16 @@ var Actions = []Action{
 	ActionAdmission, ActionRuntimeAlert, ActionSLAWarning, ActionSLABreach, ActionBenchmarkRun,
 }
 
+// ParseAction returns the action of a name (sla.breach).
+func ParseAction(name string) (Action, bool) {
+	for _, a := range Actions {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return Action{}, false
+}
+
 // Outcome is how an action ended.
 type Outcome struct{ name string }
 

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -46,6 +47,9 @@ type Exporter struct {
 	// bounds the wait after a failure (from 1s doubling to it, default
 	// one minute).
 	Poll, Backoff time.Duration
+	// Actions, when set, are the only actions sent (a notification
+	// webhook for sla.breach); the cursor passes the others.
+	Actions []Action
 
 	failures atomic.Int64
 }
@@ -119,9 +123,25 @@ func (e *Exporter) Once(ctx context.Context) (int, error) {
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
-	if err := e.Sink.Send(ctx, recs); err != nil {
-		return 0, err
+	send := recs
+	if len(e.Actions) > 0 {
+		send = nil
+		for _, r := range recs {
+			for _, a := range e.Actions {
+				if r.Action == a.String() {
+					send = append(send, r)
+					break
+				}
+			}
+		}
 	}
+	if len(send) > 0 {
+		if err := e.Sink.Send(ctx, send); err != nil {
+			return 0, err
+		}
+	}
+	// len(recs), not len(send): a full batch of other actions means more
+	// may wait.
 	return len(recs), e.Store.PutSetting(ctx, e.cursorKey(), strconv.FormatInt(recs[len(recs)-1].Seq, 10))
 }
 
@@ -260,6 +280,10 @@ type HTTPSink struct {
 	URL    string
 	Header http.Header // e.g. Authorization for the collector
 	Client *http.Client
+	// Chat posts each record as {"text": "..."}, one request each, which
+	// Slack, Mattermost, Rocket.Chat and Google Chat incoming webhooks
+	// read; otherwise a batch is one request of NDJSON records.
+	Chat bool
 }
 
 // JSONRecord is a record as exported.
@@ -277,6 +301,15 @@ type JSONRecord struct {
 
 // Send posts one batch.
 func (h *HTTPSink) Send(ctx context.Context, recs []store.AuditRecord) error {
+	if h.Chat {
+		for _, r := range recs {
+			b, _ := json.Marshal(map[string]string{"text": ChatText(&r)})
+			if err := h.post(ctx, bytes.NewReader(b), "application/json"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	enc := json.NewEncoder(w)
@@ -288,14 +321,18 @@ func (h *HTTPSink) Send(ctx context.Context, recs []store.AuditRecord) error {
 		enc.Encode(JSONRecord{r.Seq, r.At.UTC(), r.Actor, r.Action, r.Object, r.Outcome, detail, r.PrevHash, r.Hash})
 	}
 	w.Flush()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, &buf)
+	return h.post(ctx, &buf, "application/x-ndjson")
+}
+
+func (h *HTTPSink) post(ctx context.Context, body io.Reader, contentType string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, body)
 	if err != nil {
 		return err
 	}
 	for k, v := range h.Header {
 		req.Header[k] = v
 	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Content-Type", contentType)
 	c := h.Client
 	if c == nil {
 		c = &http.Client{Timeout: 30 * time.Second}
@@ -310,6 +347,26 @@ func (h *HTTPSink) Send(ctx context.Context, recs []store.AuditRecord) error {
 		return fmt.Errorf("SIEM %s: %s", redactURL(h.URL), resp.Status)
 	}
 	return nil
+}
+
+// ChatText is a record as one line a person reads in a chat channel:
+// the action, the object, the outcome, then the detail's fields.
+func ChatText(r *store.AuditRecord) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "bulwark %s: %s %s (%s, by %s, %s)", r.Action, r.Object, r.Outcome, r.At.UTC().Format(time.RFC3339), r.Actor, "seq "+strconv.FormatInt(r.Seq, 10))
+	var detail map[string]any
+	if json.Unmarshal([]byte(r.Detail), &detail) == nil && len(detail) > 0 {
+		keys := make([]string, 0, len(detail))
+		for k := range detail {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, _ := json.Marshal(detail[k])
+			fmt.Fprintf(&b, " %s=%s", k, v)
+		}
+	}
+	return b.String()
 }
 
 // Close does nothing: each Send is one request.

@@ -145,6 +145,9 @@ type SIEMTarget struct {
 	Format string `json:"format,omitempty"`
 	// Headers for HTTP, e.g. Authorization. Never logged.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Actions, when set, are the only audit actions sent: a notification
+	// webhook for ["sla.breach", "sla.warning"].
+	Actions []string `json:"actions,omitempty"`
 }
 
 func (t *SIEMTarget) check() error {
@@ -154,8 +157,16 @@ func (t *SIEMTarget) check() error {
 	if (t.Syslog == "") == (t.HTTP == "") {
 		return fmt.Errorf("siem %s: give exactly one of syslog (HOST:PORT) and http (URL)", t.Name)
 	}
-	if t.Format != "" && t.Format != "rfc5424" && t.Format != "cef" {
-		return fmt.Errorf("siem %s: format %q: want rfc5424 or cef", t.Name, t.Format)
+	switch {
+	case t.Syslog != "" && t.Format != "" && t.Format != "rfc5424" && t.Format != "cef":
+		return fmt.Errorf("siem %s: format %q: want rfc5424 or cef for syslog", t.Name, t.Format)
+	case t.HTTP != "" && t.Format != "" && t.Format != "ndjson" && t.Format != "chat":
+		return fmt.Errorf("siem %s: format %q: want ndjson (records) or chat ({\"text\": ...}, for chat webhooks) for http", t.Name, t.Format)
+	}
+	for _, a := range t.Actions {
+		if _, ok := audit.ParseAction(a); !ok {
+			return fmt.Errorf("siem %s: action %q is not an audit action (docs/audit.md lists them)", t.Name, a)
+		}
 	}
 	if t.Syslog != "" {
 		if _, _, err := net.SplitHostPort(t.Syslog); err != nil {
@@ -172,7 +183,7 @@ func (t *SIEMTarget) sink(version string) (audit.Sink, error) {
 		for k, v := range t.Headers {
 			h.Set(k, v)
 		}
-		return &audit.HTTPSink{URL: t.HTTP, Header: h}, nil
+		return &audit.HTTPSink{URL: t.HTTP, Header: h, Chat: t.Format == "chat"}, nil
 	}
 	s := &audit.Syslog{Addr: t.Syslog, Format: t.Format, Version: version}
 	s.Hostname, _ = os.Hostname()
@@ -394,6 +405,10 @@ func (s *Server) Start(ctx context.Context) {
 			continue
 		}
 		ex := &audit.Exporter{Store: s.store, Name: t.Name, Sink: sink, Logger: s.cfg.Logger}
+		for _, name := range t.Actions {
+			a, _ := audit.ParseAction(name) // checked by LoadConfig
+			ex.Actions = append(ex.Actions, a)
+		}
 		s.exporters = append(s.exporters, ex)
 		go ex.Run(ctx)
 	}

@@ -2,7 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,4 +65,69 @@ func TestSLANotices(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSLABreachWebhook: a chat webhook subscribed to sla.breach hears of
+// a breach once, as one {"text"} message with the clock's evidence, and
+// of nothing else the audit trail records; a second check adds nothing.
+func TestSLABreachWebhook(t *testing.T) {
+	var mu sync.Mutex
+	var texts []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Text string }
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "want a JSON {text}", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		texts = append(texts, m.Text)
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	target := SIEMTarget{Name: "oncall", HTTP: hook.URL, Format: "chat", Actions: []string{"sla.breach"}}
+	if err := target.check(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Database: filepath.Join(t.TempDir(), "b.db"), AdminPassword: adminPW, SIEM: []SIEMTarget{target}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	s.store.Now = func() time.Time { return t0 }
+	storetest.Tag(t, s.store, "shop/app", "sha256:a1", "v1")
+	if err := s.store.RecordFindings(ctx, "sha256:a1", []store.FindingKey{{Advisory: "CVE-2026-1000", Package: "openssl@3.0.1", Severity: "CRITICAL", Fixed: "3.0.2"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start(ctx)
+	for _, at := range []time.Duration{60 * time.Hour, 73 * time.Hour, 80 * time.Hour} {
+		if _, err := s.CheckSLA(ctx, t0.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, _, _ := s.store.LastAudit(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cur, _ := s.store.Setting(ctx, "audit.export.oncall.cursor")
+		if cur == fmt.Sprint(last) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(texts) != 1 || !strings.HasPrefix(texts[0], "bulwark sla.breach: shop/app failure") || !strings.Contains(texts[0], `vulnerability="CVE-2026-1000"`) || !strings.Contains(texts[0], `due="2026-11-05T09:00:00Z"`) {
+		t.Errorf("webhook messages: %q; want the breach once", texts)
+	}
+	for _, bad := range []SIEMTarget{
+		{Name: "x", HTTP: hook.URL, Actions: []string{"sla.breached"}},
+		{Name: "x", HTTP: hook.URL, Format: "cef"},
+		{Name: "x", Syslog: "127.0.0.1:514", Format: "chat"},
+	} {
+		if err := bad.check(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
 }
