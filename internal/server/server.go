@@ -141,7 +141,8 @@ type SIEMTarget struct {
 	// TLS for syslog; CAFile is the CA to trust (default: the system's).
 	TLS    bool   `json:"tls,omitempty"`
 	CAFile string `json:"caFile,omitempty"`
-	// Format of syslog messages: rfc5424 (default) or cef.
+	// Format of syslog messages: rfc5424 (default) or cef; of HTTP
+	// posts: ndjson (default) or chat.
 	Format string `json:"format,omitempty"`
 	// Headers for HTTP, e.g. Authorization. Never logged.
 	Headers map[string]string `json:"headers,omitempty"`
