@@ -118,11 +118,11 @@ breached clocks, 2 on error.`,
 				return err
 			}
 			defer st.Close()
-			findings, tags, err := sla.Load(cmd.Context(), st)
+			clocks, err := sla.ClocksAt(cmd.Context(), st, now, pol)
 			if err != nil {
 				return err
 			}
-			rep := sla.NewReport(now, pol, findings, tags)
+			rep := sla.NewReport(now, clocks)
 			if err := out.write(e, func(w io.Writer, format string) error {
 				switch format {
 				case "json":

@@ -76,6 +76,24 @@ func TestReportSLA(t *testing.T) {
 		if _, again, _ := run(t, nil, append(args, "--at", at(80), "--format", "json")...); again != out {
 			t.Error("the same store and time gave different bytes")
 		}
+		// Now (no --at): the kept clocks, brought up to date, not the
+		// whole history; the same clocks as at 80h, nothing having
+		// happened since.
+		code, nowOut, errOut := run(t, nil, append(args, "--format", "json")...)
+		if code != ExitFindings {
+			t.Fatalf("now: exit %d: %s", code, errOut)
+		}
+		var nowRep struct {
+			Clocks []struct {
+				Repository, Vulnerability, State, Start, Due, Stopped string
+			}
+		}
+		if err := json.Unmarshal([]byte(nowOut), &nowRep); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(rep.Clocks, nowRep.Clocks); d != "" {
+			t.Errorf("kept clocks now differ from computed at 80h (-computed +kept):\n%s", d)
+		}
 
 		code, out, errOut = run(t, nil, append(args, "--at", at(60))...)
 		if code != 0 || !regexp.MustCompile(`(?m)^warning\s+shop/app\s+CVE-2026-1000 .* \(in 12\.0h\)`).MatchString(out) || strings.Contains(out, "CVE-2026-2000") ||

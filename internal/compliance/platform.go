@@ -154,16 +154,16 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 	}
 
 	// The patch clock.
-	findings, tags, err := sla.Load(ctx, p.Store)
-	if err != nil {
-		return fail("the patch clock", err)
-	}
 	pol := p.SLA
 	if pol.Due == nil {
 		pol.Due = sla.DefaultPolicy().Due
 	}
+	clocks, err := sla.ClocksAt(ctx, p.Store, p.At, pol)
+	if err != nil {
+		return fail("the patch clock", err)
+	}
 	kept := 0
-	for _, c := range sla.Compute(p.At, pol, findings, tags) {
+	for _, c := range clocks {
 		if c.State == sla.Breached {
 			add("BW-PATCH-SLA", Fail, c.Repo, fmt.Sprintf("%s in %s (%s) was due %s, fixed in %s; still in %s", c.Advisory, c.Package, c.Severity, stamp(c.Due), c.Fixed, strings.Join(append(c.Tags, c.Workloads...), ", ")))
 			continue
@@ -173,8 +173,8 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 	switch {
 	case kept > 0:
 		add("BW-PATCH-SLA", Pass, "patch clock", fmt.Sprintf("%d clocks within their deadline or without one", kept))
-	case len(findings) == 0:
-		add("BW-PATCH-SLA", Pass, "patch clock", "no finding on record")
+	case len(clocks) == 0:
+		add("BW-PATCH-SLA", Pass, "patch clock", "no finding on record in a tagged image or a running workload")
 	}
 
 	// Admission and runtime, over the window.

@@ -25,12 +25,12 @@ func (s *Server) CheckSLA(ctx context.Context, now time.Time) (int, error) {
 	if pol.Due == nil {
 		pol.Due = sla.DefaultPolicy().Due
 	}
-	findings, tags, err := sla.Load(ctx, s.store)
+	clocks, err := sla.ClocksAt(ctx, s.store, now, pol)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, c := range sla.Compute(now, pol, findings, tags) {
+	for _, c := range clocks {
 		action, outcome := audit.ActionSLAWarning, audit.Success
 		switch c.State {
 		case sla.Warning:

@@ -2,7 +2,6 @@ package sla
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -18,18 +17,9 @@ type Report struct {
 	Clocks  []Clock   `json:"clocks"`
 }
 
-// NewReport computes the clocks at now.
-func NewReport(now time.Time, pol Policy, findings []Finding, tags []TagPeriod) Report {
-	cs := Compute(now, pol, findings, tags)
-	return Report{At: now.UTC(), Summary: Summarize(cs), Clocks: cs}
-}
-
-// WriteJSON writes the report as indented JSON (the same inputs, the
-// same bytes).
-func (r Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+// NewReport is the report of the clocks at now.
+func NewReport(now time.Time, clocks []Clock) Report {
+	return Report{At: now.UTC(), Summary: Summarize(clocks), Clocks: clocks}
 }
 
 var csvHeader = []string{"state", "repository", "vulnerability", "package", "severity", "fixed_version", "start", "due", "stopped", "hours", "digests", "tags", "workloads"}

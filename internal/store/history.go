@@ -70,7 +70,7 @@ func (s *Store) RecordFindings(ctx context.Context, digest string, current []Fin
 				return err
 			}
 		}
-		return nil
+		return s.markSLADigest(ctx, tx, digest)
 	})
 }
 
@@ -204,13 +204,18 @@ func (s *Store) recordTag(ctx context.Context, tx execer, repo, tag, digest stri
 		return err
 	}
 	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO tag_history (repo, tag, digest, since) VALUES (?, ?, ?, ?)`), repo, tag, digest, at)
-	return err
+	if err != nil {
+		return err
+	}
+	return s.markSLARepo(ctx, tx, repo)
 }
 
 // endTag closes the tag's open period (moved or deleted).
 func (s *Store) endTag(ctx context.Context, tx execer, repo, tag string, at int64) error {
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE tag_history SET until_at = ? WHERE repo = ? AND tag = ? AND until_at = 0`), at, repo, tag)
-	return err
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE tag_history SET until_at = ? WHERE repo = ? AND tag = ? AND until_at = 0`), at, repo, tag); err != nil {
+		return err
+	}
+	return s.markSLARepo(ctx, tx, repo)
 }
 
 // PutScanFiles stores a digest's file index (compressed JSON).

@@ -170,6 +170,9 @@ func (s *Store) DeleteManifest(ctx context.Context, repo, digest string) error {
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE tag_history SET until_at = ? WHERE repo = ? AND digest = ? AND until_at = 0`), now, repo, digest); err != nil {
 			return err
 		}
+		if err := s.markSLARepo(ctx, tx, repo); err != nil {
+			return err
+		}
 		for _, q := range []string{`DELETE FROM tags WHERE repo = ? AND digest = ?`, `DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?`} {
 			if _, err := tx.ExecContext(ctx, s.q(q), repo, digest); err != nil {
 				return err

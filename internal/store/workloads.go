@@ -66,11 +66,17 @@ func (s *Store) RecordWorkloads(ctx context.Context, source string, running []Wo
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO workload_history (source, workload, repo, digest, since) VALUES (?, ?, ?, ?, ?)`), source, r.Workload, r.Repo, r.Digest, at); err != nil {
 				return fmt.Errorf("workload %s: %w", r.Workload, err)
 			}
+			if err := s.markSLARepo(ctx, tx, r.Repo); err != nil {
+				return err
+			}
 			started++
 		}
 		// What is left either stopped or moved to the digest just added.
 		for _, o := range cur {
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE workload_history SET until_at = ? WHERE id = ?`), at, o.id); err != nil {
+				return err
+			}
+			if err := s.markSLARepo(ctx, tx, o.repo); err != nil {
 				return err
 			}
 			ended++
@@ -86,7 +92,11 @@ func (s *Store) RecordWorkloads(ctx context.Context, source string, running []Wo
 // WorkloadPeriods lists every workload's history, by source, workload
 // and time.
 func (s *Store) WorkloadPeriods(ctx context.Context) ([]WorkloadPeriod, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT source, workload, repo, digest, since, until_at FROM workload_history ORDER BY source, workload, since, id`)
+	return s.workloadPeriods(ctx, `SELECT source, workload, repo, digest, since, until_at FROM workload_history ORDER BY source, workload, since, id`)
+}
+
+func (s *Store) workloadPeriods(ctx context.Context, query string, args ...any) ([]WorkloadPeriod, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
