@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -62,22 +63,41 @@ const servePW = "crash-test-admin"
 type served struct {
 	cmd  *exec.Cmd
 	host string
-	log  *bytes.Buffer
+	log  *lockedBuffer
 }
 
-// startServe runs `bulwark serve` on a free loopback port over dataDir.
+// lockedBuffer is the server's stderr, written by the process's pipe
+// and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var servingRE = regexp.MustCompile(`bulwark serving on https?://(\S+) `)
+
+// startServe runs `bulwark serve` over dataDir on addr, or on a port the
+// kernel picks (the server prints it: a port found free and closed
+// before the server listens could be taken by another test meanwhile).
 func startServe(t *testing.T, dataDir, addr string, extra ...string) *served {
 	t.Helper()
-	if addr == "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = ln.Addr().String()
-		ln.Close()
+	listen := addr
+	if listen == "" {
+		listen = "127.0.0.1:0"
 	}
-	s := &served{host: addr, log: &bytes.Buffer{}}
-	s.cmd = exec.Command(bulwarkBinary(t), append([]string{"serve", "--addr", addr, "--data", dataDir}, extra...)...)
+	s := &served{host: addr, log: &lockedBuffer{}}
+	s.cmd = exec.Command(bulwarkBinary(t), append([]string{"serve", "--addr", listen, "--data", dataDir}, extra...)...)
 	s.cmd.Env = append(os.Environ(), "BULWARK_ADMIN_PASSWORD="+servePW)
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
@@ -90,11 +110,18 @@ func startServe(t *testing.T, dataDir, addr string, extra ...string) *served {
 		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // readiness probe
 		scheme = "https"
 	}
-	for i := 0; i < 100; i++ {
-		if resp, err := probe.Get(scheme + "://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
+	for i := 0; i < 200; i++ {
+		if s.host == "" {
+			if m := servingRE.FindStringSubmatch(s.log.String()); m != nil {
+				s.host = m[1]
+			}
+		}
+		if s.host != "" {
+			if resp, err := probe.Get(scheme + "://" + s.host + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return s
+				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
