@@ -72,6 +72,10 @@ const (
 	withPrevent = 1 << iota
 	withFiles
 	withSyscalls
+	// withoutProc points the agent at an empty /proc: every process has
+	// exited before it is read, and only what the kernel reported is
+	// known (the worst case of a loaded machine).
+	withoutProc
 )
 
 // startAgent runs an agent until the test ends and returns its output.
@@ -87,6 +91,9 @@ func startAgent(t *testing.T, rulesFiles []string, sources int) *syncBuffer {
 	}
 	out := &syncBuffer{}
 	a := &Agent{Rules: rs, Docker: dc, Out: out}
+	if sources&withoutProc != 0 {
+		a.Proc = ProcFS{Root: t.TempDir()}
+	}
 	if sources&withPrevent != 0 {
 		if a.Prevent, err = OpenPreventer(); err != nil {
 			t.Fatal(err)

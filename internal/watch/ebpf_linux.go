@@ -36,7 +36,7 @@ func OpenSyscallWatcher() (*SyscallWatcher, error) {
 	for _, p := range []struct {
 		name string
 		prog *ebpf.Program
-	}{{"sys_enter", w.objs.SysEnter}, {"sys_exit", w.objs.SysExit}, {"sched_process_exec", w.objs.SchedExec}} {
+	}{{"sys_enter", w.objs.SysEnter}, {"sys_exit", w.objs.SysExit}, {"sched_process_exec", w.objs.SchedExec}, {"sched_process_exit", w.objs.SchedExit}} {
 		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: p.name, Program: p.prog})
 		if err != nil {
 			w.Close()

@@ -50,10 +50,15 @@ type SyscallEvent struct {
 	// cgroup's name, as the kernel saw them: what is known of a process
 	// that exited before /proc was read.
 	Comm, ContainerID string
+	// CapEff is the thread's effective capabilities at the call; Exe the
+	// program the process last exec'd ("" when that was before the agent
+	// started).
+	CapEff uint64
+	Exe    string
 }
 
 // syscallEventSize is sizeof(struct event) in bpf/syscalls.c.
-const syscallEventSize = 712
+const syscallEventSize = 976
 
 // decodeSyscallEvent reads one ring buffer record (struct event).
 func decodeSyscallEvent(b []byte) (SyscallEvent, error) {
@@ -80,6 +85,8 @@ func decodeSyscallEvent(b []byte) (SyscallEvent, error) {
 	ev.Path1, ev.Path2 = cString(b[88:344]), cString(b[344:600])
 	ev.Comm = cString(b[600:616])
 	ev.ContainerID = containerIDRE.FindString(cString(b[616:712]))
+	ev.CapEff = le.Uint64(b[712:])
+	ev.Exe = cString(b[720:976])
 	return ev, nil
 }
 
@@ -228,9 +235,18 @@ func (a *Agent) syscallEvent(ctx context.Context, sn snap, ev SyscallEvent) falc
 	}
 	e := a.event(ctx, sn)
 	delete(e, "proc.is_exe_upper_layer")
+	// The capabilities at the call, as the kernel saw them: /proc says
+	// only what they are when it is read, if the process is still there.
+	// (An event with none recorded, from a replay, keeps /proc's.)
+	if ev.CapEff != 0 || sn.p.Gone {
+		e["thread.cap_effective"] = capString(ev.CapEff)
+	}
 	if sn.p.Gone {
 		// Exited before /proc was read: what the kernel said.
 		e["proc.name"] = ev.Comm
+		if ev.Exe != "" {
+			e["proc.exe"], e["proc.exepath"] = ev.Exe, ev.Exe
+		}
 		if ev.ContainerID == "" {
 			e["container.id"], e["container.name"] = "host", "host"
 		} else if c := a.container(ctx, ev.ContainerID); c != nil {

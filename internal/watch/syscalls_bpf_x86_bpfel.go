@@ -27,6 +27,8 @@ type syscallsEvent struct {
 	Path2    [256]int8
 	Comm     [16]int8
 	Cgroup   [96]int8
+	CapEff   uint64
+	Exe      [256]int8
 }
 
 type syscallsSockkey struct {
@@ -40,10 +42,12 @@ type syscallsSockkey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	syscallsMapEvents     = "events"
+	syscallsMapExes       = "exes"
 	syscallsMapPending    = "pending"
 	syscallsMapScratch    = "scratch"
 	syscallsMapSocktypes  = "socktypes"
 	syscallsProgSchedExec = "sched_exec"
+	syscallsProgSchedExit = "sched_exit"
 	syscallsProgSysEnter  = "sys_enter"
 	syscallsProgSysExit   = "sys_exit"
 )
@@ -91,6 +95,7 @@ type syscallsSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type syscallsProgramSpecs struct {
 	SchedExec *ebpf.ProgramSpec `ebpf:"sched_exec"`
+	SchedExit *ebpf.ProgramSpec `ebpf:"sched_exit"`
 	SysEnter  *ebpf.ProgramSpec `ebpf:"sys_enter"`
 	SysExit   *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
@@ -100,6 +105,7 @@ type syscallsProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type syscallsMapSpecs struct {
 	Events    *ebpf.MapSpec `ebpf:"events"`
+	Exes      *ebpf.MapSpec `ebpf:"exes"`
 	Pending   *ebpf.MapSpec `ebpf:"pending"`
 	Scratch   *ebpf.MapSpec `ebpf:"scratch"`
 	Socktypes *ebpf.MapSpec `ebpf:"socktypes"`
@@ -132,6 +138,7 @@ func (o *syscallsObjects) Close() error {
 // It can be passed to loadSyscallsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type syscallsMaps struct {
 	Events    *ebpf.Map `ebpf:"events"`
+	Exes      *ebpf.Map `ebpf:"exes"`
 	Pending   *ebpf.Map `ebpf:"pending"`
 	Scratch   *ebpf.Map `ebpf:"scratch"`
 	Socktypes *ebpf.Map `ebpf:"socktypes"`
@@ -140,6 +147,7 @@ type syscallsMaps struct {
 func (m *syscallsMaps) Close() error {
 	return _SyscallsClose(
 		m.Events,
+		m.Exes,
 		m.Pending,
 		m.Scratch,
 		m.Socktypes,
@@ -157,6 +165,7 @@ type syscallsVariables struct {
 // It can be passed to loadSyscallsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type syscallsPrograms struct {
 	SchedExec *ebpf.Program `ebpf:"sched_exec"`
+	SchedExit *ebpf.Program `ebpf:"sched_exit"`
 	SysEnter  *ebpf.Program `ebpf:"sys_enter"`
 	SysExit   *ebpf.Program `ebpf:"sys_exit"`
 }
@@ -164,6 +173,7 @@ type syscallsPrograms struct {
 func (p *syscallsPrograms) Close() error {
 	return _SyscallsClose(
 		p.SchedExec,
+		p.SchedExit,
 		p.SysEnter,
 		p.SysExit,
 	)

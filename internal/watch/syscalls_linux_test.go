@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,7 +73,19 @@ func main() {
 // that need them on containers that do the thing, and on twins that do
 // the harmless version: each rule fires for the first and never for the
 // second.
-func TestSyscallRulesOnRealContainers(t *testing.T) {
+func TestSyscallRulesOnRealContainers(t *testing.T) { syscallRules(t, withSyscalls, nil) }
+
+// TestSyscallRulesWhenProcessesAreGone runs the rules that need a
+// process's program and capabilities with /proc unreadable, as when a
+// process exits before the agent reads it: the kernel's report (the
+// program sched_process_exec saw, the capabilities at the call) decides.
+func TestSyscallRulesWhenProcessesAreGone(t *testing.T) {
+	syscallRules(t, withSyscalls|withoutProc, []string{"ssh4444", "ssh22", "module", "modnocap"})
+}
+
+// syscallRules runs the probe containers (only those named in only,
+// when given) under an agent with sources.
+func syscallRules(t *testing.T, sources int, only []string) {
 	needRoot(t)
 	img := debianImage(t)
 	stable := testenv.CorpusPath(t, "runtime", "falco", "falco_rules.yaml")
@@ -87,7 +100,7 @@ func TestSyscallRulesOnRealContainers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out := startAgent(t, []string{stable}, withSyscalls)
+	out := startAgent(t, []string{stable}, sources)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	type run struct {
 		name string
@@ -112,6 +125,9 @@ func TestSyscallRulesOnRealContainers(t *testing.T) {
 		// Without the file source, the drift of a process that may be
 		// gone before /proc is read is known from sched_process_exec.
 		{"drift", []string{"sh", "-c", "cp /probe/probe /tmp/p && /tmp/p socket inet"}, "", "Drifted binary executed (bulwark)"},
+	}
+	if only != nil {
+		runs = slices.DeleteFunc(runs, func(r run) bool { return !slices.Contains(only, r.name) })
 	}
 	rules := map[string]bool{}
 	var names []string

@@ -21,9 +21,10 @@ func TestSyscallEventLayout(t *testing.T) {
 		"size": unsafe.Sizeof(e), "res": unsafe.Offsetof(e.Res), "args": unsafe.Offsetof(e.Args),
 		"nr": unsafe.Offsetof(e.Nr), "socktype": unsafe.Offsetof(e.Socktype), "addr": unsafe.Offsetof(e.Addr),
 		"addr_ok": unsafe.Offsetof(e.AddrOk), "path1": unsafe.Offsetof(e.Path1), "path2": unsafe.Offsetof(e.Path2),
-		"comm": unsafe.Offsetof(e.Comm), "cgroup": unsafe.Offsetof(e.Cgroup),
+		"comm": unsafe.Offsetof(e.Comm), "cgroup": unsafe.Offsetof(e.Cgroup), "cap_eff": unsafe.Offsetof(e.CapEff),
+		"exe": unsafe.Offsetof(e.Exe),
 	}
-	want := map[string]uintptr{"size": syscallEventSize, "res": 8, "args": 16, "nr": 48, "socktype": 52, "addr": 56, "addr_ok": 84, "path1": 88, "path2": 344, "comm": 600, "cgroup": 616}
+	want := map[string]uintptr{"size": syscallEventSize, "res": 8, "args": 16, "nr": 48, "socktype": 52, "addr": 56, "addr_ok": 84, "path1": 88, "path2": 344, "comm": 600, "cgroup": 616, "cap_eff": 712, "exe": 720}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("struct event changed; update decodeSyscallEvent (-want +got):\n%s", d)
 	}
@@ -48,6 +49,8 @@ func record(nr uint32, res int64, args [4]uint64, socktype uint32, addr []byte, 
 	copy(b[344:599], p2)
 	copy(b[600:615], "probe")
 	copy(b[616:711], "docker-"+strings.Repeat("ab", 32)+".scope")
+	le.PutUint64(b[712:], 1<<16) // CAP_SYS_MODULE
+	copy(b[720:975], "/probe/probe")
 	return b
 }
 
@@ -62,9 +65,9 @@ func TestDecodeSyscallEvent(t *testing.T) {
 		rec  []byte
 		want SyscallEvent
 	}{
-		{"connect v4", record(42, -115, [4]uint64{3}, 2<<16|1, in4, "", ""), SyscallEvent{PID: 4242, TID: 4243, Comm: "probe", ContainerID: strings.Repeat("ab", 32), Syscall: "connect", Res: -115, Args: [4]uint64{3}, Domain: 2, SockType: 1, Family: 2, Addr: netip.MustParseAddrPort("203.0.113.5:4444")}},
-		{"accept v6", record(288, 7, [4]uint64{5}, 10<<16|1, in6, "", ""), SyscallEvent{PID: 4242, TID: 4243, Comm: "probe", ContainerID: strings.Repeat("ab", 32), Syscall: "accept4", Res: 7, Args: [4]uint64{5}, Domain: 10, SockType: 1, Family: 10, Addr: netip.MustParseAddrPort("[2001:db8::1]:443")}},
-		{"symlink", record(88, 0, [4]uint64{}, 0, nil, "/etc/shadow", "/tmp/x"), SyscallEvent{PID: 4242, TID: 4243, Comm: "probe", ContainerID: strings.Repeat("ab", 32), Syscall: "symlink", Path1: "/etc/shadow", Path2: "/tmp/x"}},
+		{"connect v4", record(42, -115, [4]uint64{3}, 2<<16|1, in4, "", ""), SyscallEvent{PID: 4242, TID: 4243, Comm: "probe", ContainerID: strings.Repeat("ab", 32), CapEff: 1 << 16, Exe: "/probe/probe", Syscall: "connect", Res: -115, Args: [4]uint64{3}, Domain: 2, SockType: 1, Family: 2, Addr: netip.MustParseAddrPort("203.0.113.5:4444")}},
+		{"accept v6", record(288, 7, [4]uint64{5}, 10<<16|1, in6, "", ""), SyscallEvent{PID: 4242, TID: 4243, Comm: "probe", ContainerID: strings.Repeat("ab", 32), CapEff: 1 << 16, Exe: "/probe/probe", Syscall: "accept4", Res: 7, Args: [4]uint64{5}, Domain: 10, SockType: 1, Family: 10, Addr: netip.MustParseAddrPort("[2001:db8::1]:443")}},
+		{"symlink", record(88, 0, [4]uint64{}, 0, nil, "/etc/shadow", "/tmp/x"), SyscallEvent{PID: 4242, TID: 4243, Comm: "probe", ContainerID: strings.Repeat("ab", 32), CapEff: 1 << 16, Exe: "/probe/probe", Syscall: "symlink", Path1: "/etc/shadow", Path2: "/tmp/x"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decodeSyscallEvent(tc.rec)

@@ -10,10 +10,11 @@
 // Raw tracepoints hand the user registers (struct pt_regs) and the
 // syscall number or result; the offsets below are x86_64's pt_regs,
 // which is user ABI and does not change between kernels. The one kernel
-// structure read is the task's cgroup name (CO-RE: the loader relocates
-// the field offsets against the running kernel's BTF), so that a
-// process that exits before user space reads /proc is still attributed
-// to its container. Rebuild the committed object with `go generate
+// structures read are the task's cgroup name and its effective
+// capabilities (CO-RE: the loader relocates the field offsets against the
+// running kernel's BTF), so that a process that exits before user space
+// reads /proc is still attributed to its container, with the
+// capabilities it had (a kernel module loaded and gone). Rebuild the committed object with `go generate
 // ./internal/watch` (clang and libbpf-dev from Debian).
 
 #include <linux/bpf.h>
@@ -34,8 +35,17 @@ struct cgroup_subsys_state {
 struct css_set {
 	struct cgroup_subsys_state *subsys[16];
 } __attribute__((preserve_access_index));
+// cred->cap_effective: kernel_cap_t is { u64 val; } since Linux 6.3
+// and { u32 cap[2]; } before, eight bytes either way.
+typedef struct {
+	__u64 val;
+} kernel_cap_t;
+struct cred {
+	kernel_cap_t cap_effective;
+} __attribute__((preserve_access_index));
 struct task_struct {
 	struct css_set *cgroups;
+	const struct cred *cred;
 } __attribute__((preserve_access_index));
 struct linux_binprm {
 	const char *filename;
@@ -90,6 +100,11 @@ struct event {
 	// who it was when /proc no longer can.
 	char comm[16];
 	char cgroup[CGROUP_LEN];
+	// cap_eff is the thread's effective capability set.
+	__u64 cap_eff;
+	// exe is the program the process last exec'd while the agent ran
+	// (empty for one exec'd before it started).
+	char exe[PATH_LEN];
 };
 
 struct sockkey {
@@ -104,6 +119,15 @@ struct {
 	__type(key, __u64);
 	__type(value, struct event);
 } pending SEC(".maps");
+
+// exes remembers each process's program (sched_process_exec's filename),
+// for the syscalls of a process that exits before /proc is read.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, char[PATH_LEN]);
+} exes SEC(".maps");
 
 // socktypes remembers what each socket is, for connect and accept.
 struct {
@@ -153,7 +177,16 @@ static __always_inline void identify(struct event *e, __u64 id, __u64 nr)
 	e->path2[0] = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->cgroup[0] = 0;
+	e->cap_eff = 0;
+	e->exe[0] = 0;
+	__u32 tgid = id >> 32;
+	const char *exe = bpf_map_lookup_elem(&exes, &tgid);
+	if (exe)
+		bpf_probe_read_kernel_str(e->exe, PATH_LEN, exe);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	if (cred)
+		bpf_core_read(&e->cap_eff, sizeof(e->cap_eff), &cred->cap_effective);
 	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
 	struct cgroup_subsys_state *css = 0;
 	__u32 sub = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
@@ -290,7 +323,21 @@ int sched_exec(struct bpf_raw_tracepoint_args *ctx)
 	const char *filename = BPF_CORE_READ(bprm, filename);
 	if (filename)
 		bpf_probe_read_kernel_str(e->path1, PATH_LEN, filename);
+	__u32 tgid = e->tgid;
+	bpf_map_update_elem(&exes, &tgid, e->path1, BPF_ANY);
 	bpf_ringbuf_output(&events, e, sizeof(*e), 0);
+	return 0;
+}
+
+// sched_process_exit forgets a process's program when it ends, so that a
+// process given its PID later is not taken for it.
+SEC("raw_tracepoint/sched_process_exit")
+int sched_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if ((__u32)id == tgid)
+		bpf_map_delete_elem(&exes, &tgid);
 	return 0;
 }
 
