@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"bulwark.dev/bulwark/internal/admission"
+	"bulwark.dev/bulwark/internal/identity"
 	"bulwark.dev/bulwark/internal/scanner"
 	"bulwark.dev/bulwark/internal/server"
 )
@@ -67,6 +68,11 @@ Registry clients log in with docker login (bearer tokens from
 				retention, _ = fc.Retention() // checked by LoadConfig
 				admissionCfg, _ = admission.ParseConfig(fc.Admission)
 				registryHosts = fc.RegistryHosts
+			}
+			// A password that would be refused must fail before anything
+			// is created, as a busy port does.
+			if pw := e.getenv("BULWARK_ADMIN_PASSWORD"); pw != "" && len(pw) < identity.MinPassword {
+				return fmt.Errorf("BULWARK_ADMIN_PASSWORD: %w; nothing was created", identity.ErrShortPassword)
 			}
 			// Listen first: a port in use must fail before anything is
 			// initialised (an administrator created, a password printed).

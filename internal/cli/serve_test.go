@@ -346,4 +346,12 @@ func TestServeOnABusyPort(t *testing.T) {
 	if _, err := os.Stat(data); err == nil {
 		t.Error("the data directory was created")
 	}
+	// So does an administrator password the server would refuse.
+	code, _, errOut = run(t, map[string]string{"BULWARK_ADMIN_PASSWORD": "short"}, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	if code != ExitError || !strings.Contains(errOut, "BULWARK_ADMIN_PASSWORD: a password needs at least 8 characters") {
+		t.Errorf("a short password: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("the data directory was created for a short password")
+	}
 }

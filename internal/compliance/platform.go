@@ -140,7 +140,9 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 		if err != nil {
 			return fail("verifying the audit trail", err)
 		}
-		if rep.OK() {
+		if rep.Records == 0 && rep.OK() {
+			add("BW-AUDIT-CHAIN", Manual, "audit trail", "the audit trail is empty: nothing to verify")
+		} else if rep.OK() {
 			add("BW-AUDIT-CHAIN", Pass, "audit trail", fmt.Sprintf("%d records (seq %d to %d) and %d signed checkpoints verify", rep.Records, rep.First, rep.Last, rep.Checkpoints))
 		}
 		for _, pr := range rep.Problems {
@@ -149,7 +151,8 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 	}
 
 	// Images: every current tag's digest, scanned and signed.
-	if err := p.images(ctx, add); err != nil {
+	scannedImages, err := p.images(ctx, add)
+	if err != nil {
 		return fail("the registry's images", err)
 	}
 
@@ -173,8 +176,8 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 	switch {
 	case kept > 0:
 		add("BW-PATCH-SLA", Pass, "patch clock", fmt.Sprintf("%d clocks within their deadline or without one", kept))
-	case len(clocks) == 0:
-		add("BW-PATCH-SLA", Pass, "patch clock", "no finding on record in a tagged image or a running workload")
+	case len(clocks) == 0 && scannedImages > 0:
+		add("BW-PATCH-SLA", Pass, "patch clock", fmt.Sprintf("no finding on record in the %d scanned tagged images or a running workload", scannedImages))
 	}
 
 	// Admission and runtime, over the window.
@@ -217,10 +220,10 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 // images judges every tagged image: scanned, and signed (a cosign
 // signature tag or a Sigstore bundle referrer; which keys a project
 // trusts is its pull policy's business, judged at every pull).
-func (p Platform) images(ctx context.Context, add func(id string, st State, object, msg string)) error {
+func (p Platform) images(ctx context.Context, add func(id string, st State, object, msg string)) (int, error) {
 	all, err := p.Store.AllTags(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	type img struct{ repo, digest string }
 	tagsOf := map[img][]string{}
@@ -251,7 +254,7 @@ func (p Platform) images(ctx context.Context, add func(id string, st State, obje
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		} else if err != nil {
-			return err
+			return 0, err
 		}
 		// An index is scanned when each of its images is.
 		digests := []string{k.digest}
@@ -271,7 +274,7 @@ func (p Platform) images(ctx context.Context, add func(id string, st State, obje
 				missing = append(missing, d)
 				continue
 			} else if err != nil {
-				return err
+				return 0, err
 			}
 			if at.After(last) {
 				last = at
@@ -290,7 +293,7 @@ func (p Platform) images(ctx context.Context, add func(id string, st State, obje
 		if !ok {
 			refs, err := p.Store.Referrers(ctx, k.repo, k.digest)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			for _, r := range refs {
 				if strings.HasPrefix(r.ArtifactType, "application/vnd.dev.sigstore.bundle") {
@@ -312,7 +315,7 @@ func (p Platform) images(ctx context.Context, add func(id string, st State, obje
 	if signed > 0 {
 		add("BW-IMAGE-SIGNED", Pass, "registry", fmt.Sprintf("%d tagged images signed", signed))
 	}
-	return nil
+	return scanned, nil
 }
 
 func stamp(t time.Time) string {

@@ -65,10 +65,16 @@ func Project(repo string) string {
 	return p
 }
 
+// MinPassword is the shortest password accepted.
+const MinPassword = 8
+
+// ErrShortPassword refuses a password shorter than MinPassword.
+var ErrShortPassword = errors.New("a password needs at least 8 characters")
+
 // HashPassword hashes a password for storage (bcrypt).
 func HashPassword(pw string) (string, error) {
-	if len(pw) < 8 {
-		return "", errors.New("a password needs at least 8 characters")
+	if len(pw) < MinPassword {
+		return "", ErrShortPassword
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 	return string(h), err
