@@ -77,6 +77,13 @@ func TestPlatformFacts(t *testing.T) {
 			t.Fatal(err)
 		}
 		manifest("dev/tool", d("f"), "edge") // neither scanned nor signed
+		// An index of one scanned image: scanned, not signed.
+		manifest("shop/multi", d("7"))
+		scanned(d("7"))
+		index := &store.Manifest{Repo: "shop/multi", Digest: d("9"), MediaType: "application/vnd.oci.image.index.v1+json", Content: []byte(`{}`), Refs: []string{d("7")}}
+		if err := st.PutManifest(ctx, index, "v1"); err != nil {
+			t.Fatal(err)
+		}
 		st.Now = func() time.Time { return now.Add(-100 * time.Hour) }
 		if err := st.RecordFindings(ctx, d("f"), []store.FindingKey{{Advisory: "CVE-2026-1", Package: "openssl@3.0.1", Severity: "CRITICAL", Fixed: "3.0.2"}}); err != nil {
 			t.Fatal(err)
@@ -113,7 +120,7 @@ func TestPlatformFacts(t *testing.T) {
 			"BW-AUDIT-RETENTION-1Y": {"fail audit trail"},
 			"BW-AUDIT-CHAIN":        {"pass audit trail"},
 			"BW-SCAN-COVERAGE":      {"fail dev/tool@" + d("f") + " (edge)", "pass registry"},
-			"BW-IMAGE-SIGNED":       {"fail dev/tool@" + d("f") + " (edge)", "pass registry"},
+			"BW-IMAGE-SIGNED":       {"fail dev/tool@" + d("f") + " (edge)", "fail shop/multi@" + d("9") + " (v1)", "pass registry"},
 			"BW-PATCH-SLA":          {"fail dev/tool"},
 			"BW-ADMISSION":          {"pass admission webhook"},
 			"BW-RUNTIME":            {"fail web on node1", "pass runtime watch"},

@@ -72,7 +72,11 @@ func (a admissionImages) Judge(ctx context.Context, img string) (admission.Judge
 		// An index runs one of its images, whichever the node's
 		// platform picks: every one must pass.
 		images = nil
-		for _, child := range m.Refs {
+		refs, err := a.s.store.ManifestRefs(ctx, repo, m.Digest)
+		if err != nil {
+			return admission.Judgement{}, fmt.Errorf("reading %s: %w", img, err)
+		}
+		for _, child := range refs {
 			cm, err := a.s.store.GetManifest(ctx, repo, child)
 			if errors.Is(err, store.ErrNotFound) {
 				continue // a blob reference, or a platform not pushed

@@ -150,6 +150,14 @@ func (s *Store) GetManifest(ctx context.Context, repo, digest string) (*Manifest
 	return m, nil
 }
 
+// ManifestRefs lists what a stored manifest references (config, layers,
+// child manifests), as it was pushed; GetManifest leaves them out, the
+// pull path having no use for them.
+func (s *Store) ManifestRefs(ctx context.Context, repo, digest string) ([]string, error) {
+	refs, _, err := s.page(ctx, `SELECT ref FROM manifest_refs WHERE repo = ? AND manifest = ? ORDER BY ref`, []any{repo, digest}, 0)
+	return refs, err
+}
+
 // ResolveTag returns the digest a tag points to, or ErrNotFound.
 func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (string, error) {
 	var d string
