@@ -30,7 +30,7 @@ func newReportComplianceCommand(e *env) *cobra.Command {
 		list                                   bool
 		exitCode                               int
 		data, database                         string
-		auditKeys                              []string
+		auditKeys, previous                    []string
 		slaf                                   slaFlags
 	)
 	cmd := &cobra.Command{
@@ -135,6 +135,9 @@ control fails), 2 on bad input.`,
 				return fmt.Errorf("--sign needs -o: the signature is about the report file")
 			}
 			rep := compliance.NewReport(fw, &ev, when, "bulwark "+Version())
+			if err := rep.WithTrend(previous); err != nil {
+				return err
+			}
 			var buf bytes.Buffer
 			switch format {
 			case "json":
@@ -194,6 +197,7 @@ control fails), 2 on bad input.`,
 	fl.StringVar(&database, "database", "", "the PostgreSQL URL of bulwark serve's store (instead of --data)")
 	fl.StringArrayVar(&auditKeys, "audit-key", nil, "a trusted audit checkpoint key (default DIR/audit.key.pub with --data); repeatable")
 	slaf.register(cmd)
+	fl.StringArrayVar(&previous, "previous", nil, "an earlier JSON report of the framework, for the trend (score and failing controls over time); repeatable")
 	fl.StringVar(&format, "format", "json", "json, csv, html or oscal")
 	fl.StringVarP(&output, "output", "o", "", "write the report to this file (default stdout)")
 	fl.StringVar(&at, "at", "", "the assessment's time, RFC 3339 (default now): fix it for byte-identical reports")

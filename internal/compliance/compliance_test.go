@@ -303,3 +303,61 @@ func BenchmarkReport(b *testing.B) {
 		}
 	}
 }
+
+// TestTrend: earlier JSON reports of the framework make the trend, oldest
+// first, with the failing controls of each; a report of another
+// framework, a later or duplicate one, or a file that is no report is a
+// named error.
+func TestTrend(t *testing.T) {
+	dir := t.TempDir()
+	fw, err := Load("cis-docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, r *Report) string {
+		var b bytes.Buffer
+		if err := WriteJSON(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, name)
+		os.WriteFile(f, b.Bytes(), 0o644)
+		return f
+	}
+	ev := evidence(t)
+	older := write("older.json", NewReport(fw, &EvidenceSet{}, at.Add(-48*time.Hour), "t"))
+	old := write("old.json", NewReport(fw, ev, at.Add(-24*time.Hour), "t"))
+	rep := NewReport(fw, ev, at, "t")
+	if err := rep.WithTrend([]string{old, older}); err != nil {
+		t.Fatal(err)
+	}
+	var when []time.Time
+	for _, p := range rep.Trend {
+		when = append(when, p.Generated)
+	}
+	if d := cmp.Diff([]time.Time{at.Add(-48 * time.Hour), at.Add(-24 * time.Hour), at}, when); d != "" {
+		t.Errorf("trend times (-want +got):\n%s", d)
+	}
+	if last := rep.Trend[2]; last.Score != rep.Score || len(last.Failing) != rep.Score.Fail || len(rep.Trend[0].Failing) != 0 {
+		t.Errorf("trend points: %+v", rep.Trend)
+	}
+	var page bytes.Buffer
+	if err := WriteHTML(&page, rep); err != nil || !strings.Contains(page.String(), "<h2>Trend</h2>") {
+		t.Errorf("HTML without the trend: %v", err)
+	}
+	other, _ := Load("pci-dss")
+	for _, tc := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{write("pci.json", NewReport(other, ev, at.Add(-time.Hour), "t"))}, "a report of pci-dss, not of cis-docker"},
+		{[]string{write("later.json", NewReport(fw, ev, at.Add(time.Hour), "t"))}, "not before this report"},
+		{[]string{old, old}, "at the same time as"},
+		{[]string{"testdata/checks.json"}, "not a bulwark compliance report"},
+		{[]string{filepath.Join(dir, "missing.json")}, "no such file"},
+	} {
+		r := NewReport(fw, ev, at, "t")
+		if err := r.WithTrend(tc.files); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.files, err, tc.want)
+		}
+	}
+}

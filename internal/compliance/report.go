@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -25,11 +27,66 @@ type Report struct {
 	} `json:"framework"`
 	// Generated is the assessment's time: given, so that the same
 	// inputs give the same bytes.
-	Generated time.Time       `json:"generated"`
-	Tool      string          `json:"tool"`
-	Inputs    []Input         `json:"inputs"`
-	Score     Score           `json:"score"`
-	Controls  []ControlResult `json:"controls"`
+	Generated time.Time `json:"generated"`
+	Tool      string    `json:"tool"`
+	Inputs    []Input   `json:"inputs"`
+	Score     Score     `json:"score"`
+	// Trend is the score of earlier assessments of the framework (given
+	// as their JSON reports), oldest first, then this one's.
+	Trend    []Point         `json:"trend,omitempty"`
+	Controls []ControlResult `json:"controls"`
+}
+
+// Point is one assessment's score, for the trend.
+type Point struct {
+	Generated time.Time `json:"generated"`
+	Score     Score     `json:"score"`
+	// Failing are the controls that failed then.
+	Failing []string `json:"failing"`
+}
+
+// WithTrend sets the trend from earlier JSON reports of the same
+// framework: each must be a report of it (by ID), older than this one,
+// and at most one per time.
+func (r *Report) WithTrend(files []string) error {
+	var pts []Point
+	seen := map[time.Time]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("--previous: %w", err)
+		}
+		var old Report
+		if err := json.Unmarshal(b, &old); err != nil || old.Framework.ID == "" || old.Generated.IsZero() {
+			return fmt.Errorf("--previous %s: not a bulwark compliance report (report compliance --format json)", f)
+		}
+		switch {
+		case old.Framework.ID != r.Framework.ID:
+			return fmt.Errorf("--previous %s: a report of %s, not of %s", f, old.Framework.ID, r.Framework.ID)
+		case !old.Generated.Before(r.Generated):
+			return fmt.Errorf("--previous %s: made %s, not before this report (%s)", f, old.Generated.Format(time.RFC3339), r.Generated.Format(time.RFC3339))
+		case seen[old.Generated] != "":
+			return fmt.Errorf("--previous %s: made at the same time as %s", f, seen[old.Generated])
+		}
+		seen[old.Generated] = f
+		pts = append(pts, point(&old))
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i].Generated.Before(pts[j].Generated) })
+	r.Trend = append(pts, point(r))
+	return nil
+}
+
+func point(r *Report) Point {
+	p := Point{Generated: r.Generated.UTC(), Score: r.Score, Failing: []string{}}
+	for _, c := range r.Controls {
+		if c.State == Fail {
+			p.Failing = append(p.Failing, c.ID)
+		}
+	}
+	return p
 }
 
 // NewReport assesses fw from ev at the given time.
@@ -77,6 +134,7 @@ var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 		return n
 	},
 	"time": func(t time.Time) string { return t.Format("2006-01-02 15:04 MST") },
+	"join": strings.Join,
 	"passes": func(t []Tally) int {
 		n := 0
 		for _, x := range t {
@@ -106,7 +164,11 @@ code{font-size:.9em;word-break:break-all}
 <div class="manual"><b>{{.Score.Manual}}</b>manual</div>
 <div class="not-applicable"><b>{{.Score.NotApplicable}}</b>not applicable</div>
 </div>
-<h2>Controls</h2>
+{{if .Trend}}<h2>Trend</h2>
+<table><tr><th>Assessed</th><th>Score</th><th>Pass</th><th>Fail</th><th>Manual</th><th>Not applicable</th><th>Failing controls</th></tr>
+{{range .Trend}}<tr><td>{{time .Generated}}</td><td>{{.Score.Percent}}%</td><td class="pass">{{.Score.Pass}}</td><td class="fail">{{.Score.Fail}}</td><td class="manual">{{.Score.Manual}}</td><td class="not-applicable">{{.Score.NotApplicable}}</td><td>{{join .Failing ", "}}</td></tr>
+{{end}}</table>
+{{end}}<h2>Controls</h2>
 <table><tr><th>Control</th><th>Title</th><th>State</th><th>Evidence</th></tr>
 {{range .Controls}}<tr><td><a href="#c-{{.ID}}">{{.ID}}</a></td><td>{{.Title}}</td><td class="state {{.State}}">{{.State}}</td><td>{{if or .Evidence .Passed}}{{passes .Passed}} pass, {{count .Evidence "fail"}} fail{{else if .Checks}}nothing of this kind was judged{{else}}no automated evidence: a person assesses it{{end}}</td></tr>
 {{end}}</table>
