@@ -94,7 +94,7 @@ breached, warning (past 75% of the window), open, no-fix, late
 (stopped after its deadline) and met. The totals give the mean time to
 remediate per project and severity.
 
-The table lists the clocks still running (--all: every one); json and
+The table (and html, a self-contained page) lists the clocks still running (--all: every one); json and
 csv list every clock. --at computes the report as of a time (RFC 3339),
 so the same store gives the same bytes. Exit 0 with no breach, 1 with
 breached clocks, 2 on error.`,
@@ -129,6 +129,8 @@ breached clocks, 2 on error.`,
 					return rep.WriteJSON(w)
 				case "csv":
 					return rep.WriteCSV(w)
+				case "html":
+					return rep.WriteHTML(w, all)
 				}
 				return rep.WriteTable(w, all)
 			}); err != nil {
@@ -144,8 +146,8 @@ breached clocks, 2 on error.`,
 	cmd.Flags().StringVar(&data, "data", "bulwark-data", "the server's data directory")
 	cmd.Flags().StringVar(&database, "database", "", "PostgreSQL URL of the server's store (default: SQLite in --data)")
 	cmd.Flags().StringVar(&at, "at", "", "compute the report as of this `TIME` (RFC 3339) instead of now")
-	cmd.Flags().BoolVar(&all, "all", false, "table: also list the clocks that have stopped")
+	cmd.Flags().BoolVar(&all, "all", false, "table and html: also list the clocks that have stopped")
 	pf.register(cmd)
-	out.register(cmd, "table", "json", "csv")
+	out.register(cmd, "table", "json", "csv", "html")
 	return cmd
 }

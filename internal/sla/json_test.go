@@ -3,6 +3,7 @@ package sla
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,39 @@ func TestJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if got.String() != want.String() {
 			t.Errorf("%s: hand-written JSON differs from encoding/json's:\n got: %s\nwant: %s", name, got.String(), want.String())
+		}
+	}
+}
+
+// TestHTML: the page lists the running clocks (every one with all) with
+// what still carries them, escapes what the history holds, and loads
+// nothing from elsewhere.
+func TestHTML(t *testing.T) {
+	high := Finding{Digest: "sha256:d1", Advisory: "CVE-2026-0001", Package: "openssl@3.0.1", Severity: severity.High, Fixed: "3.0.2", FirstSeen: h(0), FixSeen: h(0)}
+	evil := Finding{Digest: "sha256:d2", Advisory: "<script>alert(1)</script>", Package: "p@1", Severity: severity.High, Fixed: "2", FirstSeen: h(0), FixSeen: h(0)}
+	tags := []TagPeriod{
+		{Repo: "shop/app", Tag: "v1", Digest: "sha256:d1", Since: h(0)},
+		{Repo: "shop/app", Workload: "prod ns/pod/app", Digest: "sha256:d1", Since: h(0)},
+		{Repo: "dev/old", Tag: "1", Digest: "sha256:d2", Since: h(0), Until: h(5)},
+	}
+	r := NewReport(h(100), Compute(h(100), DefaultPolicy(), []Finding{high, evil}, tags))
+	for _, all := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := r.WriteHTML(&b, all); err != nil {
+			t.Fatal(err)
+		}
+		page := b.String()
+		for want, present := range map[string]bool{
+			`<td class="state breached">breached</td><td>shop/app</td>`: true,
+			`<code>prod ns/pod/app</code>`:                              true,
+			"dev/old":                                                   all,
+			"<script":                                                   false,
+			"http://":                                                   false,
+			"https://":                                                  false,
+		} {
+			if strings.Contains(page, want) != present {
+				t.Errorf("all=%v: %q present = %v", all, want, !present)
+			}
 		}
 	}
 }
