@@ -53,6 +53,7 @@ func (s *Server) routeAPI(mux router) {
 	mux.HandleFunc("POST /api/v1/gc", s.api(s.runGC))
 	mux.HandleFunc("POST /api/v1/runtime/events", s.api(s.postRuntimeEvents))
 	mux.HandleFunc("GET /api/v1/runtime/events", s.api(s.listRuntimeEvents))
+	mux.HandleFunc("GET /api/v1/sla", s.api(s.slaReport))
 	mux.HandleFunc("GET /api/v1/benchmarks", s.api(s.listBenchmarks))
 	mux.HandleFunc("GET /api/v1/benchmarks/{id}", s.api(s.getBenchmark))
 	mux.HandleFunc("POST /api/v1/benchmarks/{kind}/run", s.api(s.runBenchmark))

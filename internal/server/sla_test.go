@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"bulwark.dev/bulwark/internal/store"
 	"bulwark.dev/bulwark/internal/store/storetest"
 )
@@ -128,6 +130,55 @@ func TestSLABreachWebhook(t *testing.T) {
 	} {
 		if err := bad.check(); err == nil {
 			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// TestSLAAPI: GET /api/v1/sla serves the clocks now, every project's to
+// an administrator, one project's to who may pull from it, nothing to
+// anyone else; ?state filters.
+func TestSLAAPI(t *testing.T) {
+	ctx := context.Background()
+	ts := start(t, filepath.Join(t.TempDir(), "b.db"))
+	t0 := time.Now().Add(-100 * time.Hour)
+	ts.store.Now = func() time.Time { return t0 }
+	crit := []store.FindingKey{{Advisory: "CVE-2026-1000", Package: "openssl@3.0.1", Severity: "CRITICAL", Fixed: "3.0.2"}}
+	for _, r := range []struct{ repo, digest string }{{"shop/app", "sha256:a1"}, {"dev/tool", "sha256:b1"}} {
+		storetest.Tag(t, ts.store, r.repo, r.digest, "v1")
+		if err := ts.store.RecordFindings(ctx, r.digest, crit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.store.Now = nil
+	ts.user(t, "reader", "reader-password", "shop", "guest")
+	ts.user(t, "nobody", "nobody-password", "", "")
+	repos := func(body map[string]any) []string {
+		var out []string
+		cs, _ := body["clocks"].([]any)
+		for _, c := range cs {
+			m := c.(map[string]any)
+			out = append(out, m["repository"].(string)+" "+m["state"].(string))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		user, pw, query string
+		code            int
+		want            []string
+	}{
+		{"admin", adminPW, "", 200, []string{"dev/tool breached", "shop/app breached"}},
+		{"admin", adminPW, "?state=open", 200, nil},
+		{"reader", "reader-password", "?project=shop", 200, []string{"shop/app breached"}},
+		{"reader", "reader-password", "?project=dev", 403, nil},
+		{"reader", "reader-password", "", 403, nil},
+		{"nobody", "nobody-password", "?project=shop", 403, nil},
+		{"", "", "", 401, nil},
+		{"admin", adminPW, "?state=late,bogus", 400, nil},
+		{"admin", adminPW, "?project=../x", 400, nil},
+	} {
+		code, body := ts.call(t, tc.user, tc.pw, "GET", "/api/v1/sla"+tc.query, "")
+		if code != tc.code || (code == 200 && !cmp.Equal(repos(body), tc.want)) {
+			t.Errorf("%s %s: %d %v; want %d %v", tc.user, tc.query, code, repos(body), tc.code, tc.want)
 		}
 	}
 }
