@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,4 +96,28 @@ func TestKeptEqualsComputed(t *testing.T) {
 			t.Errorf("a second refresh recomputed %d repositories (%v), want none", n, err)
 		}
 	})
+}
+
+// TestClocksAtNowKeeps: a report of now (time.Now read a moment before
+// the store reads its clock) uses and refreshes the kept clocks; a report
+// of an hour ago computes from the history and leaves them stale.
+func TestClocksAtNowKeeps(t *testing.T) {
+	st := storetest.Open(t, filepath.Join(t.TempDir(), "b.db"))
+	ctx := context.Background()
+	storetest.Tag(t, st, "shop/app", "sha256:a1", "v1")
+	stale := func() int {
+		d, err := st.DirtySLARepos(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(d)
+	}
+	if _, err := ClocksAt(ctx, st, time.Now().Add(-time.Hour), DefaultPolicy()); err != nil || stale() != 1 {
+		t.Fatalf("an hour ago: %v, %d stale; want the history read and shop/app left stale", err, stale())
+	}
+	now := time.Now()
+	time.Sleep(10 * time.Millisecond) // the store reads its clock later
+	if _, err := ClocksAt(ctx, st, now, DefaultPolicy()); err != nil || stale() != 0 {
+		t.Fatalf("now: %v, %d stale; want the kept clocks refreshed", err, stale())
+	}
 }

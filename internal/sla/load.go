@@ -121,12 +121,16 @@ type Store interface {
 	Keeper
 }
 
-// ClocksAt returns the clocks at now: the kept clocks when now is not
-// before the store's own clock (every report of the present), computed
+// Present is how far before the store's clock a report still counts as
+// of now: a caller reads time.Now() a moment before the store does.
+const Present = time.Minute
+
+// ClocksAt returns the clocks at now: the kept clocks when now is the
+// present (not before the store's own clock by more than Present), computed
 // from the whole history otherwise (a report as of a past time, which
 // must not count what happened since).
 func ClocksAt(ctx context.Context, st Store, now time.Time, pol Policy) ([]Clock, error) {
-	if !now.Before(st.Clock()) {
+	if !now.Before(st.Clock().Add(-Present)) {
 		return Kept(ctx, st, now, pol)
 	}
 	findings, tags, err := Load(ctx, st)
