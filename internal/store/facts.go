@@ -69,10 +69,3 @@ func (s *Store) AllReferrers(ctx context.Context) ([]Referrer, error) {
 	}
 	return out, rows.Err()
 }
-
-func unzeroMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms)
-}

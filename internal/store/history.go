@@ -178,11 +178,15 @@ func (s *Store) tagPeriods(ctx context.Context, query string, args ...any) ([]Ta
 
 // span reads a period's stored times; 0 is "not yet".
 func span(since, until int64) (time.Time, time.Time) {
-	var u time.Time
-	if until > 0 {
-		u = time.UnixMilli(until)
+	return time.UnixMilli(since), unzeroMillis(until)
+}
+
+// unzeroMillis reads a stored time where 0 means none.
+func unzeroMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
 	}
-	return time.UnixMilli(since), u
+	return time.UnixMilli(ms)
 }
 
 type execer interface {
@@ -203,11 +207,9 @@ func (s *Store) recordTag(ctx context.Context, tx execer, repo, tag, digest stri
 	if err := s.endTag(ctx, tx, repo, tag, at); err != nil {
 		return err
 	}
+	// endTag has marked the repository's clocks stale.
 	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO tag_history (repo, tag, digest, since) VALUES (?, ?, ?, ?)`), repo, tag, digest, at)
-	if err != nil {
-		return err
-	}
-	return s.markSLARepo(ctx, tx, repo)
+	return err
 }
 
 // endTag closes the tag's open period (moved or deleted).

@@ -313,16 +313,7 @@ func (s *Store) ProjectTags(ctx context.Context, project string) ([]Tag, error) 
 	// An exact prefix comparison: LIKE would read the "_" of a project
 	// named a_b as a wildcard and reach a-b/ and axb/.
 	prefix := project + "/"
-	return s.tags(ctx, `SELECT repo, name, digest, updated_at, pulled_at FROM tags WHERE repo = ? OR substr(repo, 1, ?) = ? ORDER BY repo, updated_at DESC, name`, project, len(prefix), prefix)
-}
-
-// AllTags lists every tag of every repository, by repository and name.
-func (s *Store) AllTags(ctx context.Context) ([]Tag, error) {
-	return s.tags(ctx, `SELECT repo, name, digest, updated_at, pulled_at FROM tags ORDER BY repo, name`)
-}
-
-func (s *Store) tags(ctx context.Context, query string, args ...any) ([]Tag, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repo, name, digest, updated_at, pulled_at FROM tags WHERE repo = ? OR substr(repo, 1, ?) = ? ORDER BY repo, updated_at DESC, name`), project, len(prefix), prefix)
 	if err != nil {
 		return nil, err
 	}
