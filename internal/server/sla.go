@@ -25,11 +25,7 @@ func (s *Server) slaJob(ctx context.Context, _ *store.Job) error {
 // exporters and their webhooks), however many replicas run the check:
 // the store records each notice once. It returns how many it announced.
 func (s *Server) CheckSLA(ctx context.Context, now time.Time) (int, error) {
-	pol := s.cfg.SLA
-	if pol.Due == nil {
-		pol.Due = sla.DefaultPolicy().Due
-	}
-	clocks, err := sla.ClocksAt(ctx, s.store, now, pol)
+	clocks, err := sla.ClocksAt(ctx, s.store, now, s.cfg.SLA)
 	if err != nil {
 		return 0, err
 	}
@@ -95,12 +91,8 @@ func (s *Server) slaReport(w http.ResponseWriter, r *http.Request, p *identity.P
 			}
 		}
 	}
-	pol := s.cfg.SLA
-	if pol.Due == nil {
-		pol.Due = sla.DefaultPolicy().Due
-	}
 	now := time.Now()
-	clocks, err := sla.ClocksAt(r.Context(), s.store, now, pol)
+	clocks, err := sla.ClocksAt(r.Context(), s.store, now, s.cfg.SLA)
 	if err != nil {
 		return err
 	}

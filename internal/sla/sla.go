@@ -50,7 +50,9 @@ type TagPeriod struct {
 // where a project's own policy says otherwise.
 type Policy struct {
 	// Due is the window per severity; a severity without one is tracked
-	// (its time to remediate counts) but never breached.
+	// (its time to remediate counts) but never breached. Nil is
+	// DefaultPolicy's (critical and high in 72 hours); an empty map sets
+	// no deadline.
 	Due map[severity.Level]time.Duration
 	// Projects override Due per project (the repository's first path
 	// segment), severity by severity.
@@ -239,6 +241,9 @@ func Accumulate(now time.Time, findings []Finding, tags []TagPeriod) []Clock {
 func Judge(now time.Time, pol Policy, clocks []Clock) []Clock {
 	if pol.Warn <= 0 || pol.Warn >= 1 {
 		pol.Warn = 0.75
+	}
+	if pol.Due == nil {
+		pol.Due = DefaultPolicy().Due
 	}
 	for i := range clocks {
 		clocks[i].judge(now, pol)
