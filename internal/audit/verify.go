@@ -35,6 +35,12 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 // removed, inserted or reordered record, and a truncated tail up to the
 // last checkpoint.
 func Verify(ctx context.Context, st *store.Store, trusted []ed25519.PublicKey) (*Report, error) {
+	return VerifyEach(ctx, st, trusted, nil)
+}
+
+// VerifyEach is Verify that also hands each record to fn (when not
+// nil), for a caller that reads the trail anyway: one walk, not two.
+func VerifyEach(ctx context.Context, st *store.Store, trusted []ed25519.PublicKey, fn func(*store.AuditRecord)) (*Report, error) {
 	rep := &Report{}
 	note := func(seq int64, format string, args ...any) {
 		rep.Problems = append(rep.Problems, Problem{seq, fmt.Sprintf(format, args...)})
@@ -64,6 +70,9 @@ func Verify(ctx context.Context, st *store.Store, trusted []ed25519.PublicKey) (
 	prevSeq, prevHash := anchorSeq, anchorHash
 	rep.First = anchorSeq + 1
 	err = st.AuditRecords(ctx, func(r *store.AuditRecord) error {
+		if fn != nil {
+			fn(r)
+		}
 		rep.Records++
 		switch {
 		case r.Seq <= prevSeq:

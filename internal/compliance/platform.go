@@ -79,7 +79,7 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 	var records int
 	admitted, refused := 0, 0
 	var lastReview time.Time
-	err := p.Store.AuditRecords(ctx, func(r *store.AuditRecord) error {
+	visit := func(r *store.AuditRecord) {
 		records++
 		if oldest.IsZero() {
 			oldest = r.At
@@ -107,9 +107,16 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 				lastReview = r.At
 			}
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	// One walk of the trail: the chain's verification when a key is
+	// given, a plain read otherwise.
+	var chain *audit.Report
+	var err error
+	if len(p.Trusted) > 0 {
+		if chain, err = audit.VerifyEach(ctx, p.Store, p.Trusted, visit); err != nil {
+			return fail("verifying the audit trail", err)
+		}
+	} else if err = p.Store.AuditRecords(ctx, func(r *store.AuditRecord) error { visit(r); return nil }); err != nil {
 		return fail("the audit trail", err)
 	}
 	for _, r := range []struct {
@@ -132,19 +139,15 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 		}
 		add(r.id, Pass, "audit trail", fmt.Sprintf("retention %s in force; %d records kept, the oldest of %s", retention[len(retention)-1], records, stamp(oldest)))
 	}
-	if len(p.Trusted) == 0 {
+	switch {
+	case chain == nil:
 		add("BW-AUDIT-CHAIN", Manual, "audit trail", "no trusted checkpoint key was given (--audit-key): run bulwark audit verify")
-	} else {
-		rep, err := audit.Verify(ctx, p.Store, p.Trusted)
-		if err != nil {
-			return fail("verifying the audit trail", err)
-		}
-		if rep.Records == 0 && rep.OK() {
-			add("BW-AUDIT-CHAIN", Manual, "audit trail", "the audit trail is empty: nothing to verify")
-		} else if rep.OK() {
-			add("BW-AUDIT-CHAIN", Pass, "audit trail", fmt.Sprintf("%d records (seq %d to %d) and %d signed checkpoints verify", rep.Records, rep.First, rep.Last, rep.Checkpoints))
-		}
-		for _, pr := range rep.Problems {
+	case chain.Records == 0 && chain.OK():
+		add("BW-AUDIT-CHAIN", Manual, "audit trail", "the audit trail is empty: nothing to verify")
+	case chain.OK():
+		add("BW-AUDIT-CHAIN", Pass, "audit trail", fmt.Sprintf("%d records (seq %d to %d) and %d signed checkpoints verify", chain.Records, chain.First, chain.Last, chain.Checkpoints))
+	default:
+		for _, pr := range chain.Problems {
 			add("BW-AUDIT-CHAIN", Fail, fmt.Sprintf("audit record %d", pr.Seq), pr.What)
 		}
 	}
@@ -156,11 +159,7 @@ func (e *EvidenceSet) AddPlatform(ctx context.Context, p Platform) error {
 	}
 
 	// The patch clock.
-	pol := p.SLA
-	if pol.Due == nil {
-		pol.Due = sla.DefaultPolicy().Due
-	}
-	clocks, err := sla.ClocksAt(ctx, p.Store, p.At, pol)
+	clocks, err := sla.ClocksAt(ctx, p.Store, p.At, p.SLA)
 	if err != nil {
 		return fail("the patch clock", err)
 	}
