@@ -40,13 +40,9 @@ PostgreSQL store shared by replicas) name each replica's key with --key.`,
 			if len(keys) == 0 {
 				keys = []string{filepath.Join(data, "audit.key.pub")}
 			}
-			var trusted []ed25519.PublicKey
-			for _, k := range keys {
-				pub, err := audit.LoadPublicKey(k)
-				if err != nil {
-					return fmt.Errorf("--key: %w", err)
-				}
-				trusted = append(trusted, pub)
+			trusted, err := trustedAuditKeys("--key", keys)
+			if err != nil {
+				return err
 			}
 			st, err := store.Open(cmd.Context(), dsn)
 			if err != nil {
@@ -86,4 +82,17 @@ PostgreSQL store shared by replicas) name each replica's key with --key.`,
 	out.register(verify, "table", "json")
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// trustedAuditKeys reads the audit checkpoint public keys a flag names.
+func trustedAuditKeys(flag string, files []string) ([]ed25519.PublicKey, error) {
+	var trusted []ed25519.PublicKey
+	for _, k := range files {
+		pub, err := audit.LoadPublicKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		trusted = append(trusted, pub)
+	}
+	return trusted, nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"bulwark.dev/bulwark/internal/audit"
 	"bulwark.dev/bulwark/internal/compliance"
 	"bulwark.dev/bulwark/internal/sign"
 )
@@ -274,13 +272,9 @@ func addPlatformFacts(ctx context.Context, ev *compliance.EvidenceSet, data, dat
 			keys = []string{k}
 		}
 	}
-	var trusted []ed25519.PublicKey
-	for _, k := range keys {
-		pub, err := audit.LoadPublicKey(k)
-		if err != nil {
-			return fmt.Errorf("--audit-key: %w", err)
-		}
-		trusted = append(trusted, pub)
+	trusted, err := trustedAuditKeys("--audit-key", keys)
+	if err != nil {
+		return err
 	}
 	st, err := openServerStore(ctx, data, database)
 	if err != nil {
