@@ -2,7 +2,6 @@ package sla
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -72,41 +71,22 @@ func benchStore(b *testing.B) (*store.Store, int) {
 	fs, tags := benchHistory(90)
 	dsn := filepath.Join(b.TempDir(), "bulwark.db")
 	st := storetest.Open(b, dsn)
-	db, err := sql.Open("sqlite", "file:"+dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.Begin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ins, err := tx.Prepare(`INSERT INTO finding_history (digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ms := func(t time.Time) int64 {
 		if t.IsZero() {
 			return 0
 		}
 		return t.UnixMilli()
 	}
-	for _, f := range fs {
-		if _, err := ins.Exec(f.Digest, f.Advisory, f.Package, f.Severity.String(), f.Fixed, ms(f.FirstSeen), ms(f.FirstSeen), ms(f.FixSeen)); err != nil {
-			b.Fatal(err)
+	storetest.Bulk(b, dsn, func(exec func(string, ...any)) {
+		for _, f := range fs {
+			exec(`INSERT INTO finding_history (digest, advisory, package, severity, fixed, first_seen, last_seen, resolved_at, fix_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)`,
+				f.Digest, f.Advisory, f.Package, f.Severity.String(), f.Fixed, ms(f.FirstSeen), ms(f.FirstSeen), ms(f.FixSeen))
 		}
-	}
-	for _, tp := range tags {
-		if _, err := tx.Exec(`INSERT INTO tag_history (repo, tag, digest, since, until_at) VALUES (?, ?, ?, ?, ?)`, tp.Repo, tp.Tag, tp.Digest, ms(tp.Since), ms(tp.Until)); err != nil {
-			b.Fatal(err)
+		for _, tp := range tags {
+			exec(`INSERT INTO tag_history (repo, tag, digest, since, until_at) VALUES ($1, $2, $3, $4, $5)`, tp.Repo, tp.Tag, tp.Digest, ms(tp.Since), ms(tp.Until))
 		}
-	}
-	if _, err := tx.Exec(`INSERT INTO sla_dirty (repo, gen) SELECT DISTINCT repo, 1 FROM tag_history`); err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+		exec(`INSERT INTO sla_dirty (repo, gen) SELECT DISTINCT repo, 1 FROM tag_history`)
+	})
 	return st, len(fs)
 }
 

@@ -90,6 +90,45 @@ func PostgresDSN(t testing.TB) string {
 // how tests tamper with data on purpose. Placeholders are written $1, $2.
 func Exec(t testing.TB, dsn, query string, args ...any) {
 	t.Helper()
+	db := openRaw(t, dsn)
+	defer db.Close()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// Bulk runs fn in one transaction on dsn's database directly, around
+// the store, and commits it: how benchmarks write a million rows, which
+// as a million scans' upserts would take their whole budget. Each
+// distinct query is prepared once; placeholders as for Exec.
+func Bulk(t testing.TB, dsn string, fn func(exec func(query string, args ...any))) {
+	t.Helper()
+	db := openRaw(t, dsn)
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	stmts := map[string]*sql.Stmt{}
+	fn(func(query string, args ...any) {
+		st, ok := stmts[query]
+		if !ok {
+			if st, err = tx.Prepare(query); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			stmts[query] = st
+		}
+		if _, err := st.Exec(args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	})
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openRaw(t testing.TB, dsn string) *sql.DB {
 	driver, src := "pgx", dsn
 	if !strings.HasPrefix(dsn, "postgres") {
 		driver, src = "sqlite", "file:"+dsn
@@ -98,10 +137,7 @@ func Exec(t testing.TB, dsn, query string, args ...any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec(query, args...); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
+	return db
 }
 
 // Tag stores a minimal manifest under digest and points repo:tag at it,
