@@ -353,7 +353,7 @@ func (h *HTTPSink) post(ctx context.Context, body io.Reader, contentType string)
 // the action, the object, the outcome, then the detail's fields.
 func ChatText(r *store.AuditRecord) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "bulwark %s: %s %s (%s, by %s, %s)", r.Action, r.Object, r.Outcome, r.At.UTC().Format(time.RFC3339), r.Actor, "seq "+strconv.FormatInt(r.Seq, 10))
+	fmt.Fprintf(&b, "bulwark %s: %s %s (%s, by %s, seq %d)", r.Action, r.Object, r.Outcome, r.At.UTC().Format(time.RFC3339), r.Actor, r.Seq)
 	var detail map[string]any
 	if json.Unmarshal([]byte(r.Detail), &detail) == nil && len(detail) > 0 {
 		keys := make([]string, 0, len(detail))
