@@ -168,6 +168,9 @@ func newObject(file string, raw map[string]any, n *yaml.Node) (*Object, error) {
 	}
 	apiVersion, _ := raw["apiVersion"].(string)
 	meta, _ := raw["metadata"].(map[string]any)
+	if err := checkMetadata(meta); err != nil {
+		return nil, err
+	}
 	name, _ := meta["name"].(string)
 	if name == "" {
 		name, _ = meta["generateName"].(string)
@@ -468,4 +471,47 @@ func YAMLErrLine(err error) int {
 		fmt.Sscanf(s[i+5:], "%d", &n)
 	}
 	return n
+}
+
+// checkMetadata refuses what the API server refuses in metadata: a
+// namespace of "y" read as YAML 1.1's true would otherwise put the object
+// silently in the default namespace, and a label true would select as
+// "true".
+func checkMetadata(meta map[string]any) error {
+	wrong := func(path string, v any) error {
+		return &fieldError{Path: strings.Split(path, "."), msg: fmt.Sprintf("%s: a %s where Kubernetes wants a string; the API server refuses this object, so it was not checked", path, jsonKind(v))}
+	}
+	for _, k := range []string{"name", "namespace", "generateName"} {
+		if v, ok := meta[k]; ok && v != nil {
+			if _, ok := v.(string); !ok {
+				return wrong("metadata."+k, v)
+			}
+		}
+	}
+	for _, k := range []string{"labels", "annotations"} {
+		m, ok := meta[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		for key, v := range m {
+			if _, ok := v.(string); !ok && v != nil {
+				return wrong("metadata."+k+"."+key, v)
+			}
+		}
+	}
+	return nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case bool:
+		return "bool"
+	case int64, int, float64, int32:
+		return "number"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	}
+	return fmt.Sprintf("%T", v)
 }

@@ -176,8 +176,14 @@ func TestDecodeProblems(t *testing.T) {
 				{File: "f.yaml", Line: 1, Kind: "ConfigMap", Err: "not valid YAML (a mapping key is itself a mapping or list): this looks like a Helm or Go template; render it first (helm template CHART | bulwark check -)"},
 				{File: "f.yaml", Line: 6, Err: "not valid YAML: did not find expected node content"}, // and nothing after it
 			}},
-		{name: "service with a string port", in: "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: n}\nspec:\n  ports:\n  - port: \"80\"\n",
-			want: []Error{{File: "f.yaml", Line: 6, Kind: "Service", Name: "s", Namespace: "n", Err: "spec.ports.port: a string where Kubernetes wants an integer; the API server refuses this object, so it was not checked"}}},
+		{name: "service with a string port", in: "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ns1}\nspec:\n  ports:\n  - port: \"80\"\n",
+			want: []Error{{File: "f.yaml", Line: 6, Kind: "Service", Name: "s", Namespace: "ns1", Err: "spec.ports.port: a string where Kubernetes wants an integer; the API server refuses this object, so it was not checked"}}},
+		// YAML 1.1 reads y and n as booleans: kubectl refuses the object
+		// rather than applying it to the default namespace.
+		{name: "namespace y is a boolean", in: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: y\n",
+			want: []Error{{File: "f.yaml", Line: 5, Kind: "ConfigMap", Name: "c", Namespace: "y", Err: "metadata.namespace: a bool where Kubernetes wants a string; the API server refuses this object, so it was not checked"}}},
+		{name: "label value n is a boolean", in: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {enabled: n}\nspec: {containers: [{name: c, image: x}]}\n",
+			want: []Error{{File: "f.yaml", Line: 5, Kind: "Pod", Name: "p", Err: "metadata.labels.enabled: a bool where Kubernetes wants a string; the API server refuses this object, so it was not checked"}}},
 		{name: "compose", in: "services:\n  web:\n    image: nginx\n", compose: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
