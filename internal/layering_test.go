@@ -30,7 +30,7 @@ var rank = map[string]int{
 	"internal/store/storetest":   2,
 	"internal/inventory/catalog": 3,
 	// Findings into decisions and documents.
-	"internal/policy": 3, "internal/scan": 3, "internal/sla": 3, "internal/dockerbench": 3, "internal/kubebench": 2, "internal/jobs": 3, "internal/watch": 3,
+	"internal/policy": 3, "internal/scan": 3, "internal/sla": 3, "internal/dockerbench": 3, "internal/kubebench": 2, "internal/netpol": 2, "internal/jobs": 3, "internal/watch": 3,
 	"internal/verdict": 4, "internal/report": 4, "internal/compliance": 4,
 	// Work that runs them.
 	"internal/scanner": 5, "internal/admission": 5,

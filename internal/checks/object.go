@@ -118,3 +118,8 @@ func FromK8s(ko *k8s.Object) *Object {
 	}
 	return o
 }
+
+// K8s is the decoded Kubernetes object, nil for Dockerfiles, compose
+// files and unreadable input: other analyses (network reachability) read
+// the same objects the checks do.
+func (o *Object) K8s() *k8s.Object { return o.k8s }

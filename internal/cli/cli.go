@@ -77,6 +77,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		newAuditCommand(e),
 		newReportCommand(e),
 		newCISCommand(e),
+		newNetpolCommand(e),
 		newVersionCommand(e),
 	)
 	if f := e.getenv("BULWARK_CPUPROFILE"); f != "" {

@@ -176,6 +176,7 @@ type Analysis struct {
 	Warnings  []Warning
 
 	pods       int // Endpoints[:pods] are workloads, the rest external
+	defaultNS  string
 	namespaces map[string]map[string]string
 	subjects   [2][]subject // by direction, per endpoint
 	conns      *connTable
@@ -185,12 +186,16 @@ type Analysis struct {
 }
 
 func (a *Analysis) warn(o *k8s.Object, format string, args ...any) {
-	a.Warnings = append(a.Warnings, Warning{File: o.File, Line: o.Line, Object: ref(o), Message: fmt.Sprintf(format, args...)})
+	a.Warnings = append(a.Warnings, Warning{File: o.File, Line: o.Line, Object: a.ref(o), Message: fmt.Sprintf(format, args...)})
 }
 
-func ref(o *k8s.Object) string {
-	if o.Namespace != "" {
+// ref names an object with the namespace it lands in.
+func (a *Analysis) ref(o *k8s.Object) string {
+	switch {
+	case o.Namespace != "":
 		return o.Kind + " " + o.Namespace + "/" + o.Name
+	case !k8s.ClusterScoped[o.Kind]:
+		return o.Kind + " " + a.defaultNS + "/" + o.Name
 	}
 	return o.Kind + " " + o.Name
 }
@@ -201,7 +206,7 @@ func Build(objs []*k8s.Object, opt Options) *Analysis {
 	if opt.DefaultNamespace == "" {
 		opt.DefaultNamespace = "default"
 	}
-	a := &Analysis{namespaces: map[string]map[string]string{}, conns: newConnTable(), sigs: map[string]int32{}}
+	a := &Analysis{namespaces: map[string]map[string]string{}, conns: newConnTable(), sigs: map[string]int32{}, defaultNS: opt.DefaultNamespace}
 	nsOf := func(o *k8s.Object) string {
 		if o.Namespace == "" && !k8s.ClusterScoped[o.Kind] {
 			return opt.DefaultNamespace
