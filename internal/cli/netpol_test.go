@@ -57,7 +57,7 @@ func TestNetpolAnalyze(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("kind: [\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "refused.yaml"), []byte("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad}\nspec: {podSelector: {matchExpressions: [{key: app, operator: Like}]}}\n"), 0o644)
-	code, out, errOut = run(t, nil, "netpol", "analyze", manifests, policies, dir, "--format", "dot", "--output", filepath.Join(dir, "g.dot"))
+	code, _, errOut = run(t, nil, "netpol", "analyze", manifests, policies, dir, "--format", "dot", "--output", filepath.Join(dir, "g.dot"))
 	if code != ExitError {
 		t.Errorf("with an unreadable file: exit %d, want %d", code, ExitError)
 	}

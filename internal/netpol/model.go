@@ -177,6 +177,7 @@ type Analysis struct {
 
 	pods       int // Endpoints[:pods] are workloads, the rest external
 	defaultNS  string
+	byNS       map[string][]int // workloads by namespace, for selectors
 	namespaces map[string]map[string]string
 	subjects   [2][]subject // by direction, per endpoint
 	conns      *connTable

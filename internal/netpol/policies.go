@@ -440,20 +440,17 @@ func collectCIDRs(pols []pendingPolicy) []netip.Prefix {
 func (a *Analysis) compile(p pendingPolicy) {
 	n := len(a.Endpoints)
 	var subjects []int
-	for i, e := range a.Endpoints[:a.pods] {
-		if e.HostNetwork {
+	for ns, list := range a.nsPods() {
+		if p.subjNSSel == nil && ns != p.subjNS || p.subjNSSel != nil && !matches(p.subjNSSel, a.namespaces[ns]) {
 			continue
 		}
-		if p.subjNSSel == nil && e.Namespace != p.subjNS {
-			continue
-		}
-		if p.subjNSSel != nil && !matches(p.subjNSSel, a.namespaces[e.Namespace]) {
-			continue
-		}
-		if matches(p.subjPodSel, e.Labels) {
-			subjects = append(subjects, i)
+		for _, i := range list {
+			if matches(p.subjPodSel, a.Endpoints[i].Labels) {
+				subjects = append(subjects, i)
+			}
 		}
 	}
+	sort.Ints(subjects)
 	rules := make([]*rule, 0, len(p.rules))
 	for _, pr := range p.rules {
 		r := &rule{policy: p.policy, index: pr.index, name: pr.name, dir: pr.dir, tier: p.tier, action: pr.action,
@@ -499,19 +496,36 @@ func (a *Analysis) compile(p pendingPolicy) {
 	a.checkNamed(p, rules, subjects)
 }
 
-func (a *Analysis) fillPeer(bs bitset, pp pendingPeer) {
-	if pp.podSel != nil {
-		nsOK := map[string]bool{}
-		for ns, l := range a.namespaces {
-			if pp.nsSel == nil {
-				nsOK[ns] = ns == pp.nsExact
-			} else {
-				nsOK[ns] = matches(pp.nsSel, l)
+// nsPods lists the workloads policy applies to, by namespace.
+func (a *Analysis) nsPods() map[string][]int {
+	if a.byNS == nil {
+		a.byNS = map[string][]int{}
+		for i, e := range a.Endpoints[:a.pods] {
+			if !e.HostNetwork {
+				a.byNS[e.Namespace] = append(a.byNS[e.Namespace], i)
 			}
 		}
-		for i, e := range a.Endpoints[:a.pods] {
-			if !e.HostNetwork && nsOK[e.Namespace] && matches(pp.podSel, e.Labels) {
-				bs.set(i)
+	}
+	return a.byNS
+}
+
+func (a *Analysis) fillPeer(bs bitset, pp pendingPeer) {
+	if pp.podSel != nil {
+		pick := func(ns string) {
+			everything := pp.podSel.Empty()
+			for _, i := range a.nsPods()[ns] {
+				if everything || matches(pp.podSel, a.Endpoints[i].Labels) {
+					bs.set(i)
+				}
+			}
+		}
+		if pp.nsSel == nil {
+			pick(pp.nsExact)
+		} else {
+			for ns, l := range a.namespaces {
+				if matches(pp.nsSel, l) {
+					pick(ns)
+				}
 			}
 		}
 	}
@@ -569,14 +583,4 @@ func (a *Analysis) connFor(r *rule, dst int) int32 {
 	id := a.conns.id(c)
 	r.cache[e.portsSig] = id
 	return id
-}
-
-// sortedNamespaces lists the namespaces the inputs know.
-func (a *Analysis) sortedNamespaces() []string {
-	out := make([]string, 0, len(a.namespaces))
-	for ns := range a.namespaces {
-		out = append(out, ns)
-	}
-	sort.Strings(out)
-	return out
 }
