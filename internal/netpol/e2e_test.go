@@ -69,7 +69,8 @@ func TestUpstreamE2ETruthTables(t *testing.T) { runCases(t, "testdata/upstream-e
 
 func TestAdminNetworkPolicyCases(t *testing.T) { runCases(t, "testdata/admin-cases.yaml", 7) }
 
-func runCases(t *testing.T, file string, least int) {
+func readCases(t *testing.T, file string) []e2eCase {
+	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +81,15 @@ func runCases(t *testing.T, file string, least int) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Cases) < least {
-		t.Fatalf("%d cases read; the file has more", len(doc.Cases))
+	return doc.Cases
+}
+
+func runCases(t *testing.T, file string, least int) {
+	cases := readCases(t, file)
+	if len(cases) < least {
+		t.Fatalf("%d cases read; the file has more", len(cases))
 	}
-	for _, c := range doc.Cases {
+	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			d := k8s.Decode(c.Name+".yaml", []byte(e2eManifests(c)))
 			if len(d.Errors) > 0 {

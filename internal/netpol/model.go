@@ -45,6 +45,7 @@ type Endpoint struct {
 	HostNetwork bool              `json:"hostNetwork,omitempty"`
 
 	ports          map[string]namedPort
+	served         []namedPort // every container port, named or not
 	serviceAccount string
 	portsSig       int32
 	external       bool
@@ -250,18 +251,18 @@ func Build(objs []*k8s.Object, opt Options) *Analysis {
 				continue // init containers serve nothing once the pod runs
 			}
 			for _, p := range c.Ports {
-				if p.Name == "" {
-					continue
-				}
 				proto := protoIndex(string(p.Protocol))
 				if p.Protocol == "" {
 					proto = 0
 				}
 				if proto < 0 {
-					a.warn(o, "container %s port %s has unknown protocol %q", c.Name, p.Name, p.Protocol)
+					a.warn(o, "container %s port %d has unknown protocol %q", c.Name, p.ContainerPort, p.Protocol)
 					continue
 				}
-				e.ports[p.Name] = namedPort{proto, p.ContainerPort}
+				e.served = append(e.served, namedPort{proto, p.ContainerPort})
+				if p.Name != "" {
+					e.ports[p.Name] = namedPort{proto, p.ContainerPort}
+				}
 			}
 		}
 		a.Endpoints = append(a.Endpoints, e)
