@@ -198,7 +198,7 @@ type Explanation struct {
 
 // Explain traces the decision from src to dst.
 func (a *Analysis) Explain(src, dst int) Explanation {
-	x := Explanation{From: a.Endpoints[src].ID, To: a.Endpoints[dst].ID}
+	x := Explanation{From: a.Endpoints[src].ID, To: a.Endpoints[dst].ID, Egress: []Step{}, Ingress: []Step{}}
 	eg, in := connAll, connAll
 	if src < a.pods {
 		eg = a.evaluate(egress, src, dst, &x.Egress)

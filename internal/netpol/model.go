@@ -215,6 +215,7 @@ func Build(objs []*k8s.Object, opt Options) *Analysis {
 		}
 		return o.Namespace
 	}
+	objs = a.dedupe(objs, nsOf)
 	declared := map[string]bool{}
 	for _, o := range objs {
 		if o.Kind == "Namespace" && o.APIVersion == "v1" {
@@ -281,7 +282,7 @@ func Build(objs []*k8s.Object, opt Options) *Analysis {
 		}
 	}
 	for ns := range a.namespaces {
-		if len(declared) > 0 && !declared[ns] {
+		if len(declared) > 0 && !declared[ns] && !builtinNamespaces[ns] {
 			for _, p := range pols {
 				if p.policy.Namespace == ns {
 					a.Warnings = append(a.Warnings, Warning{File: p.policy.File, Line: p.policy.Line, Object: p.policy.String(),
@@ -384,6 +385,31 @@ func others(names []string, self string) []string {
 		if n != self {
 			out = append(out, n)
 		}
+	}
+	return out
+}
+
+// builtinNamespaces exist in every cluster, declared or not.
+var builtinNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
+
+// dedupe keeps the last of objects that name the same object: applied
+// together, the later one replaces the earlier, so the cluster holds one.
+func (a *Analysis) dedupe(objs []*k8s.Object, nsOf func(*k8s.Object) string) []*k8s.Object {
+	key := func(o *k8s.Object) string { return o.APIVersion + " " + o.Kind + " " + nsOf(o) + "/" + o.Name }
+	last := make(map[string]*k8s.Object, len(objs))
+	for _, o := range objs {
+		last[key(o)] = o
+	}
+	if len(last) == len(objs) {
+		return objs
+	}
+	out := make([]*k8s.Object, 0, len(last))
+	for _, o := range objs {
+		if l := last[key(o)]; l != o {
+			a.warn(o, "defined again at %s:%d; applied together the later one replaces this one, so only it is analysed", l.File, l.Line)
+			continue
+		}
+		out = append(out, o)
 	}
 	return out
 }

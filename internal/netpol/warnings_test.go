@@ -139,3 +139,34 @@ spec: {podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 0
 		t.Errorf("Find(nope) = %v", err)
 	}
 }
+
+// TestDuplicateObjects: the same object in two files is one object in
+// the cluster (the later applied wins), with a warning on the earlier.
+func TestDuplicateObjects(t *testing.T) {
+	d := k8s.Decode("a.yaml", []byte(pods))
+	d2 := k8s.Decode("b.yaml", []byte(pods+`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+`))
+	a := Build(append(d.Objects, d2.Objects...), Options{})
+	if err := a.Compute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if a.Pods() != 2 {
+		t.Errorf("%d workloads, want 2", a.Pods())
+	}
+	web, err := a.Find("web")
+	if err != nil || a.Endpoints[web].File != "b.yaml" {
+		t.Fatalf("Find(web) = %v, %v", web, err)
+	}
+	n := 0
+	for _, w := range a.Warnings {
+		if w.File == "a.yaml" && strings.Contains(w.Message, "defined again at b.yaml") {
+			n++
+		}
+	}
+	if n != 3 { // the namespace and both pods
+		t.Errorf("%d duplicate warnings, want 3: %v", n, a.Warnings)
+	}
+}
