@@ -74,8 +74,17 @@ func (a *Analysis) writeJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// writeTable is the matrix: rows send, numbered columns receive.
+// matrixMax is the most endpoints the table shows as a matrix; past it
+// a column per workload is unreadable, so each sender gets its lines.
+const matrixMax = 30
+
+// writeTable is the matrix (rows send, numbered columns receive) for a
+// few endpoints, and for more a list per sender: each set of ports with
+// the receivers it reaches.
 func (a *Analysis) writeTable(w io.Writer) error {
+	if len(a.Endpoints) > matrixMax {
+		return a.writeList(w)
+	}
 	n := len(a.Endpoints)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "FROM \\ TO")
@@ -97,6 +106,43 @@ func (a *Analysis) writeTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	return a.writeSummary(w)
+}
+
+func (a *Analysis) writeList(w io.Writer) error {
+	n := len(a.Endpoints)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FROM\tALLOWED\tTO")
+	for src := range n {
+		var order []int32
+		to := map[int32][]string{}
+		for dst := range n {
+			id := a.connID(src, dst)
+			if id == connNone {
+				continue
+			}
+			if _, ok := to[id]; !ok {
+				order = append(order, id)
+			}
+			to[id] = append(to[id], a.Endpoints[dst].ID)
+		}
+		from := a.Endpoints[src].ID
+		if len(order) == 0 {
+			fmt.Fprintf(tw, "%s\tnothing\t\n", from)
+		}
+		for _, id := range order {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", from, a.conns.conns[id].Short(), strings.Join(to[id], ", "))
+			from = ""
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return a.writeSummary(w)
+}
+
+func (a *Analysis) writeSummary(w io.Writer) error {
+	n := len(a.Endpoints)
 	fmt.Fprintf(w, "\n%d workloads, %d address ranges outside the cluster, %d policies; \"all\" is every port and protocol, \"-\" nothing.\n", a.pods, n-a.pods, len(a.Policies))
 	for _, wn := range a.Warnings {
 		fmt.Fprintln(w, "warning:", wn)

@@ -170,3 +170,33 @@ spec: {podSelector: {}, policyTypes: [Ingress]}
 		t.Errorf("%d duplicate warnings, want 3: %v", n, a.Warnings)
 	}
 }
+
+// TestTableFormats: a few endpoints make a matrix, more a list per
+// sender with the receivers grouped by what they allow.
+func TestTableFormats(t *testing.T) {
+	small := Build(k8s.Decode("in.yaml", []byte(pods)).Objects, Options{})
+	big := Build(synthetic(2, 25, 2), Options{})
+	for _, a := range []*Analysis{small, big} {
+		if err := a.Compute(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	if err := small.Write(&b, "table"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "FROM \\ TO") || !strings.Contains(b.String(), "1 shop/web") {
+		t.Errorf("small table:\n%s", b.String())
+	}
+	b.Reset()
+	if err := big.Write(&b, "table"); err != nil {
+		t.Fatal(err)
+	}
+	// ns0/app1 (tier t1) takes its named port http (8001) and 9000-9100
+	// from tier t2 pods of ns0 (policy p1 selects t1, allows from t2).
+	for _, want := range []string{"FROM  ", "ALLOWED", "ns0/app2  ", "TCP:8001,9000-9100  ns0/app1"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("list lacks %q:\n%.3000s", want, b.String())
+		}
+	}
+}
