@@ -126,24 +126,8 @@ func (a *Analysis) evaluate(d direction, self, peer int, trace *[]Step) int32 {
 	if a.Endpoints[self].HostNetwork {
 		return connAll
 	}
-	undecided, allowed, deferred := connAll, connNone, connNone
-	for _, r := range s.admin {
-		if !r.peers.has(peer) {
-			continue
-		}
-		m := t.op(opInter, a.connFor(r, dst), undecided)
-		if m == connNone {
-			continue
-		}
-		step(r, r.action.String(), m)
-		switch r.action {
-		case allow:
-			allowed = t.op(opUnion, allowed, m)
-		case pass:
-			deferred = t.op(opUnion, deferred, m)
-		}
-		undecided = t.op(opMinus, undecided, m)
-	}
+	allowed, deferred := connNone, connNone
+	undecided := a.firstMatch(s.admin, peer, dst, connAll, &allowed, &deferred, step)
 	next := t.op(opUnion, undecided, deferred)
 	if s.isolated {
 		np := connNone
@@ -162,24 +146,36 @@ func (a *Analysis) evaluate(d direction, self, peer int, trace *[]Step) int32 {
 		}
 		return t.op(opUnion, allowed, t.op(opInter, next, np))
 	}
-	for _, r := range s.baseline {
-		if !r.peers.has(peer) {
-			continue
-		}
-		m := t.op(opInter, a.connFor(r, dst), next)
-		if m == connNone {
-			continue
-		}
-		step(r, r.action.String(), m)
-		if r.action == allow {
-			allowed = t.op(opUnion, allowed, m)
-		}
-		next = t.op(opMinus, next, m)
-	}
+	next = a.firstMatch(s.baseline, peer, dst, next, &allowed, &deferred, step)
 	if trace != nil && next != connNone {
 		*trace = append(*trace, Step{Tier: "default", Policy: "(no policy isolates it)", Direction: d.String(), Rule: -1, Action: "Allow", Ports: t.conns[next].String()})
 	}
 	return t.op(opUnion, allowed, next)
+}
+
+// firstMatch walks ordered rules (the admin tiers): the first rule that
+// matches peer decides each port of undecided, Allow into allowed, Pass
+// into deferred; it returns what no rule decided.
+func (a *Analysis) firstMatch(rules []*rule, peer, dst int, undecided int32, allowed, deferred *int32, step func(*rule, string, int32)) int32 {
+	t := a.conns
+	for _, r := range rules {
+		if !r.peers.has(peer) {
+			continue
+		}
+		m := t.op(opInter, a.connFor(r, dst), undecided)
+		if m == connNone {
+			continue
+		}
+		step(r, r.action.String(), m)
+		switch r.action {
+		case allow:
+			*allowed = t.op(opUnion, *allowed, m)
+		case pass:
+			*deferred = t.op(opUnion, *deferred, m)
+		}
+		undecided = t.op(opMinus, undecided, m)
+	}
+	return undecided
 }
 
 // Explanation says why a connection is allowed or denied.

@@ -191,13 +191,18 @@ func (a *Analysis) warn(o *k8s.Object, format string, args ...any) {
 	a.Warnings = append(a.Warnings, Warning{File: o.File, Line: o.Line, Object: a.ref(o), Message: fmt.Sprintf(format, args...)})
 }
 
+// nsOf is the namespace an object lands in ("" for cluster-scoped kinds).
+func (a *Analysis) nsOf(o *k8s.Object) string {
+	if o.Namespace == "" && !k8s.ClusterScoped[o.Kind] {
+		return a.defaultNS
+	}
+	return o.Namespace
+}
+
 // ref names an object with the namespace it lands in.
 func (a *Analysis) ref(o *k8s.Object) string {
-	switch {
-	case o.Namespace != "":
-		return o.Kind + " " + o.Namespace + "/" + o.Name
-	case !k8s.ClusterScoped[o.Kind]:
-		return o.Kind + " " + a.defaultNS + "/" + o.Name
+	if ns := a.nsOf(o); ns != "" {
+		return o.Kind + " " + ns + "/" + o.Name
 	}
 	return o.Kind + " " + o.Name
 }
@@ -209,13 +214,7 @@ func Build(objs []*k8s.Object, opt Options) *Analysis {
 		opt.DefaultNamespace = "default"
 	}
 	a := &Analysis{namespaces: map[string]map[string]string{}, conns: newConnTable(), sigs: map[string]int32{}, defaultNS: opt.DefaultNamespace}
-	nsOf := func(o *k8s.Object) string {
-		if o.Namespace == "" && !k8s.ClusterScoped[o.Kind] {
-			return opt.DefaultNamespace
-		}
-		return o.Namespace
-	}
-	objs = a.dedupe(objs, nsOf)
+	objs = a.dedupe(objs)
 	declared := map[string]bool{}
 	for _, o := range objs {
 		if o.Kind == "Namespace" && o.APIVersion == "v1" {
@@ -239,7 +238,7 @@ func Build(objs []*k8s.Object, opt Options) *Analysis {
 		if o.Pod == nil || o.Pod.Spec == nil {
 			continue
 		}
-		ns := nsOf(o)
+		ns := a.nsOf(o)
 		addNS(ns)
 		e := &Endpoint{Kind: o.Kind, Namespace: ns, Name: o.Name, File: o.File, Line: o.Line,
 			Labels: o.Pod.Labels, HostNetwork: o.Pod.Spec.HostNetwork, ports: map[string]namedPort{},
@@ -276,19 +275,15 @@ func Build(objs []*k8s.Object, opt Options) *Analysis {
 	// Policies: the CIDRs they name cut the outside into atoms.
 	var pols []pendingPolicy
 	for _, o := range objs {
-		if p, ok := a.readPolicy(o, nsOf(o)); ok {
+		if p, ok := a.readPolicy(o, a.nsOf(o)); ok {
 			pols = append(pols, p)
 			addNS(p.policy.Namespace)
 		}
 	}
-	for ns := range a.namespaces {
-		if len(declared) > 0 && !declared[ns] && !builtinNamespaces[ns] {
-			for _, p := range pols {
-				if p.policy.Namespace == ns {
-					a.Warnings = append(a.Warnings, Warning{File: p.policy.File, Line: p.policy.Line, Object: p.policy.String(),
-						Message: fmt.Sprintf("namespace %q is not declared in the inputs; it is assumed to exist with only the kubernetes.io/metadata.name label", ns)})
-				}
-			}
+	for _, p := range pols {
+		if ns := p.policy.Namespace; ns != "" && len(declared) > 0 && !declared[ns] && !builtinNamespaces[ns] {
+			a.Warnings = append(a.Warnings, Warning{File: p.policy.File, Line: p.policy.Line, Object: p.policy.String(),
+				Message: fmt.Sprintf("namespace %q is not declared in the inputs; it is assumed to exist with only the kubernetes.io/metadata.name label", ns)})
 		}
 	}
 	for _, at := range makeAtoms(collectCIDRs(pols)) {
@@ -394,8 +389,8 @@ var builtinNamespaces = map[string]bool{"default": true, "kube-system": true, "k
 
 // dedupe keeps the last of objects that name the same object: applied
 // together, the later one replaces the earlier, so the cluster holds one.
-func (a *Analysis) dedupe(objs []*k8s.Object, nsOf func(*k8s.Object) string) []*k8s.Object {
-	key := func(o *k8s.Object) string { return o.APIVersion + " " + o.Kind + " " + nsOf(o) + "/" + o.Name }
+func (a *Analysis) dedupe(objs []*k8s.Object) []*k8s.Object {
+	key := func(o *k8s.Object) string { return o.APIVersion + " " + o.Kind + " " + a.nsOf(o) + "/" + o.Name }
 	last := make(map[string]*k8s.Object, len(objs))
 	for _, o := range objs {
 		last[key(o)] = o
